@@ -8,6 +8,8 @@ require (
 	github.com/fatih/color v1.16.0
 	github.com/joho/godotenv v1.5.1
 	github.com/olekukonko/tablewriter v0.0.5
+	github.com/prometheus/client_golang v1.19.0
+	github.com/roadrunner-server/api/v4 v4.11.1
 	github.com/roadrunner-server/boltdb/v4 v4.7.15
 	github.com/roadrunner-server/config/v4 v4.6.9
 	github.com/roadrunner-server/endure/v2 v2.4.3
@@ -29,6 +31,7 @@ require (
 	github.com/roadrunner-server/redis/v4 v4.2.18
 	github.com/roadrunner-server/resetter/v4 v4.1.2
 	github.com/roadrunner-server/rpc/v4 v4.2.17
+	github.com/roadrunner-server/sdk/v4 v4.6.0
 	github.com/roadrunner-server/send/v4 v4.2.17
 	github.com/roadrunner-server/server/v4 v4.5.9
 	github.com/roadrunner-server/static/v4 v4.1.17
@@ -36,6 +39,7 @@ require (
 	github.com/spf13/cobra v1.8.0
 	github.com/spf13/viper v1.18.2
 	go.uber.org/automaxprocs v1.5.3
+	go.uber.org/zap v1.27.0
 )
 
 exclude (
@@ -87,7 +91,6 @@ require (
 	github.com/pborman/uuid v1.2.1 // indirect
 	github.com/pelletier/go-toml/v2 v2.1.1 // indirect
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
-	github.com/prometheus/client_golang v1.19.0 // indirect
 	github.com/prometheus/client_model v0.6.0 // indirect
 	github.com/prometheus/common v0.49.0 // indirect
 	github.com/prometheus/procfs v0.12.0 // indirect
@@ -97,8 +100,6 @@ require (
 	github.com/redis/go-redis/extra/redisotel/v9 v9.0.5 // indirect
 	github.com/redis/go-redis/v9 v9.5.1 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
-	github.com/roadrunner-server/api/v4 v4.11.1 // indirect
-	github.com/roadrunner-server/sdk/v4 v4.6.0 // indirect
 	github.com/roadrunner-server/tcplisten v1.4.0 // indirect
 	github.com/robfig/cron v1.2.0 // indirect
 	github.com/rs/cors v1.10.1 // indirect
@@ -140,7 +141,6 @@ require (
 	go.temporal.io/sdk/contrib/opentelemetry v0.4.0 // indirect
 	go.uber.org/mock v0.4.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
-	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/crypto v0.20.0 // indirect
 	golang.org/x/exp v0.0.0-20240222234643-814bf88cf225 // indirect
 	golang.org/x/mod v0.15.0 // indirect

@@ -1,0 +1,63 @@
+package pivot
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	sdkMetrics "github.com/roadrunner-server/sdk/v4/metrics"
+)
+
+const metricsNamespace = "rr_pivot"
+
+// metrics are the plugin's Prometheus collectors, built in Init because the metrics plugin may
+// collect them before pivot's Serve runs. Names live under rr_pivot_* so they never collide
+// with the http plugin's rr_http_* (a duplicate name aborts RoadRunner's start).
+type metrics struct {
+	requests      *prometheus.CounterVec
+	noFreeWorkers prometheus.Counter
+	workers       *sdkMetrics.StatsExporter
+	// byStatus caches the counter of each status code: no label hashing per request.
+	byStatus [600]atomic.Pointer[prometheus.Counter]
+}
+
+func newMetrics(p *Plugin) *metrics {
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "requests_total",
+			Help: "HTTP requests answered by the pivot plugin, by status code.",
+		}, []string{"status"}),
+		noFreeWorkers: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "no_free_workers_total",
+			Help: "Requests refused with 503 because no worker was free in time.",
+		}),
+		workers: &sdkMetrics.StatsExporter{
+			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
+			TotalMemoryDesc:  prometheus.NewDesc(metricsNamespace+"_workers_memory_bytes", "Memory used by all pivot workers.", nil, nil),
+			StateDesc:        prometheus.NewDesc(metricsNamespace+"_worker_state", "Current state of each pivot worker.", []string{"state", "pid"}, nil),
+			WorkerMemoryDesc: prometheus.NewDesc(metricsNamespace+"_worker_memory_bytes", "Memory used by each pivot worker.", []string{"pid"}, nil),
+			WorkersReady:     prometheus.NewDesc(metricsNamespace+"_workers_ready", "Pivot workers ready for a request.", nil, nil),
+			WorkersWorking:   prometheus.NewDesc(metricsNamespace+"_workers_working", "Pivot workers handling a request.", nil, nil),
+			WorkersInvalid:   prometheus.NewDesc(metricsNamespace+"_workers_invalid", "Pivot workers being replaced or stopped.", nil, nil),
+			Workers:          p,
+		},
+	}
+}
+
+func (m *metrics) countStatus(status int) {
+	if status < 0 || status >= len(m.byStatus) {
+		status = 0
+	}
+	c := m.byStatus[status].Load()
+	if c == nil {
+		counter := m.requests.WithLabelValues(strconv.Itoa(status))
+		c = &counter
+		m.byStatus[status].Store(c)
+	}
+	(*c).Inc()
+}
+
+// MetricsCollector hands the collectors to the metrics plugin.
+func (p *Plugin) MetricsCollector() []prometheus.Collector {
+	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.workers}
+}

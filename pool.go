@@ -1,0 +1,62 @@
+package pivot
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+
+	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/sdk/v4/ipc/pipe"
+	"github.com/roadrunner-server/sdk/v4/payload"
+	staticPool "github.com/roadrunner-server/sdk/v4/pool/static_pool"
+	"github.com/roadrunner-server/sdk/v4/worker"
+	"go.uber.org/zap"
+)
+
+const (
+	envMode  = "RR_MODE"
+	modeHTTP = "http"
+)
+
+// workerPool is what the request path and the informer/resetter need from a pool.
+type workerPool interface {
+	Exec(ctx context.Context, p *payload.Payload, stopCh chan struct{}) (chan *staticPool.PExec, error)
+	Workers() []*worker.Process
+	AddWorker() error
+	RemoveWorker(ctx context.Context) error
+	Reset(ctx context.Context) error
+	Destroy(ctx context.Context)
+}
+
+var _ workerPool = (*staticPool.Pool)(nil)
+
+// newPool starts the plugin's own sdk/v4 static pool over pipes (see Server for why it is not
+// created through the server plugin).
+func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
+	const op = errors.Op("pivot_new_pool")
+	base := p.server.CmdFactory(map[string]string{envMode: modeHTTP})
+	command := func(override []string) *exec.Cmd {
+		cmd := base()
+		if cmd == nil || len(override) == 0 {
+			return cmd
+		}
+		// pivot.pool.command overrides server.command; keep the server's env, user and process group.
+		args := override
+		if len(args) == 1 {
+			args = strings.Fields(args[0])
+		}
+		custom := exec.Command(args[0], args[1:]...) //nolint:gosec // the command comes from the operator's config
+		custom.Env = cmd.Env
+		custom.SysProcAttr = cmd.SysProcAttr
+		custom.Dir = cmd.Dir
+		return custom
+	}
+
+	pl, err := staticPool.NewPool(ctx, command, pipe.NewPipeFactory(p.log), p.cfg.Pool, p.log,
+		staticPool.WithQueueSize(p.cfg.Pool.MaxQueueSize))
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	p.log.Debug("worker pool started", zap.Uint64("num_workers", p.cfg.Pool.NumWorkers))
+	return pl, nil
+}
