@@ -1,0 +1,83 @@
+package pivot_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
+	configImpl "github.com/roadrunner-server/config/v4"
+	"github.com/roadrunner-server/endure/v2"
+	"github.com/roadrunner-server/logger/v4"
+	"github.com/roadrunner-server/server/v4"
+)
+
+// initWith runs the real config, logger, server and pivot plugins' Init on a YAML config.
+func initWith(t *testing.T, yaml string) (*endure.Endure, error) {
+	t.Helper()
+	cont := endure.New(slog.LevelError)
+	cfg := &configImpl.Plugin{ReadInCfg: []byte(yaml), Type: "yaml", Version: pivot.RRVersion}
+	if err := cont.RegisterAll(cfg, &logger.Plugin{}, &server.Plugin{}, &pivot.Plugin{}); err != nil {
+		t.Fatal(err)
+	}
+	return cont, cont.Init()
+}
+
+func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
+	const head = "version: \"3\"\nserver:\n  command: \"php worker.php\"\npivot:\n"
+	cases := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"missing address", "  pool:\n    num_workers: 1\n", []string{"pivot.address is required", "127.0.0.1:8080"}},
+		{"typo in a top-level key", "  adress: 127.0.0.1:8080\n", []string{"pivot.adress is not a known key", "did you mean pivot.address"}},
+		{"typo in a supervisor key", "  address: 127.0.0.1:8080\n  pool:\n    supervisor:\n      tll: 10s\n",
+			[]string{"pivot.pool.supervisor.tll is not a known key", "did you mean pivot.pool.supervisor.ttl"}},
+		{"address without a port", "  address: localhost\n", []string{"pivot.address \"localhost\" is not a host:port"}},
+		{"port out of range", "  address: 127.0.0.1:99999\n", []string{"invalid port", "1 to 65535"}},
+		{"wrong type", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: many\n", []string{"pivot: invalid configuration", "num_workers"}},
+		{"too many workers", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: 5000\n", []string{"pivot.pool.num_workers", "maximum is 1000"}},
+		{"missing uploads dir", "  address: 127.0.0.1:8080\n  uploads:\n    dir: /nonexistent/pivot\n", []string{"pivot.uploads.dir", "not an existing directory"}},
+		{"debug pool", "  address: 127.0.0.1:8080\n  pool:\n    debug: true\n", []string{"pivot.pool.debug is not supported", "max_jobs: 1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := initWith(t, head+tc.body)
+			if err == nil {
+				t.Fatal("Init accepted a bad config")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err.Error(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestPluginDisabledWithoutSection(t *testing.T) {
+	cont, err := initWith(t, "version: \"3\"\nserver:\n  command: \"php worker.php\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cont.Plugins() {
+		if name == pivot.PluginName {
+			t.Fatalf("pivot is active without a pivot section: %v", cont.Plugins())
+		}
+	}
+}
+
+func TestValidConfigInits(t *testing.T) {
+	cont, err := initWith(t, "version: \"3\"\nserver:\n  command: \"php worker.php\"\npivot:\n  address: 127.0.0.1:0\n  max_request_size: 10\n  pool:\n    num_workers: 2\n    supervisor:\n      max_worker_memory: 128\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, name := range cont.Plugins() {
+		found = found || name == pivot.PluginName
+	}
+	if !found {
+		t.Fatalf("pivot missing from the active plugins: %v", cont.Plugins())
+	}
+}

@@ -1,0 +1,236 @@
+package pivot_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
+	configImpl "github.com/roadrunner-server/config/v4"
+	"github.com/roadrunner-server/endure/v2"
+	goridgeRpc "github.com/roadrunner-server/goridge/v3/pkg/rpc"
+	"github.com/roadrunner-server/informer/v4"
+	"github.com/roadrunner-server/logger/v4"
+	"github.com/roadrunner-server/metrics/v4"
+	"github.com/roadrunner-server/resetter/v4"
+	rpcPlugin "github.com/roadrunner-server/rpc/v4"
+	"github.com/roadrunner-server/server/v4"
+	"github.com/roadrunner-server/status/v4"
+)
+
+// A real RoadRunner plugin graph (the same endure container `rr serve` builds) with real PHP
+// workers from examples/hello, driven over real HTTP on 127.0.0.1.
+
+type stack struct {
+	t       *testing.T
+	pivot   *pivot.Plugin
+	base    string // http://127.0.0.1:PORT of the pivot server
+	rpcAddr string
+	health  string // http://127.0.0.1:PORT of the status plugin
+	metrics string // http://127.0.0.1:PORT of the metrics plugin
+	cont    *endure.Endure
+	errs    <-chan *endure.Result
+	stopped bool
+}
+
+type stackOptions struct {
+	// pivot is the YAML body of the pivot section (indented by 2), without `address`.
+	pivot string
+	// worker overrides the PHP script (default examples/hello/worker.php).
+	worker string
+	env    map[string]string
+}
+
+func requirePHP(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("php"); err != nil {
+		t.Fatalf("php-cli is required for the integration tests (make test installs it): %v", err)
+	}
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
+
+func repoPath(t testing.TB, rel string) string {
+	t.Helper()
+	p, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// stackConfig renders a full .rr.yaml for the container.
+func stackConfig(t testing.TB, o stackOptions, addr, rpcAddr, statusAddr, metricsAddr string) string {
+	worker := o.worker
+	if worker == "" {
+		worker = repoPath(t, "examples/hello/worker.php")
+	}
+	pivotBody := o.pivot
+	if pivotBody == "" {
+		pivotBody = "  pool:\n    num_workers: 2\n    allocate_timeout: 10s\n    destroy_timeout: 10s\n"
+	}
+	var env strings.Builder
+	for k, v := range o.env {
+		fmt.Fprintf(&env, "    %s: %q\n", k, v)
+	}
+	envSection := ""
+	if env.Len() > 0 {
+		envSection = "  env:\n" + env.String()
+	}
+	return fmt.Sprintf(`version: "3"
+rpc:
+  listen: tcp://%s
+server:
+  command: "php %s"
+%slogs:
+  level: error
+  mode: production
+status:
+  address: %s
+metrics:
+  address: %s
+pivot:
+  address: %s
+%s`, rpcAddr, worker, envSection, statusAddr, metricsAddr, addr, pivotBody)
+}
+
+func startStack(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	requirePHP(t)
+	addr, rpcAddr, statusAddr, metricsAddr := freePort(t), freePort(t), freePort(t), freePort(t)
+	s := &stack{t: t, pivot: &pivot.Plugin{}, base: "http://" + addr, rpcAddr: rpcAddr,
+		health: "http://" + statusAddr, metrics: "http://" + metricsAddr}
+
+	s.cont = endure.New(slog.LevelError, endure.GracefulShutdownTimeout(30*time.Second))
+	cfg := &configImpl.Plugin{
+		ReadInCfg: []byte(stackConfig(t, o, addr, rpcAddr, statusAddr, metricsAddr)),
+		Type:      "yaml",
+		Version:   pivot.RRVersion,
+	}
+	if err := s.cont.RegisterAll(cfg, &logger.Plugin{}, &server.Plugin{}, &rpcPlugin.Plugin{}, &informer.Plugin{},
+		&resetter.Plugin{}, &status.Plugin{}, &metrics.Plugin{}, s.pivot); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cont.Init(); err != nil {
+		t.Fatalf("container init: %v", err)
+	}
+	errs, err := s.cont.Serve()
+	if err != nil {
+		t.Fatalf("container serve: %v", err)
+	}
+	s.errs = errs
+	t.Cleanup(s.stop)
+	s.waitHTTP(s.base + "/")
+	return s
+}
+
+func (s *stack) stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	if err := s.cont.Stop(); err != nil {
+		s.t.Errorf("container stop: %v", err)
+	}
+}
+
+// waitHTTP polls until url answers (any status) or fails the test after 20 s.
+func (s *stack) waitHTTP(url string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-s.errs:
+			s.t.Fatalf("plugin %s failed: %v", r.VertexID, r.Error)
+		default:
+		}
+		resp, err := http.Get(url) //nolint:noctx
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("%s did not answer within 20s", url)
+}
+
+// rpcClient dials the rpc plugin with goridge's codec, as `rr workers` does.
+func (s *stack) rpcClient() *rpc.Client {
+	s.t.Helper()
+	conn, err := net.DialTimeout("tcp", s.rpcAddr, 5*time.Second)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c := rpc.NewClientWithCodec(goridgeRpc.NewClientCodec(conn))
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (s *stack) pids() []int64 {
+	var out []int64
+	for _, w := range s.pivot.Workers() {
+		out = append(out, w.Pid)
+	}
+	return out
+}
+
+// waitFor polls cond every 50 ms for up to timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+var client = &http.Client{Timeout: 60 * time.Second}
+
+func do(t testing.TB, method, url string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body) //nolint:noctx
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, url, err)
+	}
+	return resp, b
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
