@@ -31,7 +31,7 @@ import (
 // workers from examples/hello, driven over real HTTP on 127.0.0.1.
 
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	pivot   *pivot.Plugin
 	base    string // http://127.0.0.1:PORT of the pivot server
 	rpcAddr string
@@ -111,7 +111,10 @@ pivot:
 %s`, rpcAddr, worker, envSection, statusAddr, metricsAddr, addr, pivotBody)
 }
 
-func startStack(t *testing.T, o stackOptions) *stack {
+func startStack(t *testing.T, o stackOptions) *stack { return startStackB(t, o) }
+
+// startStackB starts the stack for tests and benchmarks.
+func startStackB(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	requirePHP(t)
 	addr, rpcAddr, statusAddr, metricsAddr := freePort(t), freePort(t), freePort(t), freePort(t)
