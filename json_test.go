@@ -80,10 +80,10 @@ func TestAppendRequestContext(t *testing.T) {
 			},
 			want: decodedContext{
 				RemoteAddr: "127.0.0.1", Protocol: "HTTP/1.1", Method: "GET",
-				URI:        "http://example.com/path/x?foo=bar&arr[]=1&n[a][b]=c",
-				Headers:    map[string][]string{"X-Multi": {"one", "two"}, "Cookie": {`sess=abc%20def; other=1; quoted="q"; badv=%zz; plus=a+b`}},
-				Cookies:    map[string]string{"sess": "abc def", "other": "1", "quoted": "q", "plus": "a b"},
-				RawQuery:   "foo=bar&arr[]=1&n[a][b]=c", Attributes: map[string]any{},
+				URI:      "http://example.com/path/x?foo=bar&arr[]=1&n[a][b]=c",
+				Headers:  map[string][]string{"X-Multi": {"one", "two"}, "Cookie": {`sess=abc%20def; other=1; quoted="q"; badv=%zz; plus=a+b`}},
+				Cookies:  map[string]string{"sess": "abc def", "other": "1", "quoted": "q", "plus": "a b"},
+				RawQuery: "foo=bar&arr[]=1&n[a][b]=c", Attributes: map[string]any{},
 			},
 		},
 		{
