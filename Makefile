@@ -1,0 +1,47 @@
+# pivotphp-runtime-roadrunner
+#   make serve   build ./rr and serve examples/hello on http://127.0.0.1:8080
+#   make test    every Go and PHP test
+#   make bench   benchmarks
+SHELL := /bin/bash
+GO ?= go
+RR_VERSION := 2023.3.12
+BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X main.buildTime=$(BUILD_TIME)
+GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+PHPUNIT ?= phpunit
+
+.PHONY: all build serve test test-go test-php lint deps-run deps-test bench clean
+
+all: build
+
+deps-run:
+	@scripts/install-deps.sh run
+
+deps-test:
+	@scripts/install-deps.sh test
+
+rr: $(shell find . -name '*.go' -not -path './php/*' -not -name '*_test.go') go.mod go.sum
+	$(GO) build $(GOFLAGS_BUILD) -o rr ./cmd/rr
+
+build: rr
+
+serve: deps-run build
+	./rr serve -c .rr.yaml -p
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps-test lint test-php test-go
+
+test-php:
+	$(PHPUNIT) -c php/phpunit.xml.dist
+
+test-go: build
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+bench: deps-run build
+	$(GO) test -run '^$$' -bench . -benchtime 20000x .
+
+clean:
+	rm -f rr .pid
