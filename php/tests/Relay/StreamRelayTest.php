@@ -1,0 +1,203 @@
+<?php
+
+declare(strict_types=1);
+
+namespace PivotPHP\Runtime\RoadRunner\Tests\Relay;
+
+use PHPUnit\Framework\TestCase;
+use PivotPHP\Runtime\RoadRunner\Exception\FrameException;
+use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
+use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
+use PivotPHP\Runtime\RoadRunner\Goridge\FrameCodec;
+use PivotPHP\Runtime\RoadRunner\Relay\StreamRelay;
+use PivotPHP\Runtime\RoadRunner\Tests\Support\TrickleStream;
+
+final class StreamRelayTest extends TestCase
+{
+    /** @var list<resource> */
+    private array $streams = [];
+
+    protected function tearDown(): void
+    {
+        foreach ($this->streams as $stream) {
+            if (is_resource($stream)) {
+                fclose($stream);
+            }
+        }
+    }
+
+    public function testFramesCrossASocketPairInBothDirections(): void
+    {
+        [$a, $b] = $this->socketPair();
+        $left = new StreamRelay($a, $a);
+        $right = new StreamRelay($b, $b);
+
+        $left->send(new Frame('{"a":1}hello', [7], Frame::CODEC_JSON));
+        $frame = $right->receive();
+        self::assertSame('{"a":1}hello', $frame->payload);
+        self::assertSame([7], $frame->options);
+        self::assertSame(Frame::CODEC_JSON, $frame->flags);
+
+        $right->send(new Frame('', [], 0, Frame::PONG));
+        self::assertSame(Frame::PONG, $left->receive()->streamFlags);
+    }
+
+    public function testWrittenBytesAreExactlyTheEncodedFrame(): void
+    {
+        [$a, $b] = $this->socketPair();
+        $frame = new Frame('{"status":200,"headers":{}}OK', [27]);
+
+        (new StreamRelay($b, $a))->send($frame);
+
+        self::assertSame(FrameCodec::encode($frame), fread($b, 1000));
+    }
+
+    public function testHasPendingInputPollsWithoutBlocking(): void
+    {
+        [$a, $b] = $this->socketPair();
+        $reader = new StreamRelay($b, $b);
+
+        $start = microtime(true);
+        self::assertFalse($reader->hasPendingInput(0.0));
+        self::assertFalse($reader->hasPendingInput(0.05));
+        $elapsed = microtime(true) - $start;
+        self::assertGreaterThanOrEqual(0.04, $elapsed, 'the timeout is honoured');
+        self::assertLessThan(1.0, $elapsed);
+
+        (new StreamRelay($a, $a))->send(new Frame('', [], 0, Frame::STOP));
+        self::assertTrue($reader->hasPendingInput(0.0));
+        self::assertSame(Frame::STOP, $reader->receive()->streamFlags);
+        self::assertFalse($reader->hasPendingInput(0.0));
+    }
+
+    public function testSeveralFramesInOneBufferAreReadOneByOne(): void
+    {
+        [$a, $b] = $this->socketPair();
+        fwrite($a, FrameCodec::encode(new Frame('one', [0])) . FrameCodec::encode(new Frame('two', [1])));
+        $reader = new StreamRelay($b, $b);
+
+        self::assertSame('one', $reader->receive()->payload);
+        // The second frame now sits in PHP's read buffer: polling must still see it.
+        self::assertTrue($reader->hasPendingInput(0.0));
+        self::assertSame('two', $reader->receive()->payload);
+    }
+
+    public function testMemoryStreamsWork(): void
+    {
+        $memory = $this->track(fopen('php://memory', 'w+b'));
+        $relay = new StreamRelay($memory, $memory);
+        $relay->send(new Frame('first', [2]));
+        $relay->send(new Frame('{"pid":1}', [], Frame::CONTROL));
+        rewind($memory);
+
+        self::assertTrue($relay->hasPendingInput());
+        self::assertSame('first', $relay->receive()->payload);
+        self::assertSame(Frame::CONTROL, $relay->receive()->flags);
+        self::assertFalse($relay->hasPendingInput());
+    }
+
+    public function testReadsLoopOverOneByteReads(): void
+    {
+        $bytes = FrameCodec::encode(new Frame('{"a":1}hello', [7], Frame::CODEC_JSON));
+        $stream = $this->track(TrickleStream::open($bytes, 1));
+        self::assertSame(1, strlen(fread($this->track(TrickleStream::open('abc', 1)), 10)), 'the wrapper trickles');
+
+        $frame = (new StreamRelay($stream, $stream))->receive();
+
+        self::assertSame('{"a":1}hello', $frame->payload);
+        self::assertSame([7], $frame->options);
+    }
+
+    public function testTenMegabytesArriveThroughSmallPartialReads(): void
+    {
+        $payload = random_bytes(10 * 1024 * 1024);
+        $stream = $this->track(TrickleStream::open(FrameCodec::encode(new Frame($payload, [0], Frame::CODEC_RAW)), 65521));
+
+        $frame = (new StreamRelay($stream, $stream))->receive();
+
+        self::assertSame(strlen($payload), strlen($frame->payload));
+        self::assertTrue($frame->payload === $payload, 'payload intact');
+    }
+
+    public function testWritesLoopOverPartialWrites(): void
+    {
+        $small = new Frame('{"status":200,"headers":{}}OK', [27]);
+        $large = new Frame(str_repeat('y', 3 * 1024 * 1024), [0]); // sent as header + payload
+        $stream = $this->track(TrickleStream::open('', 7));
+        $relay = new StreamRelay($stream, $stream);
+
+        $relay->send($small);
+        $relay->send($large);
+
+        self::assertSame(FrameCodec::encode($small) . FrameCodec::encode($large), TrickleStream::contents($stream));
+    }
+
+    public function testEndOfStreamInTheMiddleOfAFrameIsARelayError(): void
+    {
+        $bytes = substr(FrameCodec::encode(new Frame('hello', [0])), 0, -2);
+        $stream = $this->track(TrickleStream::open($bytes, 4));
+
+        $this->expectException(RelayException::class);
+        $this->expectExceptionMessage('RoadRunner closed the relay (EOF after 3 of 5 bytes)');
+        (new StreamRelay($stream, $stream))->receive();
+    }
+
+    public function testPeerClosingBeforeAFrameIsARelayError(): void
+    {
+        [$a, $b] = $this->socketPair();
+        fclose($a);
+
+        $this->expectException(RelayException::class);
+        $this->expectExceptionMessage('EOF after 0 of 12 bytes');
+        (new StreamRelay($b, $b))->receive();
+    }
+
+    public function testGarbageIsAFrameError(): void
+    {
+        [$a, $b] = $this->socketPair();
+        fwrite($a, "this is not a goridge frame\n");
+
+        $this->expectException(FrameException::class);
+        $this->expectExceptionMessage('CRC mismatch');
+        (new StreamRelay($b, $b))->receive();
+    }
+
+    public function testWritingToAClosedPeerIsARelayError(): void
+    {
+        [$a, $b] = $this->socketPair();
+        fclose($b);
+
+        $this->expectException(RelayException::class);
+        $this->expectExceptionMessage('Writing to RoadRunner failed');
+        $relay = new StreamRelay($a, $a);
+        for ($i = 0; $i < 100; $i++) {
+            $relay->send(new Frame(str_repeat('z', 65536), [0]));
+        }
+    }
+
+    public function testRequiresStreamResources(): void
+    {
+        $this->expectException(RelayException::class);
+        new StreamRelay('php://stdin', 'php://stdout');
+    }
+
+    /** @return array{0: resource, 1: resource} */
+    private function socketPair(): array
+    {
+        $pair = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+        self::assertIsArray($pair);
+        foreach ($pair as $stream) {
+            $this->track($stream);
+        }
+
+        return $pair;
+    }
+
+    /** @param resource $stream */
+    private function track($stream)
+    {
+        $this->streams[] = $stream;
+
+        return $stream;
+    }
+}
