@@ -66,7 +66,8 @@ function describeUploads(array $tree): array|stdClass
 /** @var array<string, Closure(Request, HttpWorker): void> keyed by "METHOD /path" */
 $routes = [
     'GET /' => static function (Request $request, HttpWorker $http): void {
-        $http->respond(200, json(['ok' => true, 'runtime' => 'pivotphp-runtime-roadrunner', 'pid' => getmypid()]), JSON_HEADERS);
+        $body = json(['ok' => true, 'runtime' => 'pivotphp-runtime-roadrunner', 'pid' => getmypid()]);
+        $http->respond(200, $body, JSON_HEADERS);
     },
     'GET /hello' => static function (Request $request, HttpWorker $http): void {
         $http->respond(200, 'Hello, World!', ['Content-Type' => 'text/plain']);

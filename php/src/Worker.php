@@ -188,7 +188,8 @@ final class Worker
     {
         if (!$this->requestPending) {
             throw new ProtocolException(sprintf(
-                'Cannot %s: no request is waiting for a response (a stray frame would be read as the answer to the next request)',
+                'Cannot %s: no request is waiting for a response'
+                . ' (a stray frame would be read as the answer to the next request)',
                 $action,
             ));
         }

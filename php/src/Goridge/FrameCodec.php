@@ -28,14 +28,11 @@ final class FrameCodec
     /** Encodes the header only (fixed part + options), for writers that send the payload apart. */
     public static function encodeHeader(Frame $frame): string
     {
-        $options = $frame->options;
-        $start = chr(self::VERSION | (3 + count($options)))
-            . chr($frame->flags)
-            . pack('V', strlen($frame->payload));
+        // Bytes 0-5: version/HL, flags, payload length; the CRC covers exactly these.
+        $start = pack('CCV', self::VERSION | (3 + count($frame->options)), $frame->flags, strlen($frame->payload));
 
-        $header = $start . pack('V', crc32($start)) . chr($frame->streamFlags) . "\0";
-
-        return $options === [] ? $header : $header . pack('V*', ...$options);
+        // CRC, byte10, reserved zero byte, then the options (one pack call: this is per frame).
+        return $start . pack('VCxV*', crc32($start), $frame->streamFlags, ...$frame->options);
     }
 
     /**

@@ -124,7 +124,8 @@ final class Psr7Worker
         $server = $this->baseServerParams;
 
         // PHP SAPIs put the path and query in REQUEST_URI (frameworks route on it).
-        $server['REQUEST_URI'] = $request->rawQuery === '' ? $request->path() : $request->path() . '?' . $request->rawQuery;
+        $path = $request->path();
+        $server['REQUEST_URI'] = $request->rawQuery === '' ? $path : $path . '?' . $request->rawQuery;
         $server['QUERY_STRING'] = $request->rawQuery;
         $server['REQUEST_METHOD'] = $request->method;
         $server['SERVER_PROTOCOL'] = $request->protocol;

@@ -98,7 +98,10 @@ final class SocketRelay implements RelayInterface
             if (strlen($address) > strlen('unix://')) {
                 return;
             }
-            throw new RelayException(sprintf('Relay address "%s" has no socket path (expected unix:///path/to.sock)', $address));
+            throw new RelayException(sprintf(
+                'Relay address "%s" has no socket path (expected unix:///path/to.sock)',
+                $address,
+            ));
         }
 
         if (str_starts_with($address, 'tcp://')) {
@@ -109,7 +112,10 @@ final class SocketRelay implements RelayInterface
             if ($host !== '' && ctype_digit($port) && (int) $port >= 1 && (int) $port <= 65535) {
                 return;
             }
-            throw new RelayException(sprintf('Relay address "%s" must be tcp://host:port with a port in 1-65535', $address));
+            throw new RelayException(sprintf(
+                'Relay address "%s" must be tcp://host:port with a port in 1-65535',
+                $address,
+            ));
         }
 
         throw new RelayException(sprintf(
