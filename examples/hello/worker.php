@@ -176,11 +176,13 @@ $worker = $http->worker();
 while (($request = $http->waitRequest()) !== null) {
     try {
         $path = $request->path();
-        $route = $routes[$request->method . ' ' . $path] ?? null;
+        // HEAD is a GET without a body; the HTTP server drops the body.
+        $method = $request->method === 'HEAD' ? 'GET' : $request->method;
+        $route = $routes[$method . ' ' . $path] ?? null;
 
         if ($route !== null) {
             $route($request, $http);
-        } elseif ($request->method === 'GET' && str_starts_with($path, '/status/')) {
+        } elseif ($method === 'GET' && str_starts_with($path, '/status/')) {
             $statusRoute(substr($path, 8), $http);
         } else {
             $http->respond(404, json(['error' => 'not found', 'path' => $path]), JSON_HEADERS);

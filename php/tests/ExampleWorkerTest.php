@@ -43,6 +43,12 @@ final class ExampleWorkerTest extends TestCase
         );
     }
 
+    public function testHeadIsRoutedLikeGet(): void
+    {
+        self::assertSame(['{"status":200,"headers":{"Content-Type":["text/plain"]}}', 'Hello, World!'], $this->request('HEAD', '/hello'));
+        self::assertSame('{"status":418}', $this->request('HEAD', '/status/418')[1]);
+    }
+
     public function testHello(): void
     {
         self::assertSame(
