@@ -48,6 +48,12 @@ type stackOptions struct {
 	// worker overrides the PHP script (default examples/hello/worker.php).
 	worker string
 	env    map[string]string
+	// extra is appended to the YAML verbatim (top-level sections such as jobs:, kv:, redis:).
+	extra string
+	// plugins are registered in addition to the base set (e.g. &jobs.Plugin{}, &kv.Plugin{}).
+	plugins []any
+	// noPivot leaves the pivot section out (for stacks that only need other plugins).
+	noPivot bool
 }
 
 func requirePHP(t testing.TB) {
@@ -94,6 +100,10 @@ func stackConfig(t testing.TB, o stackOptions, addr, rpcAddr, statusAddr, metric
 	if env.Len() > 0 {
 		envSection = "  env:\n" + env.String()
 	}
+	pivotSection := fmt.Sprintf("pivot:\n  address: %s\n%s", addr, pivotBody)
+	if o.noPivot {
+		pivotSection = ""
+	}
 	return fmt.Sprintf(`version: "3"
 rpc:
   listen: tcp://%s
@@ -106,9 +116,7 @@ status:
   address: %s
 metrics:
   address: %s
-pivot:
-  address: %s
-%s`, rpcAddr, worker, envSection, statusAddr, metricsAddr, addr, pivotBody)
+%s%s`, rpcAddr, worker, envSection, statusAddr, metricsAddr, pivotSection, o.extra)
 }
 
 func startStack(t *testing.T, o stackOptions) *stack { return startStackB(t, o) }
@@ -127,8 +135,9 @@ func startStackB(t testing.TB, o stackOptions) *stack {
 		Type:      "yaml",
 		Version:   pivot.RRVersion,
 	}
-	if err := s.cont.RegisterAll(cfg, &logger.Plugin{}, &server.Plugin{}, &rpcPlugin.Plugin{}, &informer.Plugin{},
-		&resetter.Plugin{}, &status.Plugin{}, &metrics.Plugin{}, s.pivot); err != nil {
+	plugins := append([]any{cfg, &logger.Plugin{}, &server.Plugin{}, &rpcPlugin.Plugin{}, &informer.Plugin{},
+		&resetter.Plugin{}, &status.Plugin{}, &metrics.Plugin{}, s.pivot}, o.plugins...)
+	if err := s.cont.RegisterAll(plugins...); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.cont.Init(); err != nil {
@@ -140,7 +149,9 @@ func startStackB(t testing.TB, o stackOptions) *stack {
 	}
 	s.errs = errs
 	t.Cleanup(s.stop)
-	s.waitHTTP(s.base + "/")
+	if !o.noPivot {
+		s.waitHTTP(s.base + "/")
+	}
 	return s
 }
 
