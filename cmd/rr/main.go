@@ -1,48 +1,65 @@
+// Command rr is the pivotphp RoadRunner distribution: the RoadRunner
+// v2023.3.12 plugin set plus the pivot plugin, behind a CLI compatible with
+// the official `rr` (serve, workers, reset, stop, jobs).
 package main
 
 import (
-	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
-	_ "github.com/buger/goterm"
-	_ "github.com/dustin/go-humanize"
-	_ "github.com/fatih/color"
-	_ "github.com/joho/godotenv"
-	_ "github.com/olekukonko/tablewriter"
+	"github.com/fatih/color"
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
-	"github.com/roadrunner-server/boltdb/v4"
-	configImpl "github.com/roadrunner-server/config/v4"
-	"github.com/roadrunner-server/endure/v2"
-	"github.com/roadrunner-server/fileserver/v4"
-	"github.com/roadrunner-server/goridge/v3/pkg/rpc"
-	"github.com/roadrunner-server/gzip/v4"
-	"github.com/roadrunner-server/headers/v4"
-	httpPlugin "github.com/roadrunner-server/http/v4"
-	"github.com/roadrunner-server/informer/v4"
-	"github.com/roadrunner-server/jobs/v4"
-	"github.com/roadrunner-server/kv/v4"
-	"github.com/roadrunner-server/logger/v4"
-	"github.com/roadrunner-server/memcached/v4"
-	"github.com/roadrunner-server/memory/v4"
-	"github.com/roadrunner-server/metrics/v4"
-	"github.com/roadrunner-server/otel/v4"
-	"github.com/roadrunner-server/prometheus/v4"
-	"github.com/roadrunner-server/redis/v4"
-	"github.com/roadrunner-server/resetter/v4"
-	rpcPlugin "github.com/roadrunner-server/rpc/v4"
-	"github.com/roadrunner-server/send/v4"
-	"github.com/roadrunner-server/server/v4"
-	"github.com/roadrunner-server/static/v4"
-	"github.com/roadrunner-server/status/v4"
-	_ "github.com/spf13/cobra"
-	_ "github.com/spf13/viper"
-	_ "go.uber.org/automaxprocs/maxprocs"
+	"go.uber.org/automaxprocs/maxprocs"
 )
 
-func main() {
-	_ = endure.New
-	_ = rpc.NewClientCodec
-	fmt.Println([]any{&configImpl.Plugin{}, &logger.Plugin{}, &rpcPlugin.Plugin{}, &server.Plugin{}, &informer.Plugin{}, &resetter.Plugin{},
-		&status.Plugin{}, &metrics.Plugin{}, &jobs.Plugin{}, &memory.Plugin{}, &boltdb.Plugin{}, &kv.Plugin{}, &redis.Plugin{},
-		&memcached.Plugin{}, &httpPlugin.Plugin{}, &gzip.Plugin{}, &headers.Plugin{}, &static.Plugin{}, &send.Plugin{},
-		&fileserver.Plugin{}, &otel.Plugin{}, &prometheus.Plugin{}, &pivot.Plugin{}})
+// Overridable at link time:
+//
+//	go build -ldflags "-X main.version=2023.3.12 -X main.buildTime=$(date -u +%FT%TZ)" ./cmd/rr
+var (
+	// version is the RoadRunner version reported by the binary; empty means
+	// pivot.RRVersion (the RoadRunner release whose plugins are linked in).
+	version   = ""
+	buildTime = "development"
+)
+
+func init() {
+	// GOMAXPROCS from the cgroup CPU quota, silently (as the official rr).
+	_, _ = maxprocs.Set(maxprocs.Min(1), maxprocs.Logger(func(string, ...any) {}))
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run executes the CLI and returns the process exit code.
+func run(args []string) int {
+	cmd := newRootCommand(filepath.Base(os.Args[0]))
+	cmd.SetArgs(args)
+
+	if err := cmd.Execute(); err != nil {
+		printError(err)
+
+		return exitCode(err)
+	}
+
+	return 0
+}
+
+// printError prints err in bold red to stderr (plain when stderr is not a
+// terminal or NO_COLOR is set).
+func printError(err error) {
+	c := color.New(color.FgHiRed, color.Bold)
+	_, _ = c.Fprintln(os.Stderr, strings.TrimRight(err.Error(), "\n"))
+}
+
+// rrVersion is the RoadRunner version without a leading "v".
+func rrVersion() string {
+	v := strings.TrimSpace(version)
+	if v == "" {
+		v = pivot.RRVersion
+	}
+	if len(v) > 1 && (v[0] == 'v' || v[0] == 'V') && v[1] >= '0' && v[1] <= '9' {
+		v = v[1:]
+	}
+
+	return v
 }
