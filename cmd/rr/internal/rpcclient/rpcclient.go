@@ -47,9 +47,10 @@ func New(cfgPath string, overrides []string) (*rpc.Client, error) {
 
 // ListenAddress returns rpc.listen from a loaded configuration, the rpc
 // plugin's default when the section is present but has no `listen`, and
-// ErrNoRPC when there is no `rpc` section at all.
+// ErrNoRPC when there is no (or a null) `rpc` section, which disables the
+// rpc plugin.
 func ListenAddress(v *viper.Viper) (string, error) {
-	if !v.IsSet(rpcKey) && !v.InConfig(rpcKey) {
+	if !v.IsSet(rpcKey) {
 		return "", ErrNoRPC
 	}
 
