@@ -19,6 +19,7 @@ const (
 	defaultMaxRequestSize    uint64 = 100
 	defaultReadHeaderTimeout        = 30 * time.Second
 	defaultIdleTimeout              = 2 * time.Minute
+	defaultShutdownTimeout          = 30 * time.Second
 	// maxWorkers is the capacity of the sdk/v4 worker channel: a larger pool would block.
 	maxWorkers uint64 = 1000
 )
@@ -34,10 +35,57 @@ type Config struct {
 	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
 	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+	// ShutdownTimeout bounds the graceful drain on stop (in-flight requests finish first).
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// ResetSignal makes SIGUSR2 trigger a zero-downtime reset (default true).
+	ResetSignal *bool `mapstructure:"reset_signal"`
+	// Restart configures crash-loop protection.
+	Restart *RestartConfig `mapstructure:"restart"`
 	// Uploads configures where multipart files are stored while PHP handles the request.
 	Uploads *UploadsConfig `mapstructure:"uploads"`
 	// Pool is the sdk/v4 worker pool configuration (num_workers, max_jobs, supervisor, ...).
 	Pool *pool.Config `mapstructure:"pool"`
+}
+
+// RestartConfig is `pivot.restart`: how a pool that cannot start or keeps dying is restarted.
+type RestartConfig struct {
+	// InitialBackoff is the first wait before a restart; it doubles up to MaxBackoff.
+	InitialBackoff time.Duration `mapstructure:"initial_backoff"`
+	MaxBackoff     time.Duration `mapstructure:"max_backoff"`
+	// MaxConsecutiveFailures stops RoadRunner with an error after this many failed starts in a
+	// row (0: keep retrying and serve 503s until the cause is fixed).
+	MaxConsecutiveFailures int `mapstructure:"max_consecutive_failures"`
+	// CheckInterval is how often the supervisor looks at the workers.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
+	// DeadAfter: no live worker for this long means the pool is down.
+	DeadAfter time.Duration `mapstructure:"dead_after"`
+	// CrashWindow: more than 2×num_workers+2 worker restarts within it, with no request
+	// served, is a crash loop.
+	CrashWindow time.Duration `mapstructure:"crash_window"`
+	// StableAfter: a generation alive this long (or that served a request) resets the backoff.
+	StableAfter time.Duration `mapstructure:"stable_after"`
+}
+
+// InitDefaults sets production defaults: quick first retries, at most 30 s apart, forever.
+func (r *RestartConfig) InitDefaults() {
+	if r.InitialBackoff == 0 {
+		r.InitialBackoff = 200 * time.Millisecond
+	}
+	if r.MaxBackoff == 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	if r.CheckInterval == 0 {
+		r.CheckInterval = 250 * time.Millisecond
+	}
+	if r.DeadAfter == 0 {
+		r.DeadAfter = time.Second
+	}
+	if r.CrashWindow == 0 {
+		r.CrashWindow = 10 * time.Second
+	}
+	if r.StableAfter == 0 {
+		r.StableAfter = 10 * time.Second
+	}
 }
 
 // UploadsConfig is `pivot.uploads`.
@@ -61,6 +109,17 @@ func (c *Config) InitDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = defaultIdleTimeout
 	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = defaultShutdownTimeout
+	}
+	if c.ResetSignal == nil {
+		on := true
+		c.ResetSignal = &on
+	}
+	if c.Restart == nil {
+		c.Restart = &RestartConfig{}
+	}
+	c.Restart.InitDefaults()
 	if c.Uploads == nil {
 		c.Uploads = &UploadsConfig{}
 	}
@@ -121,6 +180,12 @@ func (c *Config) Valid() error {
 	}
 	if c.MaxRequestSize > 1<<20 {
 		return fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, the maximum is %d; lower it", c.MaxRequestSize, 1<<20)
+	}
+	if c.Restart.InitialBackoff > c.Restart.MaxBackoff {
+		return fmt.Errorf("pivot.restart.initial_backoff (%s) is larger than pivot.restart.max_backoff (%s): lower it or raise max_backoff", c.Restart.InitialBackoff, c.Restart.MaxBackoff)
+	}
+	if c.Restart.MaxConsecutiveFailures < 0 {
+		return fmt.Errorf("pivot.restart.max_consecutive_failures is %d: use 0 (retry forever) or a positive count", c.Restart.MaxConsecutiveFailures)
 	}
 	if st, errS := os.Stat(c.Uploads.Dir); errS != nil || !st.IsDir() {
 		return fmt.Errorf("pivot.uploads.dir %q is not an existing directory: create it or remove the key to use %s", c.Uploads.Dir, os.TempDir())

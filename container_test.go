@@ -54,6 +54,8 @@ type stackOptions struct {
 	plugins []any
 	// noPivot leaves the pivot section out (for stacks that only need other plugins).
 	noPivot bool
+	// noWait returns before pivot's workers are ready (for tests of failing pools).
+	noWait bool
 }
 
 func requirePHP(t testing.TB) {
@@ -151,6 +153,12 @@ func startStackB(t testing.TB, o stackOptions) *stack {
 	t.Cleanup(s.stop)
 	if !o.noPivot {
 		s.waitHTTP(s.base + "/")
+		if !o.noWait {
+			waitFor(t, 20*time.Second, "pivot workers to be ready", func() bool {
+				st, err := s.pivot.Ready()
+				return err == nil && st != nil && st.Code == http.StatusOK
+			})
+		}
 	}
 	return s
 }

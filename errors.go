@@ -2,6 +2,7 @@ package pivot
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/roadrunner-server/errors"
 	"go.uber.org/zap"
@@ -40,6 +41,21 @@ func (p *Plugin) writeExecError(w http.ResponseWriter, err error) {
 		p.log.Error("request failed", zap.Error(err))
 		p.writeError(w, http.StatusInternalServerError, "internal error")
 	}
+}
+
+// writeUnavailable answers at once while no generation of workers serves, instead of making
+// the client wait for allocate_timeout.
+func (p *Plugin) writeUnavailable(w http.ResponseWriter) {
+	retry := 1
+	if o := p.outage.Load(); o != nil {
+		retry = o.retryAfterSeconds()
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	msg := "the application is not available right now, try again"
+	if p.stopping.Load() {
+		msg = "the server is shutting down"
+	}
+	p.writeError(w, http.StatusServiceUnavailable, msg)
 }
 
 // writeError writes a short plain-text error response.

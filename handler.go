@@ -61,11 +61,12 @@ func (st *requestState) reset() {
 
 // ServeHTTP is the request path: body → context → worker → response.
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	pl := p.pool.Load()
-	if pl == nil {
-		p.writeError(w, http.StatusServiceUnavailable, "no worker pool")
+	h := p.acquire()
+	if h == nil {
+		p.writeUnavailable(w)
 		return
 	}
+	defer h.release()
 	if r.ContentLength > p.maxBody {
 		p.writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
 		return
@@ -106,12 +107,28 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// A detached context: a client that goes away must not kill the PHP worker mid-request.
-	res, err := pl.Exec(context.Background(), &st.pld, st.stopCh)
+	res, err := h.pool.Exec(context.Background(), &st.pld, st.stopCh)
 	if err != nil {
 		p.writeExecError(w, err)
 		return
 	}
+	h.served.Add(1)
 	p.writeResponse(w, res, st.stopCh)
+}
+
+// acquire returns the serving generation with this request registered on it, or nil while no
+// generation serves (the supervisor is restarting workers, or the plugin is stopping).
+func (p *Plugin) acquire() *poolHandle {
+	for {
+		h := p.current.Load()
+		if h == nil {
+			return nil
+		}
+		if h.acquire() {
+			return h
+		}
+		// retired between the load and the acquire: a reset swapped in a new generation
+	}
 }
 
 // readBody reads the body as http/v4 does: none for HEAD/OPTIONS, a parsed tree for forms, raw

@@ -14,9 +14,11 @@ const metricsNamespace = "rr_pivot"
 // collect them before pivot's Serve runs. Names live under rr_pivot_* so they never collide
 // with the http plugin's rr_http_* (a duplicate name aborts RoadRunner's start).
 type metrics struct {
-	requests      *prometheus.CounterVec
-	noFreeWorkers prometheus.Counter
-	workers       *sdkMetrics.StatsExporter
+	requests        *prometheus.CounterVec
+	noFreeWorkers   prometheus.Counter
+	resets          prometheus.Counter
+	restartFailures prometheus.Counter
+	workers         *sdkMetrics.StatsExporter
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
 }
@@ -30,6 +32,14 @@ func newMetrics(p *Plugin) *metrics {
 		noFreeWorkers: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "no_free_workers_total",
 			Help: "Requests refused with 503 because no worker was free in time.",
+		}),
+		resets: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "resets_total",
+			Help: "Completed zero-downtime resets (rr reset, SIGUSR2).",
+		}),
+		restartFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "restart_failures_total",
+			Help: "Worker pools that failed to start or were restarted because they kept failing.",
 		}),
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
@@ -59,5 +69,6 @@ func (m *metrics) countStatus(status int) {
 
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
-	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.workers}
+	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets,
+		p.metrics.restartFailures, p.metrics.workers}
 }

@@ -3,8 +3,9 @@
 // RoadRunner PSR-7 worker runs unchanged.
 //
 // A request flows: server.go (listener, http.Server) → handler.go (ServeHTTP) →
-// request_body.go / form.go / uploads.go (body) → request_context.go (JSON context) →
-// pool.go (sdk/v4 pool, goridge pipes, PHP) → response.go (status, headers, body, streams).
+// form.go / uploads.go (body) → request_context.go (JSON context) → pool_handle.go and pool.go
+// (sdk/v4 pool, goridge pipes, PHP) → response.go (status, headers, body, streams).
+// supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`.
 package pivot
 
 import (
@@ -12,11 +13,14 @@ import (
 	stderr "errors"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/roadrunner-server/errors"
-	staticPool "github.com/roadrunner-server/sdk/v4/pool/static_pool"
 	"go.uber.org/zap"
 )
 
@@ -29,12 +33,22 @@ type Plugin struct {
 	log    *zap.Logger
 	server Server
 
-	// pool is read on every request without a lock; it is nil until Serve has started it.
-	pool atomic.Pointer[staticPool.Pool]
-	// mu serialises pool lifecycle operations (Serve, Reset, Stop).
-	mu      sync.Mutex
-	http    *http.Server
-	stopped atomic.Bool
+	// current is the serving generation of workers, read on every request without a lock;
+	// nil before the first start and while the supervisor restarts a failed pool.
+	current atomic.Pointer[poolHandle]
+	// outage says why no generation serves (nil when one does).
+	outage atomic.Pointer[outage]
+	// mu serialises swaps of current (start, reset, crash recovery, stop).
+	mu           sync.Mutex
+	workerTarget atomic.Uint64
+	resetting    atomic.Bool
+	stopping     atomic.Bool
+
+	http     *http.Server
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	sigCh    chan os.Signal
+	done     sync.WaitGroup
 
 	uid, gid int
 	maxBody  int64
@@ -71,26 +85,20 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	p.server = srv
 	p.uid, p.gid = srv.UID(), srv.GID()
 	p.maxBody = int64(p.cfg.MaxRequestSize * MB)
+	p.workerTarget.Store(p.cfg.Pool.NumWorkers)
 	p.states.New = func() any { return newRequestState() }
 	p.metrics = newMetrics(p)
-	p.stopped.Store(false)
+	p.stopCh = make(chan struct{})
+	p.setOutage("starting", time.Now())
 	return nil
 }
 
-// Serve starts the worker pool, then the HTTP server.
+// Serve starts the HTTP server and the supervisor, which starts the workers. A pool that cannot
+// start does not stop RoadRunner: requests get a fast 503 until the supervisor's retries
+// succeed (or pivot.restart.max_consecutive_failures is reached).
 func (p *Plugin) Serve() chan error {
 	const op = errors.Op("pivot_plugin_serve")
 	errCh := make(chan error, 2)
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-
-	pl, err := p.newPool(context.Background())
-	if err != nil {
-		errCh <- errors.E(op, err)
-		return errCh
-	}
-	p.pool.Store(pl)
 
 	ln, err := net.Listen("tcp", p.cfg.Address)
 	if err != nil {
@@ -99,33 +107,56 @@ func (p *Plugin) Serve() chan error {
 	}
 
 	p.http = p.newHTTPServer()
+	p.done.Add(2)
 	go func() {
+		defer p.done.Done()
+		p.supervise(p.stopCh, errCh)
+	}()
+	go func() {
+		defer p.done.Done()
 		if errS := p.http.Serve(ln); errS != nil && !stderr.Is(errS, http.ErrServerClosed) {
 			errCh <- errors.E(op, errS)
 		}
 	}()
+	if *p.cfg.ResetSignal {
+		p.sigCh = make(chan os.Signal, 1)
+		signal.Notify(p.sigCh, syscall.SIGUSR2)
+		go p.resetOnSignal()
+	}
 	p.log.Info("pivot server started", zap.String("address", ln.Addr().String()),
 		zap.Uint64("workers", p.cfg.Pool.NumWorkers))
 	return errCh
 }
 
-// Stop stops accepting connections, lets accepted requests finish within ctx, then destroys
-// the pool. Because the plugin owns its pool, no worker is taken away from an in-flight request.
+// Stop drains: the listener closes, every accepted request finishes (bounded by
+// pivot.shutdown_timeout), then the workers are stopped. Because the plugin owns its pool, no
+// worker is taken away from an in-flight request.
 func (p *Plugin) Stop(ctx context.Context) error {
-	p.stopped.Store(true)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.stopping.Store(true)
+	p.stopOnce.Do(func() { close(p.stopCh) })
+	if p.sigCh != nil {
+		signal.Stop(p.sigCh)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ShutdownTimeout)
+	defer cancel()
 
 	var err error
 	if p.http != nil {
+		p.log.Info("draining: no new connections, waiting for in-flight requests")
 		if errS := p.http.Shutdown(ctx); errS != nil {
-			err = errS
+			err = errors.E(errors.Op("pivot_plugin_stop"), errors.Errorf("pivot.shutdown_timeout reached with requests in flight: %v", errS))
 			_ = p.http.Close()
 		}
 	}
-	if pl := p.pool.Load(); pl != nil {
-		pl.Destroy(ctx)
+	p.mu.Lock()
+	h := p.current.Swap(nil)
+	p.mu.Unlock()
+	if h != nil {
+		h.retire(ctx)
 	}
+	p.done.Wait()
+	p.log.Info("stopped")
 	return err
 }
 

@@ -31,7 +31,8 @@ type workerPool interface {
 var _ workerPool = (*staticPool.Pool)(nil)
 
 // newPool starts the plugin's own sdk/v4 static pool over pipes (see Server for why it is not
-// created through the server plugin).
+// created through the server plugin). ctx must never be cancelled: the pool uses it for every
+// later worker spawn.
 func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
 	const op = errors.Op("pivot_new_pool")
 	base := p.server.CmdFactory(map[string]string{envMode: modeHTTP})
@@ -52,11 +53,19 @@ func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
 		return custom
 	}
 
-	pl, err := staticPool.NewPool(ctx, command, pipe.NewPipeFactory(p.log), p.cfg.Pool, p.log,
-		staticPool.WithQueueSize(p.cfg.Pool.MaxQueueSize))
+	// each generation gets its own copy: the sdk pool mutates its config, and the size may
+	// have been changed at run time through the informer
+	cfg := *p.cfg.Pool
+	if cfg.Supervisor != nil {
+		sv := *cfg.Supervisor
+		cfg.Supervisor = &sv
+	}
+	cfg.NumWorkers = p.workerTarget.Load()
+	pl, err := staticPool.NewPool(ctx, command, pipe.NewPipeFactory(p.log), &cfg, p.log,
+		staticPool.WithQueueSize(cfg.MaxQueueSize))
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	p.log.Debug("worker pool started", zap.Uint64("num_workers", p.cfg.Pool.NumWorkers))
+	p.log.Debug("worker pool started", zap.Uint64("num_workers", cfg.NumWorkers))
 	return pl, nil
 }

@@ -10,11 +10,11 @@ import (
 
 // Workers lists the pool's workers for the informer plugin (`rr workers`).
 func (p *Plugin) Workers() []*process.State {
-	pl := p.pool.Load()
-	if pl == nil {
+	h := p.current.Load()
+	if h == nil {
 		return nil
 	}
-	workers := pl.Workers()
+	workers := h.pool.Workers()
 	states := make([]*process.State, 0, len(workers))
 	for _, w := range workers {
 		st, err := process.WorkerProcessState(w)
@@ -28,41 +28,42 @@ func (p *Plugin) Workers() []*process.State {
 	return states
 }
 
-// AddWorker adds a worker to the running pool (informer.AddWorker).
+// AddWorker adds a worker to the running pool (informer.AddWorker); later generations (after a
+// reset or a restart) keep the new size.
 func (p *Plugin) AddWorker() error {
 	const op = errors.Op("pivot_add_worker")
-	pl := p.pool.Load()
-	if pl == nil {
-		return errors.E(op, errors.Str("the pivot pool is not running"))
-	}
-	return pl.AddWorker()
-}
-
-// RemoveWorker removes a worker from the running pool (informer.RemoveWorker).
-func (p *Plugin) RemoveWorker(ctx context.Context) error {
-	const op = errors.Op("pivot_remove_worker")
-	pl := p.pool.Load()
-	if pl == nil {
-		return errors.E(op, errors.Str("the pivot pool is not running"))
-	}
-	return pl.RemoveWorker(ctx)
-}
-
-// Reset replaces every worker (resetter.Reset "pivot", `rr reset`).
-func (p *Plugin) Reset() error {
-	const op = errors.Op("pivot_reset")
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pl := p.pool.Load()
-	if pl == nil {
-		return errors.E(op, errors.Str("the pivot pool is not running"))
+	h := p.current.Load()
+	if h == nil {
+		return errors.E(op, errors.Str("pivot has no running workers to scale"))
 	}
-	p.log.Info("reset: replacing every worker")
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Pool.ResetTimeout)
-	defer cancel()
-	if err := pl.Reset(ctx); err != nil {
+	if p.workerTarget.Load() >= maxWorkers {
+		return errors.E(op, errors.Errorf("pivot already runs the maximum of %d workers", maxWorkers))
+	}
+	if err := h.pool.AddWorker(); err != nil {
 		return errors.E(op, err)
 	}
-	p.log.Info("reset: done")
+	p.workerTarget.Add(1)
+	return nil
+}
+
+// RemoveWorker removes an idle worker from the running pool (informer.RemoveWorker); at least
+// one worker stays.
+func (p *Plugin) RemoveWorker(ctx context.Context) error {
+	const op = errors.Op("pivot_remove_worker")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.current.Load()
+	if h == nil {
+		return errors.E(op, errors.Str("pivot has no running workers to scale"))
+	}
+	if p.workerTarget.Load() <= 1 {
+		return errors.E(op, errors.Str("pivot keeps at least one worker; use rr stop to stop the server"))
+	}
+	if err := h.pool.RemoveWorker(ctx); err != nil {
+		return errors.E(op, err)
+	}
+	p.workerTarget.Add(^uint64(0))
 	return nil
 }
