@@ -695,3 +695,31 @@ func TestStopWithoutServer(t *testing.T) {
 		t.Fatalf("want exit 1 and an invalid pid error: %s", res)
 	}
 }
+
+// TestPluginServeErrorExits: an error a plugin reports after start (metrics
+// cannot bind its address) stops the server with exit code 1, naming the
+// error and the plugin.
+func TestPluginServeErrorExits(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = busy.Close() }()
+
+	dir := t.TempDir()
+	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:%d\nlogs:\n  level: error\nendure:\n  grace_period: 5s\nmetrics:\n  address: %s\n",
+		freePort(t), busy.Addr()))
+
+	s := startServe(t, dir, nil, "-p")
+	if code := s.wait(t, 30*time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1\n%s", code, s.output())
+	}
+	for _, want := range []string{"error: listen tcp " + busy.Addr().String(), "address already in use", "plugin: *metrics.Plugin"} {
+		if !strings.Contains(s.stderr.String(), want) {
+			t.Errorf("stderr lacks %q\n%s", want, s.output())
+		}
+	}
+	if _, err = os.Stat(filepath.Join(dir, ".pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf(".pid left behind after the error exit: %v", err)
+	}
+}
