@@ -38,7 +38,7 @@ func run(args []string) int {
 	if err := cmd.Execute(); err != nil {
 		printError(err)
 
-		return exitCode(err)
+		return 1
 	}
 
 	return 0

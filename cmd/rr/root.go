@@ -35,24 +35,6 @@ type globalFlags struct {
 	experimental bool
 }
 
-// exitError carries a specific exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) && ee.code != 0 {
-		return ee.code
-	}
-
-	return 1
-}
-
 func versionString() string {
 	return fmt.Sprintf("%s (build time: %s, %s), OS: %s, arch: %s",
 		rrVersion(), buildTime, runtime.Version(), runtime.GOOS, runtime.GOARCH)
