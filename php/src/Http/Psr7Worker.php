@@ -5,6 +5,10 @@ declare(strict_types=1);
 namespace PivotPHP\Runtime\RoadRunner\Http;
 
 use PivotPHP\Runtime\RoadRunner\Exception\InvalidResponseException;
+use PivotPHP\Runtime\RoadRunner\Lifecycle\Config;
+use PivotPHP\Runtime\RoadRunner\Lifecycle\Hooks;
+use PivotPHP\Runtime\RoadRunner\Lifecycle\Psr7Handler;
+use PivotPHP\Runtime\RoadRunner\Lifecycle\Server;
 use Psr\Http\Message\ResponseInterface;
 use Psr\Http\Message\ServerRequestFactoryInterface;
 use Psr\Http\Message\ServerRequestInterface;
@@ -45,6 +49,20 @@ final class Psr7Worker
     public function httpWorker(): HttpWorker
     {
         return $this->httpWorker;
+    }
+
+    /**
+     * Serves a PSR-15 handler (or a callable(ServerRequestInterface): ResponseInterface) until
+     * RoadRunner stops the worker, with the runtime's lifecycle: superglobals filled per request,
+     * output captured, sessions and state reset after each request, onRequestStart/onRequestEnd/
+     * onReset listeners, and the WorkerManager's recycling (max_requests, memory_limit, ttl).
+     *
+     * @param array<string, mixed>|Config $config see {@see Config::fromArray()}
+     */
+    public function serve(callable|object $app, array|Config $config = [], ?Hooks $hooks = null): void
+    {
+        $server = new Server($this->httpWorker, $config instanceof Config ? $config : Config::fromArray($config), $hooks);
+        $server->serve(new Psr7Handler($this, $app));
     }
 
     /** Blocks until the next request; null when RoadRunner stops the worker. */
