@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,13 +203,39 @@ func validHostname(h string) bool {
 	return h != ""
 }
 
-// knownKeys lists every key of the pivot section, so a typo is reported instead of silently ignored.
-var knownKeys = map[string][]string{
-	"pivot":                 {"address", "max_request_size", "read_header_timeout", "read_timeout", "write_timeout", "idle_timeout", "uploads", "pool"},
-	"pivot.uploads":         {"dir", "forbid", "allow"},
-	"pivot.pool":            {"debug", "command", "max_queue_size", "num_workers", "max_jobs", "allocate_timeout", "destroy_timeout", "reset_timeout", "stream_timeout", "supervisor"},
-	"pivot.pool.supervisor": {"watch_tick", "ttl", "idle_ttl", "exec_ttl", "max_worker_memory"},
-}
+// knownKeys maps each section path to the keys it accepts, derived from the mapstructure tags
+// of Config, so a typo is reported instead of silently ignored.
+var knownKeys = func() map[string][]string {
+	out := map[string][]string{}
+	var walk func(path string, t reflect.Type)
+	walk = func(path string, t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		var keys []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			key := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+			if key == "" {
+				key = strings.ToLower(f.Name) // mapstructure matches untagged fields by name
+			}
+			keys = append(keys, key)
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
+				walk(path+"."+key, ft)
+			}
+		}
+		out[path] = keys
+	}
+	walk(PluginName, reflect.TypeOf(Config{}))
+	return out
+}()
 
 // checkUnknownKeys walks the raw section and reports the first key the plugin does not know,
 // with the closest known key as the likely fix.

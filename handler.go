@@ -2,7 +2,6 @@ package pivot
 
 import (
 	"bytes"
-	"context"
 	stderr "errors"
 	"io"
 	"net/http"
@@ -106,9 +105,14 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.pld.Body = st.body.Bytes()
 	}
 
-	// A detached context: a client that goes away must not kill the PHP worker mid-request.
-	res, err := h.pool.Exec(context.Background(), &st.pld, st.stopCh)
+	// The generation's context, not the request's: a client that goes away must not kill the
+	// PHP worker mid-request.
+	res, err := h.pool.Exec(h.ctx, &st.pld, st.stopCh)
 	if err != nil {
+		if h.retired.Load() {
+			p.writeUnavailable(w) // the generation was abandoned while this request waited
+			return
+		}
 		p.writeExecError(w, err)
 		return
 	}

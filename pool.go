@@ -30,9 +30,19 @@ type workerPool interface {
 
 var _ workerPool = (*staticPool.Pool)(nil)
 
+// startGeneration starts a new generation of workers (see poolHandle).
+func (p *Plugin) startGeneration() (*poolHandle, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pl, err := p.newPool(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return newPoolHandle(pl, ctx, cancel), nil
+}
+
 // newPool starts the plugin's own sdk/v4 static pool over pipes (see Server for why it is not
-// created through the server plugin). ctx must never be cancelled: the pool uses it for every
-// later worker spawn.
+// created through the server plugin). The pool spawns every later worker under ctx.
 func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
 	const op = errors.Op("pivot_new_pool")
 	base := p.server.CmdFactory(map[string]string{envMode: modeHTTP})

@@ -12,7 +12,12 @@ import (
 // recovery swaps in a new generation and retires the old one, which is destroyed only once its
 // last request has finished — so swapping pools never fails a request.
 type poolHandle struct {
-	pool     *staticPool.Pool
+	pool *staticPool.Pool
+	// ctx is the generation's life: the sdk pool spawns every worker under it and derives each
+	// Exec's wait for a free worker from it. Cancelling it wakes requests still waiting on an
+	// abandoned generation at once, and stops a retired generation from spawning orphans.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	inflight atomic.Int64
 	retired  atomic.Bool
 	// served counts requests a worker of this generation answered (any status), so the
@@ -21,8 +26,8 @@ type poolHandle struct {
 	started time.Time
 }
 
-func newPoolHandle(pl *staticPool.Pool) *poolHandle {
-	return &poolHandle{pool: pl, started: time.Now()}
+func newPoolHandle(pl *staticPool.Pool, ctx context.Context, cancel context.CancelFunc) *poolHandle {
+	return &poolHandle{pool: pl, ctx: ctx, cancel: cancel, started: time.Now()}
 }
 
 // acquire registers a request; it fails when the handle was retired meanwhile, and the caller
@@ -49,11 +54,21 @@ func (h *poolHandle) retire(ctx context.Context) {
 	for h.inflight.Load() > 0 {
 		select {
 		case <-ctx.Done():
+			h.cancel()
 			h.pool.Destroy(ctx)
 			return
 		case <-tick.C:
 		}
 	}
+	h.cancel()
+	h.pool.Destroy(ctx)
+}
+
+// abandon destroys a failing generation at once: requests waiting for one of its workers get
+// a 503 now instead of waiting out allocate_timeout, since none of its workers is serving.
+func (h *poolHandle) abandon(ctx context.Context) {
+	h.retired.Store(true)
+	h.cancel()
 	h.pool.Destroy(ctx)
 }
 

@@ -27,9 +27,7 @@ func (p *Plugin) Reset() error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Pool.ResetTimeout)
 	defer cancel()
 
-	// the pool keeps the context it was created with for every later spawn: never a
-	// cancellable one (allocate_timeout bounds each spawn)
-	pl, err := p.newPool(context.Background())
+	gen, err := p.startGeneration()
 	if err != nil {
 		p.log.Error("reset failed: the new workers cannot start; the current workers keep serving", zap.Error(err))
 		return errors.E(op, errors.Errorf("pivot: reset failed, the current workers keep serving: %v", err))
@@ -38,10 +36,10 @@ func (p *Plugin) Reset() error {
 	p.mu.Lock()
 	if p.stopping.Load() {
 		p.mu.Unlock()
-		pl.Destroy(ctx)
+		gen.abandon(ctx)
 		return errors.E(op, errors.Str("pivot is stopping; the reset was abandoned"))
 	}
-	old := p.current.Swap(newPoolHandle(pl))
+	old := p.current.Swap(gen)
 	p.outage.Store(nil)
 	p.mu.Unlock()
 

@@ -72,9 +72,9 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 			}
 			p.mu.Lock()
 			if p.current.Load() == nil && !p.stopping.Load() {
-				pl, err := p.newPool(context.Background())
+				gen, err := p.startGeneration()
 				if err == nil {
-					p.current.Store(newPoolHandle(pl))
+					p.current.Store(gen)
 					p.outage.Store(nil)
 					p.log.Info("workers started", zap.Int("attempt", failures+1))
 				} else {
@@ -165,7 +165,7 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 		p.mu.Lock()
 		if p.current.CompareAndSwap(h, nil) {
 			p.setOutage(reason, now.Add(backoff))
-			go p.retire(h)
+			go p.abandon(h)
 		}
 		p.mu.Unlock()
 		if !sleep(backoff) {
@@ -179,6 +179,13 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 // mean a crash loop: more than twice the pool replacing itself.
 func (p *Plugin) crashRestarts() int {
 	return 2*int(p.workerTarget.Load()) + 2
+}
+
+// abandon destroys a failing generation within destroy_timeout (see poolHandle.abandon).
+func (p *Plugin) abandon(h *poolHandle) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Pool.DestroyTimeout)
+	defer cancel()
+	h.abandon(ctx)
 }
 
 // retire drains and destroys a pool generation within destroy_timeout.

@@ -1,0 +1,368 @@
+package pivot_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Lifecycle tests: zero-downtime reset, crash-loop recovery, health and readiness, the
+// supervisor knobs, and chaos under load. Every load is bounded in count and time, on 127.0.0.1.
+
+// lifecycleScript is a worker script in a temp dir that the tests can break and repair.
+type lifecycleScript struct {
+	t       *testing.T
+	path    string
+	dieFlag string
+}
+
+func newLifecycleScript(t *testing.T) *lifecycleScript {
+	dir := t.TempDir()
+	ls := &lifecycleScript{t: t, path: filepath.Join(dir, "worker.php"), dieFlag: filepath.Join(dir, "die")}
+	ls.repair()
+	return ls
+}
+
+func (ls *lifecycleScript) repair() {
+	writeFile(ls.t, ls.path, fmt.Sprintf("<?php require %q;\n", repoPath(ls.t, "testdata/lifecycle-worker.php")))
+}
+
+// breakSyntax makes every new worker fail at boot, as a bad deploy would.
+func (ls *lifecycleScript) breakSyntax() {
+	writeFile(ls.t, ls.path, "<?php this is not php;\n")
+}
+
+// dieAfterBoot makes every new worker answer the handshake and exit at once.
+func (ls *lifecycleScript) dieAfterBoot(on bool) {
+	if on {
+		writeFile(ls.t, ls.dieFlag, "1")
+		return
+	}
+	_ = os.Remove(ls.dieFlag)
+}
+
+func (ls *lifecycleScript) options(pivotYAML string) stackOptions {
+	return stackOptions{worker: ls.path, pivot: pivotYAML, env: map[string]string{"PIVOT_TEST_DIE_FLAG": ls.dieFlag}}
+}
+
+func pidOf(t testing.TB, body []byte) int64 {
+	t.Helper()
+	var m struct{ Pid int64 }
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+	return m.Pid
+}
+
+func TestResetUnderLoadFailsNoRequest(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n"))
+	c := s.rpcClient()
+
+	stop := make(chan struct{})
+	var res *loadResult
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=2", concurrency: 8, maxRequests: 200_000, maxDuration: 30 * time.Second, stop: stop})
+	}()
+
+	const resets = 5
+	start := time.Now()
+	for i := 0; i < resets; i++ {
+		time.Sleep(300 * time.Millisecond)
+		before := s.pids()
+		var ok bool
+		if err := c.Call("resetter.Reset", "pivot", &ok); err != nil || !ok {
+			t.Errorf("reset %d: %v", i, err)
+		}
+		after := s.pids()
+		for _, a := range after {
+			for _, b := range before {
+				if a == b {
+					t.Errorf("reset %d: pid %d survived (before %v after %v)", i, a, before, after)
+				}
+			}
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d resets in %s under load: %s", resets, time.Since(start).Round(time.Millisecond), res)
+	if res.failed.Load() != 0 || res.refused.Load() != 0 || res.ok.Load() < 100 {
+		t.Fatalf("a reset under load must fail no request: %s", res)
+	}
+}
+
+func TestConcurrentResetIsRefused(t *testing.T) {
+	ls := newLifecycleScript(t)
+	o := ls.options("  pool:\n    num_workers: 2\n")
+	o.env["PIVOT_TEST_BOOT_DELAY_MS"] = "800" // a reset takes ~0.8 s
+	s := startStack(t, o)
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() { errs <- s.pivot.Reset() }()
+		time.Sleep(100 * time.Millisecond)
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("exactly one of two overlapping resets must be refused: %v / %v", e1, e2)
+	}
+	refused := e1
+	if refused == nil {
+		refused = e2
+	}
+	if !strings.Contains(refused.Error(), "a reset is already in progress") {
+		t.Fatalf("the refusal must say why: %v", refused)
+	}
+}
+
+func TestResetWithBrokenScriptKeepsServing(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pool:\n    num_workers: 2\n    allocate_timeout: 5s\n"))
+	before := s.pids()
+	ls.breakSyntax()
+	err := s.pivot.Reset()
+	if err == nil || !strings.Contains(err.Error(), "the current workers keep serving") {
+		t.Fatalf("a reset to a broken script must fail and say the old workers keep serving: %v", err)
+	}
+	if resp, body := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 || fmt.Sprint(s.pids()) != fmt.Sprint(before) {
+		t.Fatalf("after the failed reset: %d %s, pids %v -> %v", resp.StatusCode, body, before, s.pids())
+	}
+	ls.repair()
+	if err := s.pivot.Reset(); err != nil {
+		t.Fatalf("reset after the repair: %v", err)
+	}
+	if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("after the repaired reset: %d", resp.StatusCode)
+	}
+}
+
+func TestBootFailureGivesFast503ThenRecovers(t *testing.T) {
+	ls := newLifecycleScript(t)
+	ls.breakSyntax()
+	o := ls.options("  restart:\n    initial_backoff: 100ms\n    max_backoff: 400ms\n  pool:\n    num_workers: 2\n    allocate_timeout: 10s\n")
+	o.noWait = true
+	s := startStack(t, o)
+
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		resp, body := do(t, "GET", s.base+"/", nil, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("while workers cannot boot: %d %v %s", resp.StatusCode, resp.Header, body)
+		}
+		if d := time.Since(start); d > 300*time.Millisecond {
+			t.Fatalf("the 503 took %s; it must not wait for allocate_timeout", d)
+		}
+	}
+	var readyBody string
+	waitFor(t, 10*time.Second, "/ready to report why", func() bool {
+		resp, body := do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil)
+		readyBody = string(body)
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(readyBody, "workers cannot start")
+	})
+	t.Logf("/ready said: %s", strings.TrimSpace(readyBody))
+
+	ls.repair()
+	waitFor(t, 10*time.Second, "recovery after the repair", func() bool {
+		resp, _ := do(t, "GET", s.base+"/", nil, nil)
+		return resp.StatusCode == 200
+	})
+	if resp, body := do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("/ready after recovery: %d %s", resp.StatusCode, body)
+	}
+	_, metrics := do(t, "GET", s.metrics+"/metrics", nil, nil)
+	if !strings.Contains(string(metrics), "rr_pivot_restart_failures_total") {
+		t.Fatalf("restart failures are not exported")
+	}
+}
+
+func TestCrashLoopAtRunTimeIsDetectedAndRecovers(t *testing.T) {
+	cases := []struct {
+		name    string
+		breakIt func(ls *lifecycleScript)
+		fix     func(ls *lifecycleScript)
+	}{
+		{"workers cannot boot any more", (*lifecycleScript).breakSyntax, (*lifecycleScript).repair},
+		{"workers die right after booting", func(ls *lifecycleScript) { ls.dieAfterBoot(true) }, func(ls *lifecycleScript) { ls.dieAfterBoot(false) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ls := newLifecycleScript(t)
+			s := startStack(t, ls.options("  restart:\n    initial_backoff: 100ms\n    max_backoff: 500ms\n    crash_window: 5s\n  pool:\n    num_workers: 2\n    allocate_timeout: 30s\n"))
+			tc.breakIt(ls)
+			for _, pid := range s.pids() {
+				_ = syscall.Kill(int(pid), syscall.SIGKILL)
+			}
+			start := time.Now()
+			waitFor(t, 15*time.Second, "the crash loop to be detected (fast 503)", func() bool {
+				resp, _ := do(t, "GET", s.base+"/", nil, nil)
+				return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
+			})
+			t.Logf("crash loop detected after %s", time.Since(start).Round(time.Millisecond))
+			resp, body := do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("/health during the crash loop: %d %s", resp.StatusCode, body)
+			}
+			t.Logf("/health said: %s", strings.TrimSpace(string(body)))
+
+			tc.fix(ls)
+			start = time.Now()
+			waitFor(t, 15*time.Second, "recovery after the fix", func() bool {
+				resp, _ := do(t, "GET", s.base+"/", nil, nil)
+				return resp.StatusCode == 200
+			})
+			t.Logf("recovered %s after the fix", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+func TestKilledWorkersUnderLoadFailOnlyTheirRequests(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n"))
+	stop := make(chan struct{})
+	var res *loadResult
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// 8 clients on 4 workers keep every worker busy: a kill hits at most one request
+		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 8, maxRequests: 100_000, maxDuration: 30 * time.Second, stop: stop})
+	}()
+	const kills = 4
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i := 0; i < kills; i++ {
+		time.Sleep(500 * time.Millisecond)
+		pids := s.pids()
+		if len(pids) == 0 {
+			t.Fatal("no workers")
+		}
+		victim := pids[rng.Intn(len(pids))]
+		if err := syscall.Kill(int(victim), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d SIGKILLs under load: %s", kills, res)
+	if res.failed.Load() > kills || res.ok.Load() < 100 {
+		t.Fatalf("at most the %d requests running on killed workers may fail: %s", kills, res)
+	}
+	for status := range res.statuses {
+		if status != 200 && status != http.StatusBadGateway {
+			t.Fatalf("a killed worker's request must get 502, saw %d: %s", status, res)
+		}
+	}
+	waitFor(t, 10*time.Second, "4 workers again", func() bool { return len(s.pids()) == 4 })
+}
+
+func TestSupervisorKnobs(t *testing.T) {
+	t.Run("max_jobs replaces a worker after N requests", func(t *testing.T) {
+		ls := newLifecycleScript(t)
+		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    max_jobs: 3\n"))
+		var pids []int64
+		for i := 0; i < 7; i++ {
+			_, body := do(t, "GET", s.base+"/", nil, nil)
+			pids = append(pids, pidOf(t, body))
+		}
+		if pids[0] != pids[2] || pids[2] == pids[3] || pids[3] != pids[5] || pids[5] == pids[6] {
+			t.Fatalf("pids per request with max_jobs 3: %v", pids)
+		}
+	})
+	t.Run("ttl replaces an old worker", func(t *testing.T) {
+		ls := newLifecycleScript(t)
+		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    supervisor:\n      watch_tick: 200ms\n      ttl: 1s\n"))
+		_, body := do(t, "GET", s.base+"/", nil, nil)
+		first := pidOf(t, body)
+		waitFor(t, 10*time.Second, "the ttl replacement", func() bool {
+			_, body := do(t, "GET", s.base+"/", nil, nil)
+			return pidOf(t, body) != first
+		})
+	})
+	t.Run("idle_ttl replaces an idle worker", func(t *testing.T) {
+		ls := newLifecycleScript(t)
+		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    supervisor:\n      watch_tick: 200ms\n      idle_ttl: 1s\n"))
+		_, body := do(t, "GET", s.base+"/", nil, nil)
+		first := pidOf(t, body)
+		waitFor(t, 10*time.Second, "the idle worker to be replaced", func() bool {
+			p := s.pids()
+			return len(p) == 1 && p[0] != first
+		})
+	})
+	t.Run("max_worker_memory replaces a leaking worker", func(t *testing.T) {
+		ls := newLifecycleScript(t)
+		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    supervisor:\n      watch_tick: 200ms\n      max_worker_memory: 40\n"))
+		resp, body := do(t, "GET", s.base+"/leak?mb=64", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("the leaking request itself must succeed: %d %s", resp.StatusCode, body)
+		}
+		leaker := pidOf(t, body)
+		waitFor(t, 10*time.Second, "the leaking worker to be replaced", func() bool {
+			p := s.pids()
+			return len(p) == 1 && p[0] != leaker
+		})
+		if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("after the replacement: %d", resp.StatusCode)
+		}
+	})
+	t.Run("exec_ttl kills a slow request with 504 and replaces the worker", func(t *testing.T) {
+		ls := newLifecycleScript(t)
+		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    allocate_timeout: 10s\n    supervisor:\n      watch_tick: 200ms\n      exec_ttl: 500ms\n"))
+		before := s.pids()
+		start := time.Now()
+		resp, body := do(t, "GET", s.base+"/sleep?ms=5000", nil, nil)
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("the 504 took %s", d)
+		}
+		waitFor(t, 10*time.Second, "the killed worker to be replaced", func() bool {
+			p := s.pids()
+			return len(p) == 1 && p[0] != before[0]
+		})
+		if resp, _ := do(t, "GET", s.base+"/sleep?ms=10", nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("after exec_ttl: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestScaleWorkersAtRunTime(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pool:\n    num_workers: 2\n"))
+	c := s.rpcClient()
+	var ok bool
+	for i := 0; i < 2; i++ {
+		if err := c.Call("informer.AddWorker", "pivot", &ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
+	if err := c.Call("informer.RemoveWorker", "pivot", &ok); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "3 workers", func() bool { return len(s.pids()) == 3 })
+	// the size chosen at run time survives a reset
+	if err := s.pivot.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.pids()); n != 3 {
+		t.Fatalf("after a reset: %d workers, want 3", n)
+	}
+	states := s.pivot.Workers()
+	for _, st := range states {
+		if st.StatusStr == "" || st.Pid == 0 || st.Created == 0 {
+			t.Fatalf("worker state %+v", st)
+		}
+	}
+}
