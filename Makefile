@@ -1,7 +1,8 @@
 # pivotphp-runtime-roadrunner
 #   make serve   build ./rr and serve examples/hello on http://127.0.0.1:8080
 #   make test    every Go and PHP test
-#   make bench   benchmarks
+#   make bench   throughput/latency against stock RoadRunner http and nginx + php-fpm
+#   make soak    the lifecycle chaos tests with longer loads
 SHELL := /bin/bash
 GO ?= go
 RR_VERSION := 2023.3.12
@@ -10,7 +11,7 @@ LDFLAGS := -s -w -X main.buildTime=$(BUILD_TIME)
 GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 PHPUNIT ?= phpunit
 
-.PHONY: all build serve test test-go test-php lint deps-run deps-test bench clean
+.PHONY: all build serve test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak clean
 
 all: build
 
@@ -19,6 +20,9 @@ deps-run:
 
 deps-test:
 	@scripts/install-deps.sh test
+
+deps-bench:
+	@scripts/install-deps.sh bench
 
 rr: $(shell find . -name '*.go' -not -path './php/*' -not -name '*_test.go') go.mod go.sum
 	$(GO) build $(GOFLAGS_BUILD) -o rr ./cmd/rr
@@ -40,8 +44,15 @@ test-php:
 test-go: build
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-bench: deps-run build
-	$(GO) test -run '^$$' -bench . -benchtime 20000x .
+bench: deps-bench build bench-go
+	$(GO) run ./bench -rr ./rr
+
+# Go-side cost per request of the handler (allocations, ns/op incl. the PHP round trip)
+bench-go: deps-run
+	$(GO) test -run '^$$' -bench BenchmarkHandler -benchtime 20000x .
+
+soak: deps-test
+	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v .
 
 clean:
 	rm -f rr .pid

@@ -73,10 +73,10 @@ func TestResetUnderLoadFailsNoRequest(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=2", concurrency: 8, maxRequests: 200_000, maxDuration: 30 * time.Second, stop: stop})
+		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=2", concurrency: 8, maxRequests: 2_000_000, maxDuration: soak(30 * time.Second), stop: stop})
 	}()
 
-	const resets = 5
+	resets := int(soak(5))
 	start := time.Now()
 	for i := 0; i < resets; i++ {
 		time.Sleep(300 * time.Millisecond)
@@ -236,11 +236,11 @@ func TestKilledWorkersUnderLoadFailOnlyTheirRequests(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		// 8 clients on 4 workers keep every worker busy: a kill hits at most one request
-		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 8, maxRequests: 100_000, maxDuration: 30 * time.Second, stop: stop})
+		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 8, maxRequests: 1_000_000, maxDuration: soak(30 * time.Second), stop: stop})
 	}()
-	const kills = 4
+	kills := int64(soak(4))
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	for i := 0; i < kills; i++ {
+	for i := int64(0); i < kills; i++ {
 		time.Sleep(500 * time.Millisecond)
 		pids := s.pids()
 		if len(pids) == 0 {

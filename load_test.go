@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,6 +45,14 @@ type loadOptions struct {
 	maxDuration time.Duration // hard stop
 	stop        <-chan struct{}
 	want        int // expected status (200)
+}
+
+// soak stretches a load's duration by 20 under `make soak` (PIVOT_SOAK=1).
+func soak(d time.Duration) time.Duration {
+	if os.Getenv("PIVOT_SOAK") != "" {
+		return 20 * d
+	}
+	return d
 }
 
 func isRefused(err error) bool {
