@@ -61,8 +61,8 @@ final class Psr7Worker
      */
     public function serve(callable|object $app, array|Config $config = [], ?Hooks $hooks = null): void
     {
-        $server = new Server($this->httpWorker, $config instanceof Config ? $config : Config::fromArray($config), $hooks);
-        $server->serve(new Psr7Handler($this, $app));
+        $settings = $config instanceof Config ? $config : Config::fromArray($config);
+        (new Server($this->httpWorker, $settings, $hooks))->serve(new Psr7Handler($this, $app));
     }
 
     /** Blocks until the next request; null when RoadRunner stops the worker. */

@@ -44,7 +44,13 @@ final class Config
         public readonly int $gcThreshold = self::DEFAULT_GC_THRESHOLD,
         public readonly bool $debug = false,
     ) {
-        foreach (['max_requests' => $maxRequests, 'memory_limit' => $memoryLimit, 'ttl' => $ttl, 'gc_threshold' => $gcThreshold] as $key => $value) {
+        $limits = [
+            'max_requests' => $maxRequests,
+            'memory_limit' => $memoryLimit,
+            'ttl' => $ttl,
+            'gc_threshold' => $gcThreshold,
+        ];
+        foreach ($limits as $key => $value) {
             if ($value < 0) {
                 throw new InvalidConfigException(sprintf('Config "%s" must be 0 or more, got %d', $key, $value));
             }
@@ -98,7 +104,8 @@ final class Config
     public static function defaultMemoryLimit(?string $phpLimit = null): int
     {
         $phpLimit ??= (string) ini_get('memory_limit');
-        $php = trim($phpLimit) === '' || trim($phpLimit) === '-1' ? 0 : self::bytes($phpLimit, 'memory_limit ini setting');
+        $phpLimit = trim($phpLimit);
+        $php = $phpLimit === '' || $phpLimit === '-1' ? 0 : self::bytes($phpLimit, 'memory_limit ini setting');
 
         return $php > 0 ? min(self::DEFAULT_MEMORY_LIMIT, intdiv($php * 9, 10)) : self::DEFAULT_MEMORY_LIMIT;
     }
@@ -124,7 +131,9 @@ final class Config
             return (int) $value;
         }
 
-        throw new InvalidConfigException(sprintf('%s must be a whole number of 0 or more, got %s', $from, self::show($value)));
+        throw new InvalidConfigException(
+            sprintf('%s must be a whole number of 0 or more, got %s', $from, self::show($value)),
+        );
     }
 
     private static function bytes(mixed $value, string $from): int
@@ -190,7 +199,9 @@ final class Config
             }
         }
 
-        throw new InvalidConfigException(sprintf('%s must be true or false (1/0, yes/no, on/off), got %s', $from, self::show($value)));
+        throw new InvalidConfigException(
+            sprintf('%s must be true or false (1/0, yes/no, on/off), got %s', $from, self::show($value)),
+        );
     }
 
     private static function unknownKeyMessage(string $key): string

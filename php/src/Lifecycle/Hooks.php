@@ -10,17 +10,16 @@ use PivotPHP\Runtime\RoadRunner\Http\Request;
  * The application's listeners on the worker's lifecycle — a small, explicit catalogue in the
  * spirit of Laravel Octane's events:
  *
- * | listener             | called                                                  | signature                          |
- * |----------------------|---------------------------------------------------------|------------------------------------|
- * | onWorkerStart        | once, before the first request                          | fn(): void                         |
- * | onRequestStart       | before the application handles a request (superglobals   | fn(Request $request): void         |
- * |                      | already filled)                                         |                                    |
- * | onRequestEnd         | after the application answered, before the response is  | fn(Request, Response): ?Response   |
- * |                      | sent; may return a replacement Response                 |                                    |
- * | onReset              | after every request, once the response was sent: reset  | fn(): void                         |
- * |                      | the application's own singletons and caches here        |                                    |
- * | onError              | when the application threw (the client gets a 500)      | fn(\Throwable, ?Request): void     |
- * | onWorkerStop         | once, when RoadRunner stops the worker                  | fn(): void                         |
+ * - onWorkerStart `fn(): void` — once, before the first request;
+ * - onRequestStart `fn(Request $request): void` — before the application handles a request
+ *   (the superglobals are already filled);
+ * - onRequestEnd `fn(Request $request, Response $response): ?Response` — after the application
+ *   answered, before the response is sent; may return a replacement Response;
+ * - onReset `fn(): void` — after every request, once the response was sent: reset the
+ *   application's own singletons and caches here;
+ * - onError `fn(\Throwable $error, ?Request $request): void` — the application threw (the client
+ *   gets a 500);
+ * - onWorkerStop `fn(): void` — once, when RoadRunner stops the worker.
  *
  * A throwing onRequestStart/onRequestEnd listener fails that request (500). A throwing onReset
  * listener is logged and the worker is replaced before its next request, since its state can

@@ -84,7 +84,8 @@ final class Sessions
         $cookie = rawurlencode($name) . '=' . $id;
         if ((int) $params['lifetime'] > 0) {
             $expires = time() + (int) $params['lifetime'];
-            $cookie .= '; Expires=' . gmdate('D, d M Y H:i:s \G\M\T', $expires) . '; Max-Age=' . (int) $params['lifetime'];
+            $cookie .= '; Expires=' . gmdate('D, d M Y H:i:s \G\M\T', $expires)
+                . '; Max-Age=' . (int) $params['lifetime'];
         }
         $cookie .= '; Path=' . ($params['path'] !== '' ? $params['path'] : '/');
         if ($params['domain'] !== '') {

@@ -30,7 +30,8 @@ final class WorkerManager
     /**
      * @param (\Closure(): float)|null $clock     seconds, default microtime(true)
      * @param (\Closure(): int)|null   $memory    bytes in use, default memory_get_usage()
-     * @param (\Closure(): int)|null   $collector runs a collection, returns the cycles freed; default gc_collect_cycles()
+     * @param (\Closure(): int)|null   $collector runs a collection, returns the cycles freed;
+     *                                            default gc_collect_cycles()
      */
     public function __construct(
         private readonly Config $config = new Config(),
@@ -65,8 +66,9 @@ final class WorkerManager
             $collected = true;
         }
 
-        if ($this->recycleReason === null && $this->config->maxRequests > 0 && $this->requests >= $this->config->maxRequests) {
-            $this->recycle(sprintf('served %d requests (max_requests %d)', $this->requests, $this->config->maxRequests));
+        $maxRequests = $this->config->maxRequests;
+        if ($this->recycleReason === null && $maxRequests > 0 && $this->requests >= $maxRequests) {
+            $this->recycle(sprintf('served %d requests (max_requests %d)', $this->requests, $maxRequests));
         }
 
         if ($this->recycleReason === null && $this->config->memoryLimit > 0 && $memory > $this->config->memoryLimit) {

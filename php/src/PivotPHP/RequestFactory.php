@@ -59,7 +59,8 @@ final class RequestFactory
         if ($this->body === null) {
             if (!property_exists(PivotRequest::class, 'body')) {
                 throw new \LogicException(sprintf(
-                    '%s has no $body property: this PivotPHP core version is not supported (pivotphp/core ^1.1 || ^2.0 is)',
+                    '%s has no $body property: this PivotPHP core version is not supported'
+                    . ' (pivotphp/core ^1.1 || ^2.0 is)',
                     PivotRequest::class,
                 ));
             }

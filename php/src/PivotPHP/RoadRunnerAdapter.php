@@ -6,9 +6,11 @@ namespace PivotPHP\Runtime\RoadRunner\PivotPHP;
 
 use PivotPHP\Core\Core\Application;
 use PivotPHP\Runtime\RoadRunner\Http\HttpWorker;
+use PivotPHP\Runtime\RoadRunner\Http\Request;
 use PivotPHP\Runtime\RoadRunner\Lifecycle\Config;
 use PivotPHP\Runtime\RoadRunner\Lifecycle\Hooks;
 use PivotPHP\Runtime\RoadRunner\Lifecycle\Log;
+use PivotPHP\Runtime\RoadRunner\Lifecycle\Response;
 use PivotPHP\Runtime\RoadRunner\Lifecycle\Server;
 use PivotPHP\Runtime\RoadRunner\Lifecycle\WorkerManager;
 use PivotPHP\Runtime\RoadRunner\OutputGuard;
@@ -83,7 +85,7 @@ final class RoadRunnerAdapter
         return $this->hooks;
     }
 
-    /** @param callable(\PivotPHP\Runtime\RoadRunner\Http\Request): void $listener */
+    /** @param callable(Request): void $listener */
     public function onRequestStart(callable $listener): self
     {
         $this->hooks->onRequestStart($listener);
@@ -91,7 +93,7 @@ final class RoadRunnerAdapter
         return $this;
     }
 
-    /** @param callable(\PivotPHP\Runtime\RoadRunner\Http\Request, \PivotPHP\Runtime\RoadRunner\Lifecycle\Response): mixed $listener */
+    /** @param callable(Request, Response): (Response|null) $listener may return a replacement Response */
     public function onRequestEnd(callable $listener): self
     {
         $this->hooks->onRequestEnd($listener);

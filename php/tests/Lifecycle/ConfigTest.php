@@ -87,11 +87,31 @@ final class ConfigTest extends TestCase
 
     public static function invalidValues(): iterable
     {
-        yield 'negative count' => [['max_requests' => -1], [], 'config "max_requests" must be a whole number of 0 or more, got -1'];
-        yield 'count from env' => [[], ['PIVOT_MAX_REQUESTS' => 'lots'], "environment variable PIVOT_MAX_REQUESTS must be a whole number of 0 or more, got 'lots'"];
-        yield 'size' => [['memory_limit' => '12T'], [], 'config "memory_limit" must be a size in bytes or with a K, M or G suffix'];
-        yield 'duration' => [[], ['PIVOT_TTL' => '1d'], 'environment variable PIVOT_TTL must be a duration in seconds or with an s, m or h suffix'];
+        yield 'negative count' => [
+            ['max_requests' => -1],
+            [],
+            'config "max_requests" must be a whole number of 0 or more, got -1',
+        ];
+        yield 'count from env' => [
+            [],
+            ['PIVOT_MAX_REQUESTS' => 'lots'],
+            "environment variable PIVOT_MAX_REQUESTS must be a whole number of 0 or more, got 'lots'",
+        ];
+        yield 'size' => [
+            ['memory_limit' => '12T'],
+            [],
+            'config "memory_limit" must be a size in bytes or with a K, M or G suffix',
+        ];
+        yield 'duration' => [
+            [],
+            ['PIVOT_TTL' => '1d'],
+            'environment variable PIVOT_TTL must be a duration in seconds or with an s, m or h suffix',
+        ];
         yield 'flag' => [['debug' => 'maybe'], [], 'config "debug" must be true or false'];
-        yield 'array' => [['gc_threshold' => []], [], 'config "gc_threshold" must be a size in bytes or with a K, M or G suffix (e.g. 128M), got array'];
+        yield 'array' => [
+            ['gc_threshold' => []],
+            [],
+            'config "gc_threshold" must be a size in bytes or with a K, M or G suffix (e.g. 128M), got array',
+        ];
     }
 }

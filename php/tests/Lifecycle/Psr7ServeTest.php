@@ -45,7 +45,9 @@ final class Psr7ServeTest extends TestCase
     protected function setUp(): void
     {
         if (!class_exists(Psr17Factory::class)) {
-            self::markTestSkipped('nyholm/psr7 is not installed (Debian package php-nyholm-psr7): Psr7Worker::serve() is untested');
+            self::markTestSkipped(
+                'nyholm/psr7 is not installed (Debian package php-nyholm-psr7): Psr7Worker::serve() is untested',
+            );
         }
         [$workerEnd, $roadRunnerEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
         $this->factory = new Psr17Factory();

@@ -118,7 +118,10 @@ final class ServerTest extends TestCase
 
         self::assertSame('/echo', $this->answer()['uri'], 'the response went out before the reset');
         self::assertSame(self::STOP, FakeRoadRunner::split($this->roadRunner->receive())[0]);
-        self::assertStringContainsString('could not reset its state (cache server unreachable)', (string) $server->manager()->recycleReason());
+        self::assertStringContainsString(
+            'could not reset its state (cache server unreachable)',
+            (string) $server->manager()->recycleReason(),
+        );
         self::assertStringContainsString('onReset listener failed: RuntimeException: cache server unreachable', $this->log());
     }
 

@@ -206,14 +206,22 @@ final class StateBleedTest extends TestCase
                 $file = (string) tempnam(sys_get_temp_dir(), 'upload');
                 file_put_contents($file, "contents of $marker");
                 $this->tempFiles[] = $file;
-                $uploads = ['doc' => ['name' => "upload-$marker.txt", 'mime' => 'text/plain', 'size' => 12, 'error' => 0, 'tmpName' => $file]];
+                $uploads = ['doc' => [
+                    'name' => "upload-$marker.txt",
+                    'mime' => 'text/plain',
+                    'size' => 12,
+                    'error' => 0,
+                    'tmpName' => $file,
+                ]];
                 break;
             default:
                 $method = 'GET';
                 $body = '';
         }
 
-        return [$this->context($method, "/echo?id=$marker&n=$i", ['session' => "sess-$marker"], $headers, $parsed, $uploads, "10.0.0.$i"), $body];
+        $cookies = ['session' => "sess-$marker"];
+
+        return [$this->context($method, "/echo?id=$marker&n=$i", $cookies, $headers, $parsed, $uploads, "10.0.0.$i"), $body];
     }
 
     private function context(

@@ -12,12 +12,12 @@ final class UploadedFilesTest extends TestCase
     public function testBuildsPhpsOwnFilesLayout(): void
     {
         $files = UploadedFiles::toFilesArray([
-            'doc' => ['name' => 'hello.txt', 'mime' => 'text/plain', 'size' => 11, 'error' => 0, 'tmpName' => '/tmp/upload1'],
+            'doc' => self::upload('hello.txt', 'text/plain', 11, 0, '/tmp/upload1'),
             'many' => [
-                ['name' => 'a.txt', 'mime' => 'text/plain', 'size' => 1, 'error' => 0, 'tmpName' => '/tmp/upload2'],
-                ['name' => 'b.bin', 'mime' => 'application/octet-stream', 'size' => 2, 'error' => 0, 'tmpName' => '/tmp/upload3'],
+                self::upload('a.txt', 'text/plain', 1, 0, '/tmp/upload2'),
+                self::upload('b.bin', 'application/octet-stream', 2, 0, '/tmp/upload3'),
             ],
-            'nested' => ['one' => ['two' => ['name' => 'evil.php', 'mime' => 'application/octet-stream', 'size' => 0, 'error' => 8, 'tmpName' => '']]],
+            'nested' => ['one' => ['two' => self::upload('evil.php', 'application/octet-stream', 0, 8, '')]],
         ]);
 
         self::assertSame([
@@ -63,5 +63,10 @@ final class UploadedFilesTest extends TestCase
         self::assertSame([], UploadedFiles::toFilesArray(null));
         self::assertSame([], UploadedFiles::toFilesArray([]));
         self::assertSame([], UploadedFiles::toFilesArray(['junk' => 'not a file']));
+    }
+
+    private static function upload(string $name, string $mime, int $size, int $error, string $tmpName): array
+    {
+        return ['name' => $name, 'mime' => $mime, 'size' => $size, 'error' => $error, 'tmpName' => $tmpName];
     }
 }

@@ -67,7 +67,7 @@ final class WorkerManagerTest extends TestCase
 
         self::assertSame(1, $this->collections);
         self::assertTrue($manager->shouldRecycle());
-        self::assertStringContainsString('uses 27.7 MB after garbage collection (memory_limit 19.1 MB)', (string) $manager->recycleReason());
+        self::assertSame('uses 27.7 MB after garbage collection (memory_limit 19.1 MB)', $manager->recycleReason());
     }
 
     public function testCollectsGarbageOnlyWhenMemoryGrewByTheThreshold(): void
@@ -136,7 +136,9 @@ final class WorkerManagerTest extends TestCase
         self::assertGreaterThan(0, $metrics['memory_peak_bytes']);
         self::assertFalse($metrics['recycling']);
         self::assertNull($metrics['recycle_reason']);
-        self::assertSame([10, 50_000_000, 120], [$metrics['max_requests'], $metrics['memory_limit_bytes'], $metrics['ttl_seconds']]);
+        self::assertSame(10, $metrics['max_requests']);
+        self::assertSame(50_000_000, $metrics['memory_limit_bytes']);
+        self::assertSame(120, $metrics['ttl_seconds']);
     }
 
     public function testRealDefaultsWork(): void

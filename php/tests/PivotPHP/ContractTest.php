@@ -190,7 +190,14 @@ final class ContractTest extends TestCase
 
     public function testCookiesClientAddressAndSetCookieHeader(): void
     {
-        [$status, $headers, $data] = $this->json('GET', '/cookie', ['Cookie' => ['a=1; b=two']], '', cookies: ['a' => '1', 'b' => 'two'], remoteAddr: '10.1.2.3');
+        [$status, $headers, $data] = $this->json(
+            'GET',
+            '/cookie',
+            ['Cookie' => ['a=1; b=two']],
+            '',
+            cookies: ['a' => '1', 'b' => 'two'],
+            remoteAddr: '10.1.2.3',
+        );
 
         self::assertSame(200, $status);
         self::assertSame(['a' => '1', 'b' => 'two'], $data['cookies']);
@@ -224,7 +231,8 @@ final class ContractTest extends TestCase
                 [$status, , $data] = $this->json('GET', "/users/$i?q=$marker", ['X-Custom' => [$marker]]);
                 self::assertSame([200, $i, $marker, $marker], [$status, $data['id'], $data['q'], $data['custom']]);
             } else {
-                [$status, , $data] = $this->json('POST', '/users', ['Content-Type' => ['application/json']], json_encode(['name' => $marker]));
+                $body = json_encode(['name' => $marker]);
+                [$status, , $data] = $this->json('POST', '/users', ['Content-Type' => ['application/json']], $body);
                 self::assertSame([201, $marker, ['name' => $marker]], [$status, $data['name'], $data['parsed']]);
             }
         }
