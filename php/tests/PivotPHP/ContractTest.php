@@ -238,6 +238,29 @@ final class ContractTest extends TestCase
         }
     }
 
+    public function testMemoryStaysFlatOverThousandsOfRequests(): void
+    {
+        $this->worker->kill();
+        $this->worker = $this->start(['PIVOT_MAX_REQUESTS' => '0']); // the default 1000 would recycle it
+        $request = function (int $i): void {
+            $this->json('POST', "/users?i=$i", [
+                'Content-Type' => ['application/json'],
+                'X-Request-Id' => [uniqid('', true)],
+            ], json_encode(['name' => "n$i"]));
+        };
+        for ($i = 0; $i < 300; ++$i) {
+            $request($i);
+        }
+        $before = $this->json('GET', '/metrics')[2]['memory_after_last_request_bytes'];
+
+        for ($i = 0; $i < 5000; ++$i) {
+            $request($i);
+        }
+        $after = $this->json('GET', '/metrics')[2]['memory_after_last_request_bytes'];
+
+        self::assertLessThan(64 * 1024, $after - $before, sprintf('memory grew from %d to %d bytes', $before, $after));
+    }
+
     public function testRecyclesAfterMaxRequestsAndExposesMetrics(): void
     {
         $this->worker->kill();
