@@ -35,6 +35,7 @@ final class Consumer
      * @param InFlightJournal|null $journal  crash recovery for drivers that drop the jobs of
      *                                       dead workers (memory); needs $jobs to re-dispatch
      * @param AttemptStore|null    $attempts attempt numbers for drivers that lose headers (boltdb)
+     * @param DelaySlots|null      $slots    distinct due seconds for delayed requeues (boltdb)
      */
     public function __construct(
         private readonly Worker $worker,
@@ -42,6 +43,7 @@ final class Consumer
         private readonly ?InFlightJournal $journal = null,
         private readonly ?Jobs $jobs = null,
         private readonly ?AttemptStore $attempts = null,
+        private readonly ?DelaySlots $slots = null,
         ?\Closure $log = null,
     ) {
         $this->log = $log ?? static function (string $line): void {
@@ -51,14 +53,21 @@ final class Consumer
 
     /**
      * The consumer of this process: {@see Worker::create()} (RR_RELAY, output guard), jobs over
-     * `RR_RPC`, the crash journal and the attempt counters in the {@see StateDirectory}.
+     * `RR_RPC`, the crash journal, attempt counters and delay slots in the {@see StateDirectory}.
      */
     public static function create(RetryPolicy $retry = new RetryPolicy()): self
     {
         $worker = Worker::create();
         $state = StateDirectory::fromEnvironment();
 
-        return new self($worker, $retry, new InFlightJournal($state . '/in-flight'), Jobs::fromEnvironment(), new AttemptStore($state . '/attempts'));
+        return new self(
+            $worker,
+            $retry,
+            new InFlightJournal($state . '/in-flight'),
+            Jobs::fromEnvironment(),
+            new AttemptStore($state . '/attempts'),
+            new DelaySlots($state . '/delay-slots'),
+        );
     }
 
     /**
@@ -194,6 +203,9 @@ final class Consumer
 
         if (!$e instanceof PermanentFailureException && $policy->shouldRetry($task->attempt)) {
             $delay = $policy->delayAfter($task->attempt);
+            if ($delay > 0 && $this->slots !== null && $this->slots->covers($task)) {
+                $delay = $this->slots->reserve($task, $delay);
+            }
             $headers = Headers::with($task->headers, Task::ATTEMPT_HEADER, (string) ($task->attempt + 1));
             $message = sprintf('%s failed, retry %d of %d in %d s: %s', $task->describe(), $task->attempt, $policy->maxAttempts - 1, $delay, $reason);
 
