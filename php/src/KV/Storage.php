@@ -15,9 +15,12 @@ use PivotPHP\Runtime\RoadRunner\Rpc\RpcInterface;
  * Values go through a {@see ValueCodecInterface} ({@see TaggedValueCodec} by default).
  *
  * TTLs are whole seconds. RoadRunner's drivers take an absolute RFC 3339 time with
- * one-second precision, so the expiry sent is rounded up to at least $ttl + 0.5 s from now:
- * a key lives at least $ttl seconds and expires within about $ttl + 1.5 s (boltdb removes
- * expired keys only every `interval` seconds of its config, 60 by default).
+ * one-second precision, so the expiry sent is now + $ttl + 0.5 s rounded up to the second:
+ * a key lives at least $ttl seconds and expires within $ttl + 1.5 s. The half second keeps
+ * the call's latency from shortening the TTL: RoadRunner's memory driver truncates the
+ * remaining time to whole seconds, keeps a key forever when that time is already past, and
+ * crashes RoadRunner when it truncates to 0. boltdb deletes expired keys only every
+ * `interval` seconds of its config (60 by default), so they can be read until then.
  */
 final class Storage
 {
@@ -139,8 +142,9 @@ final class Storage
     }
 
     /**
-     * Seconds until $key expires (rounded up, at least 0); null when the key does not exist or
-     * has no TTL. memcached cannot report TTLs: a StorageException says so.
+     * Whole seconds until $key expires, rounded down (0: within a second); null when the key
+     * does not exist or has no TTL. Right after set($key, $v, $ttl) it is $ttl or $ttl + 1
+     * (see the class comment). memcached cannot report TTLs: a StorageException says so.
      */
     public function ttl(string $key): ?int
     {
@@ -149,7 +153,7 @@ final class Storage
             return null;
         }
 
-        return max(0, (int) ceil((float) $expiresAt->format('U.u') - ($this->clock)()));
+        return max(0, (int) floor((float) $expiresAt->format('U.u') - ($this->clock)()));
     }
 
     /** When $key expires; null when it does not exist or has no TTL. */
