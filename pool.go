@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/roadrunner-server/errors"
-	"github.com/roadrunner-server/sdk/v4/ipc/pipe"
 	"github.com/roadrunner-server/sdk/v4/payload"
 	staticPool "github.com/roadrunner-server/sdk/v4/pool/static_pool"
 	"github.com/roadrunner-server/sdk/v4/worker"
@@ -71,7 +70,7 @@ func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
 		cfg.Supervisor = &sv
 	}
 	cfg.NumWorkers = p.workerTarget.Load()
-	pl, err := staticPool.NewPool(ctx, command, pipe.NewPipeFactory(p.log), &cfg, p.log,
+	pl, err := staticPool.NewPool(ctx, command, &pipeFactory{log: p.log}, &cfg, p.log,
 		staticPool.WithQueueSize(cfg.MaxQueueSize))
 	if err != nil {
 		return nil, errors.E(op, err)

@@ -1,0 +1,119 @@
+package pivot
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+
+	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/goridge/v3/pkg/frame"
+	"github.com/roadrunner-server/sdk/v4/fsm"
+	"github.com/roadrunner-server/sdk/v4/pool"
+	"github.com/roadrunner-server/sdk/v4/worker"
+	"go.uber.org/zap"
+)
+
+// pipeFactory spawns workers over pipes with pivot's buffered relay; otherwise it does what
+// sdk/v4's pipe factory does (start, pid handshake, Ready).
+type pipeFactory struct {
+	log *zap.Logger
+}
+
+var _ pool.Factory = (*pipeFactory)(nil)
+
+type spawnResult struct {
+	w   *worker.Process
+	err error
+}
+
+// SpawnWorkerWithTimeout spawns a worker; a worker that has not answered the handshake when
+// ctx ends is killed.
+func (f *pipeFactory) SpawnWorkerWithTimeout(ctx context.Context, cmd *exec.Cmd) (*worker.Process, error) {
+	done := make(chan spawnResult, 1)
+	go func() {
+		w, err := f.SpawnWorker(cmd)
+		done <- spawnResult{w: w, err: err}
+	}()
+	select {
+	case res := <-done:
+		return res.w, res.err
+	case <-ctx.Done():
+		go func() { // the spawn may still finish: do not leave its process behind
+			if res := <-done; res.w != nil {
+				_ = res.w.Kill()
+				_ = res.w.Wait()
+			}
+		}()
+		return nil, errors.E(errors.Op("pivot_spawn_worker"), errors.TimeOut, ctx.Err())
+	}
+}
+
+// SpawnWorker starts the process and performs the pid handshake.
+func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
+	const op = errors.Op("pivot_spawn_worker")
+	if cmd == nil {
+		return nil, errors.E(op, errors.Str("no worker command (check server.command, server.user)"))
+	}
+	w, err := worker.InitBaseWorker(cmd, worker.WithLog(f.log))
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	rl := newPipeRelay(stdout, stdin)
+	w.AttachRelay(rl)
+	if err = w.Start(); err != nil {
+		return nil, errors.E(op, err)
+	}
+	if err = handshake(rl); err != nil {
+		_ = w.Kill()
+		go func() { _ = w.Wait() }()
+		return nil, errors.E(op, err)
+	}
+	w.State().Transition(fsm.StateReady)
+	return w, nil
+}
+
+// Close has nothing to release: every worker owns its pipes.
+func (f *pipeFactory) Close() error { return nil }
+
+type pidMessage struct {
+	Pid int `json:"pid"`
+}
+
+// handshake sends RoadRunner's pid as a control frame and expects the worker's pid back.
+func handshake(rl *pipeRelay) error {
+	data, _ := json.Marshal(pidMessage{Pid: os.Getpid()})
+	fr := frame.NewFrame()
+	fr.WriteVersion(fr.Header(), frame.Version1)
+	fr.WriteFlags(fr.Header(), frame.CONTROL, frame.CodecJSON)
+	fr.WritePayloadLen(fr.Header(), uint32(len(data)))
+	fr.WritePayload(data)
+	fr.WriteCRC(fr.Header())
+	if err := rl.Send(fr); err != nil {
+		return err
+	}
+
+	resp := frame.NewFrame()
+	if err := rl.Receive(resp); err != nil {
+		return err
+	}
+	if resp.ReadFlags()&frame.CONTROL == 0 {
+		return errors.Str("the worker answered the handshake without the CONTROL flag")
+	}
+	var pid pidMessage
+	if err := json.Unmarshal(resp.Payload(), &pid); err != nil {
+		return errors.Errorf("the worker's handshake is not JSON: %v", err)
+	}
+	if pid.Pid <= 0 {
+		return errors.Str("the worker's handshake has no pid greater than 0")
+	}
+	return nil
+}
