@@ -4,6 +4,8 @@ declare(strict_types=1);
 
 namespace PivotPHP\Runtime\RoadRunner\Jobs;
 
+use PivotPHP\Runtime\RoadRunner\Lifecycle\Config;
+use PivotPHP\Runtime\RoadRunner\Lifecycle\WorkerManager;
 use PivotPHP\Runtime\RoadRunner\Payload;
 use PivotPHP\Runtime\RoadRunner\Worker;
 
@@ -94,23 +96,37 @@ final class Consumer
     }
 
     /**
-     * Serves tasks until RoadRunner stops the worker.
-     *
-     * Worker limits (max jobs, memory, TTL — e.g. Lifecycle's WorkerManager) plug in here:
-     *
-     *     $consumer->run(
-     *         afterTask: fn () => $manager->requestFinished(),
-     *         recycleReason: fn () => $manager->shouldRecycle() ? $manager->recycleReason() : null,
-     *     );
+     * Serves tasks until RoadRunner stops the worker, under the same worker limits as the HTTP
+     * workers: a {@see WorkerManager} (by default configured from the PIVOT_MAX_REQUESTS,
+     * PIVOT_MEMORY_LIMIT, PIVOT_TTL and PIVOT_GC_THRESHOLD environment variables, where a
+     * "request" is a task) collects garbage when memory grows and decides when the worker is
+     * replaced. The replacement drops nothing: the next task is handed back to RoadRunner,
+     * which runs it on a fresh worker and stops this one.
+     */
+    public function run(?WorkerManager $manager = null): void
+    {
+        $manager ??= new WorkerManager(Config::fromArray());
+
+        $this->serve(
+            afterTask: static function () use ($manager): void {
+                $manager->requestFinished();
+            },
+            recycleReason: static fn (): ?string => $manager->shouldRecycle() ? $manager->recycleReason() : null,
+        );
+    }
+
+    /**
+     * The worker loop with the limits given as two closures (what {@see run()} builds from a
+     * WorkerManager).
      *
      * @param (\Closure(Task|null, bool): void)|null $afterTask     called after each answered task
      *                                                              with whether it succeeded
      * @param (\Closure(): ?string)|null              $recycleReason asked when a task arrives; a
-     *        reason retires this worker: the task is handed back to RoadRunner, which runs it on a
-     *        fresh worker and stops this one. Nothing is lost, unlike exiting while idle, when
-     *        RoadRunner may be sending a task at that very moment.
+     *        reason retires this worker: the task is handed back to RoadRunner ({"stop":true}),
+     *        which runs it on a fresh worker and stops this one. Nothing is lost, unlike exiting
+     *        while idle, when RoadRunner may be sending a task at that very moment.
      */
-    public function run(?\Closure $afterTask = null, ?\Closure $recycleReason = null): void
+    public function serve(?\Closure $afterTask = null, ?\Closure $recycleReason = null): void
     {
         $this->recover();
         $announced = false;

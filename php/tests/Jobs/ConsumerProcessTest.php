@@ -198,6 +198,22 @@ final class ConsumerProcessTest extends TestCase
         self::assertSame([], glob($this->state . '/in-flight/*'));
     }
 
+    public function testWorkerManagerLimitsApplyAsForHttp(): void
+    {
+        // max_requests counts tasks; the third task is handed back and the worker stops.
+        $worker = $this->consumer(['PIVOT_MAX_REQUESTS' => '2']);
+        self::assertSame(0, self::task($worker, self::context('j1', 'ok'))['type']);
+        self::assertSame(1, self::task($worker, self::context('j2', 'boom'))['type'], 'failures count too');
+
+        $worker->roadRunner->sendRequest(self::context('j3', 'ok'), '', Frame::CODEC_RAW);
+        [$context] = FakeRoadRunner::split($worker->roadRunner->receive());
+        self::assertSame('{"stop":true}', $context);
+        $worker->roadRunner->sendStopCommand();
+        self::assertSame(0, $worker->waitForExit());
+        self::assertStringContainsString('Replacing this jobs worker (pid ' . $worker->pid . '): it served 2 requests (max_requests 2)', $worker->stderr());
+        self::assertStringNotContainsString('ok j3', $worker->stderr());
+    }
+
     public function testWorkerLimitHandsTheNextTaskBackAndStops(): void
     {
         $worker = $this->consumer(['CONSUMER_MAX_TASKS' => '1']);
