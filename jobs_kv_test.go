@@ -534,6 +534,45 @@ func TestJobsUnknownJobKeepsWorker(t *testing.T) {
 	}
 }
 
+// TestJobsWorkerLimits: the consumer runs under Lifecycle's WorkerManager like the HTTP
+// workers; with PIVOT_MAX_REQUESTS=5 each jobs worker is replaced after 5 tasks (the 6th is
+// handed back with {"stop":true} and RoadRunner runs it on a fresh worker): no job is lost
+// or run twice.
+func TestJobsWorkerLimits(t *testing.T) {
+	const jobs, limit = 20, 5
+	s := startJobsStack(t, jobsStackOptions{jobsWorkers: 1, env: map[string]string{"PIVOT_MAX_REQUESTS": strconv.Itoa(limit)}})
+	for i := 0; i < jobs; i++ {
+		s.dispatch(t, "mem", "record", fmt.Sprintf("limit-%02d", i), map[string]int{})
+	}
+	waitFor(t, 20*time.Second, fmt.Sprintf("%d jobs completed", jobs), func() bool { return len(s.lines(t, "done.log")) >= jobs })
+	time.Sleep(200 * time.Millisecond)
+
+	perPid := map[string]int{}
+	seen := map[string]int{}
+	for _, line := range s.lines(t, "deliveries.log") {
+		f := strings.Fields(line)
+		seen[f[0]]++
+		perPid[f[1]]++
+	}
+	if len(seen) != jobs || len(s.lines(t, "done.log")) != jobs {
+		t.Fatalf("%d distinct jobs delivered, %d completed, want %d", len(seen), len(s.lines(t, "done.log")), jobs)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("job %s delivered %d times", id, n)
+		}
+	}
+	if len(perPid) != jobs/limit {
+		t.Errorf("tasks per worker %v: want %d workers of %d tasks", perPid, jobs/limit, limit)
+	}
+	for pid, n := range perPid {
+		if n > limit {
+			t.Errorf("worker %s ran %d tasks, limit %d", pid, n, limit)
+		}
+	}
+	t.Logf("%d jobs on %d successive workers (%v tasks each), none lost or repeated", jobs, len(perPid), perPid)
+}
+
 // TestJobsPipelineManagement drives Jobs::declare/resume/pause/stat/list/destroy through the
 // example's routes against the real jobs plugin.
 func TestJobsPipelineManagement(t *testing.T) {
