@@ -77,10 +77,24 @@ function json(mixed $data): string
 function appMetrics(RpcClient $rpc): Metrics
 {
     return (new Metrics($rpc))
-        ->define('jobs_dispatched_total', Collector::counter('Jobs dispatched by the app')->withNamespace('app')->withLabels('pipeline', 'job'))
-        ->define('jobs_processed_total', Collector::counter('Jobs processed by the app')->withNamespace('app')->withLabels('job', 'outcome'))
-        ->define('job_duration_seconds', Collector::histogram('Job handler time', [0.001, 0.01, 0.1, 1, 10])->withNamespace('app')->withLabels('job'))
-        ->define('kv_value_bytes', Collector::gauge('Size of the last value written through /kv')->withNamespace('app'));
+        ->define(
+            'jobs_dispatched_total',
+            Collector::counter('Jobs dispatched by the app')->withNamespace('app')->withLabels('pipeline', 'job'),
+        )
+        ->define(
+            'jobs_processed_total',
+            Collector::counter('Jobs processed by the app')->withNamespace('app')->withLabels('job', 'outcome'),
+        )
+        ->define(
+            'job_duration_seconds',
+            Collector::histogram('Job handler time', [0.001, 0.01, 0.1, 1, 10])
+                ->withNamespace('app')
+                ->withLabels('job'),
+        )
+        ->define(
+            'kv_value_bytes',
+            Collector::gauge('Size of the last value written through /kv')->withNamespace('app'),
+        );
 }
 
 /** Metrics are nice to have: a failure is logged, never fails the job or the request. */
@@ -102,7 +116,11 @@ function runJobs(): void
     $metrics = appMetrics($rpc);
 
     /** Registers $handler, counted and timed in the app's metrics. */
-    $register = static function (string $name, Closure $handler, ?RetryPolicy $retry = null) use ($consumer, $metrics): void {
+    $register = static function (
+        string $name,
+        Closure $handler,
+        ?RetryPolicy $retry = null,
+    ) use ($consumer, $metrics): void {
         $consumer->register($name, instrumented($name, $handler, $metrics), $retry);
     };
 
@@ -182,7 +200,12 @@ function runHttp(): void
     $jobs = new Jobs($rpc);
     $metrics = appMetrics($rpc);
 
-    $dispatch = static function (string $pipeline, string $name, array|string $payload, array $options) use ($jobs, $metrics): string {
+    $dispatch = static function (
+        string $pipeline,
+        string $name,
+        array|string $payload,
+        array $options,
+    ) use ($jobs, $metrics): string {
         $id = $jobs->dispatch($pipeline, $name, $payload, $options);
         measure(static fn () => $metrics->add('jobs_dispatched_total', 1, [$pipeline, $name]));
 
@@ -210,12 +233,20 @@ function runHttp(): void
 }
 
 /** @param Closure(string, string, array|string, array): string $dispatch */
-function route(Request $request, HttpWorker $http, Jobs $jobs, RpcClient $rpc, Closure $dispatch, Metrics $metrics): void
-{
+function route(
+    Request $request,
+    HttpWorker $http,
+    Jobs $jobs,
+    RpcClient $rpc,
+    Closure $dispatch,
+    Metrics $metrics,
+): void {
     $path = $request->path();
     $method = $request->method;
     $query = $request->query;
-    $int = static fn (string $name): int => isset($query[$name]) && is_string($query[$name]) && ctype_digit($query[$name]) ? (int) $query[$name] : 0;
+    $int = static fn (string $name): int => is_string($query[$name] ?? null) && ctype_digit($query[$name])
+        ? (int) $query[$name]
+        : 0;
 
     if ($method === 'GET' && $path === '/') {
         $http->respond(200, json(['ok' => true, 'example' => 'jobs', 'pid' => getmypid()]), JSON_HEADERS);
@@ -227,7 +258,11 @@ function route(Request $request, HttpWorker $http, Jobs $jobs, RpcClient $rpc, C
     if ($method === 'POST' && $path === '/jobs/digest') {
         $pipeline = is_string($query['pipeline'] ?? null) ? $query['pipeline'] : defaultPipeline();
         $id = $dispatch($pipeline, 'digest', ['text' => $request->body], []);
-        $http->respond(202, json(['id' => $id, 'pipeline' => $pipeline, 'result' => '/jobs/result/' . $id]), JSON_HEADERS);
+        $http->respond(
+            202,
+            json(['id' => $id, 'pipeline' => $pipeline, 'result' => '/jobs/result/' . $id]),
+            JSON_HEADERS,
+        );
 
         return;
     }
@@ -304,7 +339,11 @@ function route(Request $request, HttpWorker $http, Jobs $jobs, RpcClient $rpc, C
         $storage = new Storage($rpc, rawurldecode($m[1]));
         $key = rawurldecode($m[2]);
         if ($method === 'GET' && ($m[3] ?? '') === '/ttl') {
-            $http->respond(200, json(['key' => $key, 'exists' => $storage->has($key), 'ttl' => $storage->ttl($key)]), JSON_HEADERS);
+            $http->respond(
+                200,
+                json(['key' => $key, 'exists' => $storage->has($key), 'ttl' => $storage->ttl($key)]),
+                JSON_HEADERS,
+            );
         } elseif ($method === 'GET') {
             $value = $storage->get($key);
             if ($value === null) {

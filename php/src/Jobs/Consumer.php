@@ -135,7 +135,11 @@ final class Consumer
             $reason = $recycleReason === null ? null : $recycleReason();
             if ($reason !== null) {
                 if (!$announced) {
-                    ($this->log)(sprintf('Replacing this jobs worker (pid %d): it %s; its next task goes to a fresh worker', getmypid(), $reason));
+                    ($this->log)(sprintf(
+                        'Replacing this jobs worker (pid %d): it %s; its next task goes to a fresh worker',
+                        getmypid(),
+                        $reason,
+                    ));
                     $announced = true;
                 }
                 $this->worker->stop();
@@ -223,14 +227,27 @@ final class Consumer
                 $delay = $this->slots->reserve($task, $delay);
             }
             $headers = Headers::with($task->headers, Task::ATTEMPT_HEADER, (string) ($task->attempt + 1));
-            $message = sprintf('%s failed, retry %d of %d in %d s: %s', $task->describe(), $task->attempt, $policy->maxAttempts - 1, $delay, $reason);
+            $message = sprintf(
+                '%s failed, retry %d of %d in %d s: %s',
+                $task->describe(),
+                $task->attempt,
+                $policy->maxAttempts - 1,
+                $delay,
+                $reason,
+            );
 
             return [TaskResponse::requeue($message, $delay, $headers), $message, true];
         }
 
         $message = $e instanceof PermanentFailureException
             ? sprintf('%s failed permanently: %s', $task->describe(), $reason)
-            : sprintf('%s failed after %d attempt%s, giving up: %s', $task->describe(), $task->attempt, $task->attempt > 1 ? 's' : '', $reason);
+            : sprintf(
+                '%s failed after %d attempt%s, giving up: %s',
+                $task->describe(),
+                $task->attempt,
+                $task->attempt > 1 ? 's' : '',
+                $reason,
+            );
 
         return [TaskResponse::fail($message), $message, false];
     }

@@ -17,17 +17,26 @@ final class Headers
     public static function normalize(mixed $headers): array
     {
         if (!is_array($headers)) {
-            throw new InvalidJobException(sprintf('Job headers must be an array of name => string|list<string>, got %s', get_debug_type($headers)));
+            throw new InvalidJobException(
+                sprintf(
+                    'Job headers must be an array of name => string|list<string>, got %s',
+                    get_debug_type($headers),
+                ),
+            );
         }
         $result = [];
         foreach ($headers as $name => $values) {
             if (!is_string($name) || $name === '') {
-                throw new InvalidJobException(sprintf('Job header names must be non-empty strings, got %s', var_export($name, true)));
+                throw new InvalidJobException(
+                    sprintf('Job header names must be non-empty strings, got %s', var_export($name, true)),
+                );
             }
             $values = is_array($values) ? array_values($values) : [$values];
             foreach ($values as $value) {
                 if (!is_string($value)) {
-                    throw new InvalidJobException(sprintf('Job header "%s" values must be strings, got %s', $name, get_debug_type($value)));
+                    throw new InvalidJobException(
+                        sprintf('Job header "%s" values must be strings, got %s', $name, get_debug_type($value)),
+                    );
                 }
             }
             $result[$name] = $values;

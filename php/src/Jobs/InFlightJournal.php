@@ -93,7 +93,10 @@ final class InFlightJournal
     public function recover(Jobs $jobs, \Closure $log): int
     {
         $recovered = 0;
-        $files = array_merge(glob($this->directory . '/*' . self::SUFFIX) ?: [], glob($this->directory . '/*' . self::SUFFIX . self::CLAIM . '*') ?: []);
+        $files = array_merge(
+            glob($this->directory . '/*' . self::SUFFIX) ?: [],
+            glob($this->directory . '/*' . self::SUFFIX . self::CLAIM . '*') ?: [],
+        );
         foreach ($files as $file) {
             $recovered += $this->recoverFile($file, $jobs, $log) ? 1 : 0;
         }
@@ -151,12 +154,19 @@ final class InFlightJournal
             return false;
         }
         @unlink($claimed);
-        $log(sprintf('jobs journal: re-dispatched %s, its worker (pid %d) died while running it', $description, $entry['pid']));
+        $log(sprintf(
+            'jobs journal: re-dispatched %s, its worker (pid %d) died while running it',
+            $description,
+            $entry['pid'],
+        ));
 
         return true;
     }
 
-    /** @return array{pid: int, id: string, name: string, pipeline: string, headers: array<string, list<string>>, payload: string}|null */
+    /**
+     * @return array{pid: int, id: string, name: string, pipeline: string,
+     *               headers: array<string, list<string>>, payload: string}|null
+     */
     private function read(string $file): ?array
     {
         $json = @file_get_contents($file);

@@ -66,7 +66,11 @@ final class Job
             try {
                 $this->body = json_encode($payload, self::JSON_FLAGS);
             } catch (\JsonException $e) {
-                throw new InvalidJobException(sprintf('Payload of job "%s" cannot be encoded as JSON: %s', $name, $e->getMessage()), 0, $e);
+                throw new InvalidJobException(
+                    sprintf('Payload of job "%s" cannot be encoded as JSON: %s', $name, $e->getMessage()),
+                    0,
+                    $e,
+                );
             }
             $headers = Headers::with($headers, self::CONTENT_TYPE, self::JSON);
         } else {
@@ -111,7 +115,9 @@ final class Job
     {
         $value = $options[$key] ?? $default;
         if (!is_int($value) || $value < 0) {
-            throw new InvalidJobException(sprintf('Job option "%s" must be a non-negative integer, got %s', $key, var_export($value, true)));
+            throw new InvalidJobException(
+                sprintf('Job option "%s" must be a non-negative integer, got %s', $key, var_export($value, true)),
+            );
         }
 
         return $value;
@@ -121,7 +127,9 @@ final class Job
     {
         $value = $options[$key] ?? false;
         if (!is_bool($value)) {
-            throw new InvalidJobException(sprintf('Job option "%s" must be a boolean, got %s', $key, get_debug_type($value)));
+            throw new InvalidJobException(
+                sprintf('Job option "%s" must be a boolean, got %s', $key, get_debug_type($value)),
+            );
         }
 
         return $value;

@@ -41,7 +41,11 @@ final class Jobs
     /** @return string the job id */
     public function push(Job $job): string
     {
-        $this->call('jobs.Push', ['job' => $job->toRpc()], sprintf('Dispatching job "%s" (id %s) to pipeline "%s"', $job->name, $job->id, $job->pipeline));
+        $this->call(
+            'jobs.Push',
+            ['job' => $job->toRpc()],
+            sprintf('Dispatching job "%s" (id %s) to pipeline "%s"', $job->name, $job->id, $job->pipeline),
+        );
 
         return $job->id;
     }
@@ -97,18 +101,28 @@ final class Jobs
         $map = ['driver' => $driver, 'name' => $pipeline, 'priority' => (string) $priority];
         foreach ($config as $key => $value) {
             if (!is_scalar($value)) {
-                throw new InvalidJobException(sprintf('Pipeline option "%s" must be a scalar, got %s', $key, get_debug_type($value)));
+                throw new InvalidJobException(
+                    sprintf('Pipeline option "%s" must be a scalar, got %s', $key, get_debug_type($value)),
+                );
             }
             $map[(string) $key] = is_bool($value) ? ($value ? 'true' : 'false') : (string) $value;
         }
         self::names([$pipeline, $driver]);
-        $this->call('jobs.Declare', ['pipeline' => $map], sprintf('Declaring pipeline "%s" (driver %s)', $pipeline, $driver));
+        $this->call(
+            'jobs.Declare',
+            ['pipeline' => $map],
+            sprintf('Declaring pipeline "%s" (driver %s)', $pipeline, $driver),
+        );
     }
 
     /** @return list<string> the destroyed pipelines */
     public function destroy(string ...$pipelines): array
     {
-        $reply = $this->call('jobs.Destroy', ['pipelines' => self::names($pipelines)], 'Destroying ' . implode(', ', $pipelines));
+        $reply = $this->call(
+            'jobs.Destroy',
+            ['pipelines' => self::names($pipelines)],
+            'Destroying ' . implode(', ', $pipelines),
+        );
 
         return array_map('strval', $reply['pipelines'] ?? []);
     }

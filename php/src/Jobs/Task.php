@@ -78,10 +78,16 @@ final class Task
         try {
             $data = json_decode($this->payload, true, 512, JSON_THROW_ON_ERROR);
         } catch (\JsonException $e) {
-            throw new PermanentFailureException(sprintf('The payload of %s is not JSON: %s', $this->describe(), $e->getMessage()), 0, $e);
+            throw new PermanentFailureException(
+                sprintf('The payload of %s is not JSON: %s', $this->describe(), $e->getMessage()),
+                0,
+                $e,
+            );
         }
         if (!is_array($data)) {
-            throw new PermanentFailureException(sprintf('The payload of %s is JSON but not an object or array', $this->describe()));
+            throw new PermanentFailureException(
+                sprintf('The payload of %s is JSON but not an object or array', $this->describe()),
+            );
         }
 
         return $data;
@@ -89,7 +95,16 @@ final class Task
 
     public function withAttempt(int $attempt): self
     {
-        return new self($this->id, $this->name, $this->pipeline, $this->driver, $this->queue, $this->headers, $this->payload, max(1, $attempt));
+        return new self(
+            $this->id,
+            $this->name,
+            $this->pipeline,
+            $this->driver,
+            $this->queue,
+            $this->headers,
+            $this->payload,
+            max(1, $attempt),
+        );
     }
 
     public function header(string $name): ?string
@@ -100,6 +115,12 @@ final class Task
     /** A one-line description for logs. */
     public function describe(): string
     {
-        return sprintf('job "%s" (id %s, pipeline %s, attempt %d)', $this->name, $this->id, $this->pipeline, $this->attempt);
+        return sprintf(
+            'job "%s" (id %s, pipeline %s, attempt %d)',
+            $this->name,
+            $this->id,
+            $this->pipeline,
+            $this->attempt,
+        );
     }
 }

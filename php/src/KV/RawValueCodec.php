@@ -13,7 +13,9 @@ final class RawValueCodec implements ValueCodecInterface
     public function encode(mixed $value): string
     {
         if (!is_string($value)) {
-            throw new InvalidValueException(sprintf('RawValueCodec stores strings only, got %s', get_debug_type($value)));
+            throw new InvalidValueException(
+                sprintf('RawValueCodec stores strings only, got %s', get_debug_type($value)),
+            );
         }
 
         return $value;

@@ -35,7 +35,9 @@ final class Storage
         ?\Closure $clock = null,
     ) {
         if (trim($name) === '') {
-            throw new \InvalidArgumentException('KV storage name must not be empty (it is a key under `kv:` in .rr.yaml)');
+            throw new \InvalidArgumentException(
+                'KV storage name must not be empty (it is a key under `kv:` in .rr.yaml)',
+            );
         }
         $this->codec = $codec ?? new TaggedValueCodec();
         $this->clock = $clock ?? static fn (): float => microtime(true);
@@ -74,7 +76,11 @@ final class Storage
             return [];
         }
         // RoadRunner has no kv.Get: MGet answers with the keys that exist, in any order.
-        $reply = $this->call('kv.MGet', $operation, $this->request(array_map(static fn (string $k): array => ['key' => $k], $keys)));
+        $reply = $this->call(
+            'kv.MGet',
+            $operation,
+            $this->request(array_map(static fn (string $k): array => ['key' => $k], $keys)),
+        );
 
         $found = [];
         foreach ($reply['items'] ?? [] as $item) {
@@ -131,7 +137,11 @@ final class Storage
     {
         $keys = $this->keys($keys);
         if ($keys !== []) {
-            $this->call('kv.Delete', 'delete', $this->request(array_map(static fn (string $k): array => ['key' => $k], $keys)));
+            $this->call(
+                'kv.Delete',
+                'delete',
+                $this->request(array_map(static fn (string $k): array => ['key' => $k], $keys)),
+            );
         }
     }
 
@@ -167,7 +177,14 @@ final class Storage
             $time = \DateTimeImmutable::createFromFormat(\DateTimeInterface::RFC3339, $item['timeout'])
                 ?: \DateTimeImmutable::createFromFormat(\DateTimeInterface::RFC3339_EXTENDED, $item['timeout']);
             if ($time === false) {
-                throw new InvalidValueException(sprintf('KV storage "%s" reported an unreadable TTL "%s" for "%s"', $this->name, $item['timeout'], $key));
+                throw new InvalidValueException(
+                    sprintf(
+                        'KV storage "%s" reported an unreadable TTL "%s" for "%s"',
+                        $this->name,
+                        $item['timeout'],
+                        $key,
+                    ),
+                );
             }
 
             return $time;
@@ -199,7 +216,9 @@ final class Storage
             return null;
         }
         if ($ttl < 1) {
-            throw new \InvalidArgumentException(sprintf('KV TTL must be at least 1 second (null for no expiry), got %d', $ttl));
+            throw new \InvalidArgumentException(
+                sprintf('KV TTL must be at least 1 second (null for no expiry), got %d', $ttl),
+            );
         }
 
         // Seconds precision on the wire: round up, with half a second of margin so the driver

@@ -19,6 +19,10 @@ final class StorageException extends \RuntimeException implements RoadRunnerExce
         public readonly string $operation,
         RpcException $previous,
     ) {
-        parent::__construct(sprintf('KV storage "%s": %s failed: %s', $storage, $operation, $previous->getMessage()), 0, $previous);
+        parent::__construct(
+            sprintf('KV storage "%s": %s failed: %s', $storage, $operation, $previous->getMessage()),
+            0,
+            $previous,
+        );
     }
 }

@@ -53,7 +53,8 @@ final class TaggedValueCodec implements ValueCodecInterface
     {
         if (strlen($bytes) < 2 || $bytes[0] !== self::MARKER) {
             throw new InvalidValueException(sprintf(
-                'KV value was not written by %s (it starts with %s); use RawValueCodec for values written by other clients',
+                'KV value was not written by %s (it starts with %s);'
+                . ' use RawValueCodec for values written by other clients',
                 self::class,
                 $bytes === '' ? 'nothing' : '0x' . bin2hex(substr($bytes, 0, 4)),
             ));
@@ -66,7 +67,11 @@ final class TaggedValueCodec implements ValueCodecInterface
             try {
                 return json_decode(substr($bytes, 2), true, self::MAX_DEPTH, JSON_THROW_ON_ERROR);
             } catch (\JsonException $e) {
-                throw new InvalidValueException('KV value is corrupt: invalid JSON after the type tag: ' . $e->getMessage(), 0, $e);
+                throw new InvalidValueException(
+                    'KV value is corrupt: invalid JSON after the type tag: ' . $e->getMessage(),
+                    0,
+                    $e,
+                );
             }
         }
 

@@ -32,13 +32,18 @@ final class Collector
         public readonly string $subsystem = '',
     ) {
         foreach ($labels as $label) {
-            if (!is_string($label) || preg_match('/^[a-zA-Z_][a-zA-Z0-9_]*$/D', $label) !== 1 || str_starts_with($label, '__')) {
-                throw new \InvalidArgumentException(sprintf('Metric label name %s is not a valid Prometheus label name', var_export($label, true)));
+            $valid = is_string($label) && preg_match('/^[a-zA-Z_][a-zA-Z0-9_]*$/D', $label) === 1;
+            if (!$valid || str_starts_with($label, '__')) {
+                throw new \InvalidArgumentException(
+                    sprintf('Metric label name %s is not a valid Prometheus label name', var_export($label, true)),
+                );
             }
         }
         foreach ([$namespace, $subsystem] as $part) {
             if ($part !== '' && preg_match('/^[a-zA-Z_][a-zA-Z0-9_]*$/D', $part) !== 1) {
-                throw new \InvalidArgumentException(sprintf('Metric namespace/subsystem "%s" is not a valid Prometheus name part', $part));
+                throw new \InvalidArgumentException(
+                    sprintf('Metric namespace/subsystem "%s" is not a valid Prometheus name part', $part),
+                );
             }
         }
     }
@@ -68,7 +73,14 @@ final class Collector
 
     public function withLabels(string ...$labels): self
     {
-        return new self($this->type, $this->help, array_values($labels), $this->buckets, $this->namespace, $this->subsystem);
+        return new self(
+            $this->type,
+            $this->help,
+            array_values($labels),
+            $this->buckets,
+            $this->namespace,
+            $this->subsystem,
+        );
     }
 
     public function withNamespace(string $namespace, string $subsystem = ''): self
@@ -79,7 +91,12 @@ final class Collector
     /** The `collector` object of metrics.Declare (NamedCollector in metrics/v4). */
     public function toRpc(): array
     {
-        $collector = ['type' => $this->type, 'help' => $this->help, 'labels' => $this->labels, 'buckets' => $this->buckets];
+        $collector = [
+            'type' => $this->type,
+            'help' => $this->help,
+            'labels' => $this->labels,
+            'buckets' => $this->buckets,
+        ];
         if ($this->namespace !== '') {
             $collector['namespace'] = $this->namespace;
         }

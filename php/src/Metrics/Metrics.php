@@ -106,7 +106,9 @@ final class Metrics
     {
         foreach ($labels as $label) {
             if (!is_string($label)) {
-                throw new \InvalidArgumentException(sprintf('Metric "%s": label values must be strings, got %s', $name, get_debug_type($label)));
+                throw new \InvalidArgumentException(
+                    sprintf('Metric "%s": label values must be strings, got %s', $name, get_debug_type($label)),
+                );
             }
         }
         if (!is_finite($value)) {
@@ -132,7 +134,9 @@ final class Metrics
     private static function assertName(string $name): void
     {
         if (preg_match('/^[a-zA-Z_:][a-zA-Z0-9_:]*$/D', $name) !== 1) {
-            throw new \InvalidArgumentException(sprintf('Metric name "%s" is not a valid Prometheus metric name', $name));
+            throw new \InvalidArgumentException(
+                sprintf('Metric name "%s" is not a valid Prometheus metric name', $name),
+            );
         }
     }
 }

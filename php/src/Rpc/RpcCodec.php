@@ -19,11 +19,18 @@ final class RpcCodec
     private const JSON_FLAGS = JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
         | JSON_PRESERVE_ZERO_FRACTION;
 
-    public static function encodeRequest(int $sequence, string $method, string $body, int $codec = Frame::CODEC_JSON): Frame
+    public static function encodeRequest(
+        int $sequence,
+        string $method,
+        string $body,
+        int $codec = Frame::CODEC_JSON,
+    ): Frame
     {
         self::assertMethod($method);
         if ($sequence < 1 || $sequence > self::MAX_SEQUENCE) {
-            throw new \InvalidArgumentException(sprintf('RPC sequence id %d is outside 1..%d', $sequence, self::MAX_SEQUENCE));
+            throw new \InvalidArgumentException(
+                sprintf('RPC sequence id %d is outside 1..%d', $sequence, self::MAX_SEQUENCE),
+            );
         }
 
         return new Frame($method . $body, [$sequence, strlen($method)], $codec);
@@ -63,7 +70,9 @@ final class RpcCodec
         }
         $answeredMethod = substr($frame->payload, 0, $methodLength);
         if ($answeredMethod !== $method) {
-            throw new UnexpectedResponseException(sprintf('RPC %s: the answer is for method "%s"', $method, $answeredMethod));
+            throw new UnexpectedResponseException(
+                sprintf('RPC %s: the answer is for method "%s"', $method, $answeredMethod),
+            );
         }
 
         $body = (string) substr($frame->payload, $methodLength);

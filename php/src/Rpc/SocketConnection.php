@@ -40,7 +40,8 @@ final class SocketConnection
         $socket = @stream_socket_client($address, $code, $message, $timeout, STREAM_CLIENT_CONNECT, $context);
         if ($socket === false) {
             throw new ConnectionException(sprintf(
-                'Cannot connect to the RoadRunner RPC server at %s: %s (is rpc.listen set in .rr.yaml and RoadRunner running?)',
+                'Cannot connect to the RoadRunner RPC server at %s: %s'
+                . ' (is rpc.listen set in .rr.yaml and RoadRunner running?)',
                 $address,
                 $message !== '' ? $message : (error_get_last()['message'] ?? "error $code"),
             ));
@@ -129,7 +130,11 @@ final class SocketConnection
                 if (feof($this->socket())) {
                     throw $this->broken(sprintf('RoadRunner closed the connection while %s was awaited', $what));
                 }
-                $this->wait(true, $deadline, sprintf('waiting for %s (%d of %d bytes received)', $what, $received, $length));
+                $this->wait(
+                    true,
+                    $deadline,
+                    sprintf('waiting for %s (%d of %d bytes received)', $what, $received, $length),
+                );
                 continue;
             }
             $chunks[] = $data;

@@ -48,7 +48,13 @@ final class ConsumerProcessTest extends TestCase
     private static function context(string $id, string $job, string $driver = 'memory', ?array $headers = []): string
     {
         // As the drivers build it; headers are {} when empty, null after some requeues.
-        $context = ['id' => $id, 'job' => $job, 'driver' => $driver, 'headers' => $headers === null ? null : (object) $headers, 'pipeline' => 'p-' . $driver];
+        $context = [
+            'id' => $id,
+            'job' => $job,
+            'driver' => $driver,
+            'headers' => $headers === null ? null : (object) $headers,
+            'pipeline' => 'p-' . $driver,
+        ];
         if ($driver === 'boltdb') {
             $context['queue'] = 'push';
         }
@@ -65,7 +71,11 @@ final class ConsumerProcessTest extends TestCase
 
         self::assertSame('', $answerContext, 'answers carry an empty context');
         self::assertSame([0], $frame->options);
-        self::assertSame(0, $frame->flags & (Frame::ERROR | Frame::CONTROL), 'never an ERROR frame (that would be a nack)');
+        self::assertSame(
+            0,
+            $frame->flags & (Frame::ERROR | Frame::CONTROL),
+            'never an ERROR frame (that would be a nack)',
+        );
 
         return json_decode($body, true, 512, JSON_THROW_ON_ERROR);
     }
@@ -83,13 +93,23 @@ final class ConsumerProcessTest extends TestCase
     public function testFailureIsRequeuedWithTheDelayAndTheNextAttemptNumber(): void
     {
         $worker = $this->consumer();
-        $answer = self::task($worker, self::context('j1', 'boom', 'memory', ['Traceparent' => ['00-abc'], 'h' => ['a', 'b']]));
+        $answer = self::task(
+            $worker,
+            self::context('j1', 'boom', 'memory', ['Traceparent' => ['00-abc'], 'h' => ['a', 'b']]),
+        );
 
         self::assertSame(1, $answer['type']);
         self::assertTrue($answer['data']['requeue']);
         self::assertSame(7, $answer['data']['delay_seconds']);
-        self::assertSame(['Traceparent' => ['00-abc'], 'h' => ['a', 'b'], 'X-Attempt' => ['2']], $answer['data']['headers'], 'requeue replaces headers: keep them all');
-        self::assertStringContainsString('job "boom" (id j1, pipeline p-memory, attempt 1) failed, retry 1 of 2 in 7 s: RuntimeException: boom on attempt 1', $answer['data']['message']);
+        self::assertSame(
+            ['Traceparent' => ['00-abc'], 'h' => ['a', 'b'], 'X-Attempt' => ['2']],
+            $answer['data']['headers'],
+            'requeue replaces headers: keep them all',
+        );
+        self::assertStringContainsString(
+            'job "boom" (id j1, pipeline p-memory, attempt 1) failed, retry 1 of 2 in 7 s: RuntimeException: boom on attempt 1',
+            $answer['data']['message'],
+        );
     }
 
     public function testLastAttemptFailsWithoutRequeue(): void
@@ -102,7 +122,10 @@ final class ConsumerProcessTest extends TestCase
             'requeue' => false,
             'delay_seconds' => 0,
         ]], $answer);
-        self::assertStringContainsString('failed after 3 attempts, giving up: RuntimeException: boom on attempt 3', $answer['data']['message']);
+        self::assertStringContainsString(
+            'failed after 3 attempts, giving up: RuntimeException: boom on attempt 3',
+            $answer['data']['message'],
+        );
     }
 
     public function testPermanentFailureAndBadPayloadAreNotRetried(): void
@@ -111,11 +134,17 @@ final class ConsumerProcessTest extends TestCase
 
         $answer = self::task($worker, self::context('j1', 'permanent'));
         self::assertFalse($answer['data']['requeue']);
-        self::assertStringContainsString('failed permanently: PivotPHP\Runtime\RoadRunner\Jobs\PermanentFailureException: bad input', $answer['data']['message']);
+        self::assertStringContainsString(
+            'failed permanently: PivotPHP\Runtime\RoadRunner\Jobs\PermanentFailureException: bad input',
+            $answer['data']['message'],
+        );
 
         $answer = self::task($worker, self::context('j2', 'json'), 'not json');
         self::assertFalse($answer['data']['requeue']);
-        self::assertStringContainsString('The payload of job "json" (id j2, pipeline p-memory, attempt 1) is not JSON', $answer['data']['message']);
+        self::assertStringContainsString(
+            'The payload of job "json" (id j2, pipeline p-memory, attempt 1) is not JSON',
+            $answer['data']['message'],
+        );
     }
 
     public function testUnknownJobFailsClearlyAndTheWorkerKeepsServing(): void
@@ -165,13 +194,19 @@ final class ConsumerProcessTest extends TestCase
     public function testJobOfAWorkerThatDiedIsRedispatchedByTheNextWorker(): void
     {
         $worker = $this->consumer();
-        $worker->roadRunner->sendRequest(self::context('j-crash', 'crash', 'memory', ['h' => ['v']]), '{"x":1}', Frame::CODEC_RAW);
+        $worker->roadRunner->sendRequest(
+            self::context('j-crash', 'crash', 'memory', ['h' => ['v']]),
+            '{"x":1}',
+            Frame::CODEC_RAW,
+        );
         self::assertSame(3, $worker->waitForExit());
         self::assertCount(1, glob($this->state . '/in-flight/*.job'), 'the in-flight job stays in the journal');
 
         $this->consumer(); // RoadRunner starts a replacement, which recovers on start
 
-        $pushes = array_values(array_filter($this->rpc->calls(), static fn (array $c): bool => $c['method'] === 'jobs.Push'));
+        $pushes = array_values(
+            array_filter($this->rpc->calls(), static fn (array $c): bool => $c['method'] === 'jobs.Push'),
+        );
         self::assertCount(1, $pushes);
         self::assertSame(['job' => [
             'job' => 'crash',
@@ -210,7 +245,10 @@ final class ConsumerProcessTest extends TestCase
         self::assertSame('{"stop":true}', $context);
         $worker->roadRunner->sendStopCommand();
         self::assertSame(0, $worker->waitForExit());
-        self::assertStringContainsString('Replacing this jobs worker (pid ' . $worker->pid . '): it served 2 requests (max_requests 2)', $worker->stderr());
+        self::assertStringContainsString(
+            'Replacing this jobs worker (pid ' . $worker->pid . '): it served 2 requests (max_requests 2)',
+            $worker->stderr(),
+        );
         self::assertStringNotContainsString('ok j3', $worker->stderr());
     }
 
@@ -228,7 +266,10 @@ final class ConsumerProcessTest extends TestCase
         $worker->roadRunner->sendStopCommand();
         self::assertSame(0, $worker->waitForExit());
         self::assertStringNotContainsString('ok j2', $worker->stderr());
-        self::assertStringContainsString('Replacing this jobs worker (pid ' . $worker->pid . '): it served 1 tasks', $worker->stderr());
+        self::assertStringContainsString(
+            'Replacing this jobs worker (pid ' . $worker->pid . '): it served 1 tasks',
+            $worker->stderr(),
+        );
         self::assertSame('', $worker->remainingStdout(), 'nothing but frames on STDOUT');
     }
 }

@@ -43,7 +43,10 @@ final class DelaySlotsTest extends TestCase
     {
         // Each job holds its due second and the next (the driver computes it a bit later).
         $slots = $this->slots();
-        self::assertSame([5, 7, 9], [$slots->reserve(self::task(), 5), $slots->reserve(self::task(), 5), $slots->reserve(self::task(), 5)]);
+        self::assertSame(
+            [5, 7, 9],
+            [$slots->reserve(self::task(), 5), $slots->reserve(self::task(), 5), $slots->reserve(self::task(), 5)],
+        );
 
         // One second later: seconds 5..10 (from the first "now") are taken.
         $this->now += 1;

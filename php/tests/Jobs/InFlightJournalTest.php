@@ -80,7 +80,10 @@ final class InFlightJournalTest extends TestCase
         self::assertSame(['jobs.Push {"job":{"job":"mail","id":"id-1","payload":"YmluAGFyeQ==",'
             . '"headers":{"h":{"value":["v"]},"X-Crash-Recoveries":{"value":["1"]}},"options":{"pipeline":"mem"}}}'], $this->rpc->wire());
         self::assertSame([], glob($this->dir . '/*'));
-        self::assertStringContainsString('re-dispatched job "mail" (id id-1, pipeline mem), its worker (pid 999999999) died', $this->log[0]);
+        self::assertStringContainsString(
+            're-dispatched job "mail" (id id-1, pipeline mem), its worker (pid 999999999) died',
+            $this->log[0],
+        );
     }
 
     public function testEntriesOfLiveWorkersAreLeftAlone(): void

@@ -31,7 +31,11 @@ final class JobsTest extends TestCase
     public function testDispatchArrayPayloadWithEveryOption(): void
     {
         $id = $this->jobs->dispatch('emails', 'App\Job', ['to' => 'ada@example.com'], [
-            'delay' => 5, 'priority' => 3, 'headers' => ['h' => ['a', 'b'], 'single' => 'x'], 'auto_ack' => true, 'id' => 'id-1',
+            'delay' => 5,
+            'priority' => 3,
+            'headers' => ['h' => ['a', 'b'], 'single' => 'x'],
+            'auto_ack' => true,
+            'id' => 'id-1',
         ]);
 
         self::assertSame('id-1', $id);
@@ -44,13 +48,22 @@ final class JobsTest extends TestCase
     {
         $id = $this->jobs->dispatch('p', 'raw', "\x00\xffbytes");
 
-        self::assertMatchesRegularExpression('/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/', $id);
-        self::assertSame(['jobs.Push {"job":{"job":"raw","id":"' . $id . '","payload":"AP9ieXRlcw==","headers":{},"options":{"pipeline":"p"}}}'], $this->rpc->wire());
+        self::assertMatchesRegularExpression(
+            '/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/',
+            $id,
+        );
+        self::assertSame(
+            ['jobs.Push {"job":{"job":"raw","id":"' . $id . '","payload":"AP9ieXRlcw==","headers":{},"options":{"pipeline":"p"}}}'],
+            $this->rpc->wire(),
+        );
     }
 
     public function testBatch(): void
     {
-        $ids = $this->jobs->dispatchBatch(new Job('p', 'a', 'x', ['id' => '1']), new Job('q', 'b', [1], ['id' => '2', 'delay' => 1]));
+        $ids = $this->jobs->dispatchBatch(
+            new Job('p', 'a', 'x', ['id' => '1']),
+            new Job('q', 'b', [1], ['id' => '2', 'delay' => 1]),
+        );
 
         self::assertSame(['1', '2'], $ids);
         self::assertSame(['jobs.PushBatch {"jobs":[{"job":"a","id":"1","payload":"eA==","headers":{},"options":{"pipeline":"p"}},'
@@ -81,7 +94,10 @@ final class JobsTest extends TestCase
     public function testStatOmitsZeroFieldsAsGoDoes(): void
     {
         $this->rpc->willReturn(['stats' => [
-            ['pipeline' => 'test-1', 'driver' => 'memory', 'queue' => 'test-1', 'active' => 2, 'reserved' => 1, 'ready' => true, 'priority' => 10],
+            [
+                'pipeline' => 'test-1', 'driver' => 'memory', 'queue' => 'test-1',
+                'active' => 2, 'reserved' => 1, 'ready' => true, 'priority' => 10,
+            ],
             ['pipeline' => 'paused', 'driver' => 'boltdb', 'delayed' => 4],
         ]]);
 

@@ -21,7 +21,10 @@ final class TaskTest extends TestCase
             '{"a":1}',
         );
 
-        self::assertSame(['job-1', 'demo', 'test-local', 'memory', ''], [$task->id, $task->name, $task->pipeline, $task->driver, $task->queue]);
+        self::assertSame(
+            ['job-1', 'demo', 'test-local', 'memory', ''],
+            [$task->id, $task->name, $task->pipeline, $task->driver, $task->queue],
+        );
         self::assertSame(['Traceparent' => ['00-1'], 'h' => ['v'], 'x-attempt' => ['2']], $task->headers);
         self::assertSame('{"a":1}', $task->payload);
         self::assertSame(['a' => 1], $task->json());
@@ -31,7 +34,10 @@ final class TaskTest extends TestCase
 
     public function testBoltdbContextWithoutHeaders(): void
     {
-        $task = Task::fromPayload('{"id":"b","job":"j","driver":"boltdb","headers":null,"queue":"push","pipeline":"bolt"}', "\x00raw");
+        $task = Task::fromPayload(
+            '{"id":"b","job":"j","driver":"boltdb","headers":null,"queue":"push","pipeline":"bolt"}',
+            "\x00raw",
+        );
 
         self::assertSame([], $task->headers);
         self::assertSame('push', $task->queue);
@@ -71,13 +77,23 @@ final class TaskTest extends TestCase
     public function testResponseBodies(): void
     {
         self::assertSame('{"type":0,"data":[]}', TaskResponse::ack());
-        self::assertSame('{"type":1,"data":{"message":"nope ✗","requeue":false,"delay_seconds":0}}', TaskResponse::fail('nope ✗'));
+        self::assertSame(
+            '{"type":1,"data":{"message":"nope ✗","requeue":false,"delay_seconds":0}}',
+            TaskResponse::fail('nope ✗'),
+        );
         self::assertSame(
             '{"type":1,"data":{"message":"again","requeue":true,"delay_seconds":5,"headers":{"attempts":["2"]}}}',
             TaskResponse::requeue('again', 5, ['attempts' => ['2']]),
         );
-        self::assertSame('{"type":1,"data":{"message":"x","requeue":true,"delay_seconds":0,"headers":{}}}', TaskResponse::requeue('x', -3, []));
-        self::assertSame("{\"type\":1,\"data\":{\"message\":\"bad \u{FFFD}\",\"requeue\":false,\"delay_seconds\":0}}", TaskResponse::fail("bad \xff"), 'invalid UTF-8 never breaks the answer');
+        self::assertSame(
+            '{"type":1,"data":{"message":"x","requeue":true,"delay_seconds":0,"headers":{}}}',
+            TaskResponse::requeue('x', -3, []),
+        );
+        self::assertSame(
+            "{\"type\":1,\"data\":{\"message\":\"bad \u{FFFD}\",\"requeue\":false,\"delay_seconds\":0}}",
+            TaskResponse::fail("bad \xff"),
+            'invalid UTF-8 never breaks the answer',
+        );
     }
 
     public function testRetryPolicy(): void

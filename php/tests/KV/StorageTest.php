@@ -36,7 +36,10 @@ final class StorageTest extends TestCase
     {
         $this->storage()->set('greeting', "hi\x00\xff");
 
-        self::assertSame(['kv.Set {"storage":"cache","items":[{"key":"greeting","value":"/3NoaQD/"}]}'], $this->rpc->wire());
+        self::assertSame(
+            ['kv.Set {"storage":"cache","items":[{"key":"greeting","value":"/3NoaQD/"}]}'],
+            $this->rpc->wire(),
+        );
         self::assertSame("\xFFshi\x00\xff", base64_decode('/3NoaQD/'));
     }
 
@@ -95,7 +98,10 @@ final class StorageTest extends TestCase
         $storage = new Storage($this->rpc, 'cache');
 
         self::assertSame(['a' => null, 'b' => 'B', '3' => 3], $storage->mget(['a', 'b', '3', 'b']));
-        self::assertSame('kv.MGet {"storage":"cache","items":[{"key":"a"},{"key":"b"},{"key":"3"}]}', $this->rpc->wire()[0]);
+        self::assertSame(
+            'kv.MGet {"storage":"cache","items":[{"key":"a"},{"key":"b"},{"key":"3"}]}',
+            $this->rpc->wire()[0],
+        );
     }
 
     public function testOmittedValueIsAnEmptyRawValue(): void
@@ -136,7 +142,10 @@ final class StorageTest extends TestCase
         self::assertSame(60, $storage->ttl('k'), '60.75 s, whole seconds rounded down');
         self::assertNull($storage->ttl('k'));
         self::assertNull($storage->ttl('k'));
-        self::assertSame('2023-11-14T22:14:21+00:00', $storage->expiresAt('k')?->setTimezone(new \DateTimeZone('UTC'))->format(DATE_ATOM));
+        self::assertSame(
+            '2023-11-14T22:14:21+00:00',
+            $storage->expiresAt('k')?->setTimezone(new \DateTimeZone('UTC'))->format(DATE_ATOM),
+        );
         self::assertSame('kv.TTL {"storage":"cache","items":[{"key":"k"}]}', $this->rpc->wire()[0]);
     }
 

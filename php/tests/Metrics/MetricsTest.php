@@ -72,7 +72,10 @@ final class MetricsTest extends TestCase
         self::assertSame([], $this->rpc->calls, 'define sends nothing');
 
         $this->rpc->willReturn(
-            new ServiceException('metrics.Add', 'metrics_plugin_add: undefined collector orders_total, try first Declare the desired collector'),
+            new ServiceException(
+                'metrics.Add',
+                'metrics_plugin_add: undefined collector orders_total, try first Declare the desired collector',
+            ),
             true,
             true,
             true,

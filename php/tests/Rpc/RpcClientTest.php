@@ -35,8 +35,14 @@ final class RpcClientTest extends TestCase
         $client = new RpcClient($server->address, 5.0);
 
         self::assertFalse($client->isConnected(), 'connects on the first call');
-        self::assertSame(['seq' => 1, 'connection' => 1, 'flags' => Frame::CODEC_JSON], $client->call('test.Info', true));
-        self::assertSame(['seq' => 2, 'connection' => 1, 'flags' => Frame::CODEC_JSON], $client->call('test.Info', true));
+        self::assertSame(
+            ['seq' => 1, 'connection' => 1, 'flags' => Frame::CODEC_JSON],
+            $client->call('test.Info', true),
+        );
+        self::assertSame(
+            ['seq' => 2, 'connection' => 1, 'flags' => Frame::CODEC_JSON],
+            $client->call('test.Info', true),
+        );
         self::assertSame(['a' => [1, 2], 's' => 'é'], $client->call('test.Echo', ['a' => [1, 2], 's' => 'é']));
         self::assertTrue($client->isConnected());
     }
@@ -135,7 +141,10 @@ final class RpcClientTest extends TestCase
             $client->call('test.Info', true);
             self::fail('expected a ConnectionException while the server is down');
         } catch (ConnectionException $e) {
-            self::assertStringContainsString('Cannot connect to the RoadRunner RPC server at ' . $server->address, $e->getMessage());
+            self::assertStringContainsString(
+                'Cannot connect to the RoadRunner RPC server at ' . $server->address,
+                $e->getMessage(),
+            );
         }
 
         $server->start();
@@ -153,7 +162,10 @@ final class RpcClientTest extends TestCase
         $server->stop();
         $server->start();
 
-        self::assertSame(['seq' => 2, 'connection' => 1, 'flags' => Frame::CODEC_JSON], $client->call('test.Info', true));
+        self::assertSame(
+            ['seq' => 2, 'connection' => 1, 'flags' => Frame::CODEC_JSON],
+            $client->call('test.Info', true),
+        );
     }
 
     public function testRefusedConnectionNamesTheAddress(): void

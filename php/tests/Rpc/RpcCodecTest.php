@@ -67,7 +67,10 @@ final class RpcCodecTest extends TestCase
     {
         $e = new ServiceException('jobs.Push', "rpc_push:\n\tjobs_plugin_push: no such pipeline, requested: x");
 
-        self::assertSame('RPC jobs.Push failed: rpc_push: jobs_plugin_push: no such pipeline, requested: x', $e->getMessage());
+        self::assertSame(
+            'RPC jobs.Push failed: rpc_push: jobs_plugin_push: no such pipeline, requested: x',
+            $e->getMessage(),
+        );
         self::assertStringContainsString("\n\t", $e->serverMessage);
     }
 
@@ -78,7 +81,11 @@ final class RpcCodecTest extends TestCase
             'other seq' => [new Frame('kv.Set', [8, 6], Frame::CODEC_JSON), 'sequence id 8, the call had 7'],
             'other method' => [new Frame('kv.Has', [7, 6], Frame::CODEC_JSON), 'the answer is for method "kv.Has"'],
             'one option' => [new Frame('kv.Set', [7], Frame::CODEC_JSON), 'carries 1 options instead of 2'],
-            'method longer than payload' => [new Frame('kv', [7, 6], Frame::CODEC_JSON), '6-byte method name in a 2-byte payload'],
+            'method longer than payload' => [new Frame(
+                'kv',
+                [7, 6],
+                Frame::CODEC_JSON,
+            ), '6-byte method name in a 2-byte payload'],
         ];
     }
 
