@@ -1,0 +1,77 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseGoBench(t *testing.T) {
+	out := readSample(t, "gotest-bench.txt") // real `go test -bench BenchmarkHandler` output
+	got := parseGoBench(out)
+	want := []goBench{
+		{Name: "Handler/GET_hello", N: 200, NsPerOp: 65776, BytesPerOp: 12256, AllocsPerOp: 28},
+		{Name: "Handler/POST_json_1KB", N: 200, NsPerOp: 71577, BytesPerOp: 11189, AllocsPerOp: 29},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("parseGoBench = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	// without -benchmem-style columns, and with no GOMAXPROCS suffix
+	got = parseGoBench("BenchmarkX 	 100	 12.5 ns/op\nPASS\n")
+	if len(got) != 1 || got[0].Name != "X" || got[0].NsPerOp != 12.5 || got[0].AllocsPerOp != 0 {
+		t.Errorf("minimal line: %+v", got)
+	}
+	if got := parseGoBench(strings.ReplaceAll(out, "Benchmark", "")); len(got) != 0 {
+		t.Errorf("non-benchmark lines parsed: %+v", got)
+	}
+}
+
+func TestMedianAndTargets(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median odd = %v", m)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median even = %v", m)
+	}
+	r := &results{Settings: settings{Workers: []int{2, 4}, Conns: []int{8, 50}, RSSRequests: 10000}}
+	for _, c := range []struct {
+		kind     string
+		w, c     int
+		rps, p99 float64
+	}{
+		{kindPivot, 4, 50, 31000, 5}, {kindStock, 4, 50, 20000, 6}, {kindFPM, 4, 50, 15000, 4},
+	} {
+		r.Throughput = append(r.Throughput, &cell{Server: c.kind, Workers: c.w, Conns: c.c,
+			Rounds: []*round{{wrkResult: wrkResult{RPS: c.rps, P50: 1, P99: c.p99}}}})
+	}
+	r.summarize()
+	if got := r.Ratios["pivot/stock"]["w4_c50"]; got != 1.55 {
+		t.Errorf("pivot/stock = %v", got)
+	}
+	if got := r.Ratios["pivot/fpm"]["w4_c50"]; got != 2.067 {
+		t.Errorf("pivot/fpm = %v", got)
+	}
+	verdicts := map[string]*bool{}
+	for _, tg := range evaluateTargets(r) {
+		verdicts[tg.Name] = tg.Met
+	}
+	for name, want := range map[string]bool{
+		"pivot ≥ 1.5× stock req/s (every workers × conns)":      true,
+		"pivot ≥ 2.0× nginx+fpm req/s (every workers × conns)":  true,
+		"pivot p99 no worse than stock (every workers × conns)": true,
+		"30,000 req/s (pivot, 4 workers, c50)":                  true,
+		"p50 < 2 ms (pivot, 4 workers, c50)":                    true,
+	} {
+		if v := verdicts[name]; v == nil || *v != want {
+			t.Errorf("target %q: %v, want %v", name, v, want)
+		}
+	}
+	if v, ok := verdicts["pivot worker ready < 50 ms (spawn to handshake)"]; !ok || v != nil {
+		t.Errorf("unmeasured worker start should be n/a, got %v", v)
+	}
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// printReport writes the human-readable tables.
+func printReport(out io.Writer, r *results) {
+	m := r.Machine
+	fmt.Fprintf(out, "\npivot vs stock RoadRunner http vs nginx+php-fpm — %s\n", r.Date)
+	fmt.Fprintf(out, "machine: %d CPUs (%s), Linux %s; wrk on the same box (it competes with the server for the CPUs)\n", m.CPUs, m.CPUModel, m.Kernel)
+	fmt.Fprintf(out, "%s | %s | %s | %s | %s\n", m.RR, m.PHP, m.PHPFPM, m.Nginx, m.Wrk)
+	fmt.Fprintf(out, "load average at start %s, at end %s; fpm opcache: %s\n", m.LoadStart, m.LoadEnd, m.FPMOpcache)
+	s := r.Settings
+	fmt.Fprintf(out, "wrk --latency -t%d -d%s, %d rounds interleaved, medians shown%s\n",
+		s.Threads, s.Duration, s.Rounds, map[bool]string{true: " (QUICK MODE: sanity run, not a measurement)"}[s.Quick])
+
+	fmt.Fprintln(out, "\nThroughput and latency (GET hello world; pivotphp: a JSON route through the adapter)")
+	if s.PivotPHPURL != "" {
+		fmt.Fprintf(out, "pivotphp: GET %s, %s\n", s.PivotPHPURL, s.PivotPHPEnv)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "server\tworkers\tconns\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req: front\tPHP\twrk\tother\tCPU busy\tdisturbed\t")
+	for _, c := range sortedCells(r) {
+		if !c.ok() {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\t\t\t\t\t\t\t\t\t\n", c.Server, c.Workers, c.Conns, orDash(c.Failed))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f%%\t%s\t\n",
+			c.Server, c.Workers, c.Conns, c.RPS, c.P50, c.P99, c.Errors, c.CPUFront, c.CPUPHP, c.CPUWrk, c.CPUOther, c.Busy,
+			disturbed(c))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(out, "(CPU time per request: front = rr's Go process, or nginx master+workers; PHP = the PHP workers and")
+	fmt.Fprintln(out, " php-fpm's master; wrk = the load generator; other = the rest of the machine's busy time: kernel")
+	fmt.Fprintln(out, " softirq for loopback TCP and whatever else ran. CPU busy = the machine's busy share during the run;")
+	fmt.Fprintf(out, " disturbed = rounds in which more than %d%% of the CPU went to other processes — rerun on a quiet box)\n", disturbedPct)
+
+	fmt.Fprintln(out, "\nRatios (medians)")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	keys := sortedKeys(r.Ratios["pivot/stock"])
+	if len(keys) == 0 {
+		keys = sortedKeys(r.Ratios["pivot/fpm"])
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(out, "  not measured (pivot and stock or fpm are needed)")
+	}
+	if len(keys) > 0 {
+		fmt.Fprintf(tw, "\t%s\t\n", strings.Join(keys, "\t"))
+	}
+	for _, name := range []string{"pivot/stock", "pivot/fpm", "p99 pivot/stock"} {
+		if len(keys) == 0 {
+			break
+		}
+		fmt.Fprintf(tw, "%s", name)
+		for _, k := range keys {
+			if v, ok := r.Ratios[name][k]; ok {
+				fmt.Fprintf(tw, "\t%.2f", v)
+			} else {
+				fmt.Fprint(tw, "\t-")
+			}
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintf(out, "\nPHP worker memory (VmRSS, MB; RssAnon in brackets) after %d requests per worker, and at the end\n", s.RSSRequests)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, m := range r.WorkerRSS {
+		if m.Failed != "" {
+			fmt.Fprintf(tw, "%s w%d\t%s\t\n", m.Server, m.Workers, m.Failed)
+			continue
+		}
+		fmt.Fprintf(tw, "%s w%d\t%s\tend: %s\t\n", m.Server, m.Workers, memList(m.After), memList(m.AtEnd))
+	}
+	_ = tw.Flush()
+
+	if b := r.PHPBaseline; b != nil {
+		fmt.Fprintf(out, "baseline: an idle %s (no worker code) has %.1f [%.1f] MB\n", b.Comment, float64(b.RSSKB)/1024, float64(b.AnonKB)/1024)
+	}
+
+	fmt.Fprintln(out, "\nWorker start (informer.AddWorker over RPC: spawn to handshake), ms")
+	for _, st := range r.WorkerStart {
+		fmt.Fprintf(out, "  %-9s median %.1f  samples %v %s\n", st.Server, st.MedianMS, st.Samples, st.Failed)
+	}
+	if len(r.WorkerStart) == 0 {
+		fmt.Fprintln(out, "  not measured")
+	}
+
+	fmt.Fprintln(out, "\nGo handler benchmark (go test -bench BenchmarkHandler; ns/op includes the PHP round trip)")
+	for _, b := range r.GoBench {
+		fmt.Fprintf(out, "  %-26s %8.0f ns/op %7.0f B/op %4.0f allocs/op\n", b.Name, b.NsPerOp, b.BytesPerOp, b.AllocsPerOp)
+	}
+	if len(r.GoBench) == 0 {
+		fmt.Fprintln(out, "  not measured")
+	}
+
+	fmt.Fprintln(out, "\nTargets (issue 6)")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, t := range r.Targets {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict(t.Met), t.Name, t.Value)
+	}
+	_ = tw.Flush()
+
+	for _, sk := range r.Skipped {
+		fmt.Fprintf(out, "\nskipped: %s", sk)
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintln(out, "\n\nErrors:")
+		for _, e := range r.Errors {
+			fmt.Fprintf(out, "  - %s\n", e)
+		}
+	}
+	fmt.Fprintln(out)
+}
+
+func disturbed(c *cell) string {
+	if c.Disturbed == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", c.Disturbed, len(c.Rounds))
+}
+
+func verdict(met *bool) string {
+	switch {
+	case met == nil:
+		return "n/a    "
+	case *met:
+		return "met    "
+	default:
+		return "NOT met"
+	}
+}
+
+func memList(ms []memory) string {
+	if len(ms) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, m := range ms {
+		parts = append(parts, fmt.Sprintf("%.1f [%.1f]", float64(m.RSSKB)/1024, float64(m.AnonKB)/1024))
+	}
+	return strings.Join(parts, " ")
+}
+
+// sortedCells orders the table by workers, connections, then kind (pivot, stock, fpm, pivotphp).
+func sortedCells(r *results) []*cell {
+	order := map[string]int{kindPivot: 0, kindStock: 1, kindFPM: 2, kindPivotPHP: 3}
+	cells := append([]*cell(nil), r.Throughput...)
+	sort.SliceStable(cells, func(i, j int) bool {
+		a, b := cells[i], cells[j]
+		if a.Workers != b.Workers {
+			return a.Workers < b.Workers
+		}
+		if a.Conns != b.Conns {
+			return a.Conns < b.Conns
+		}
+		return order[a.Server] < order[b.Server]
+	})
+	return cells
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// sortedKeys orders "wW_cC" keys by workers then connections.
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		var wi, ci, wj, cj int
+		_, _ = fmt.Sscanf(keys[i], "w%d_c%d", &wi, &ci)
+		_, _ = fmt.Sscanf(keys[j], "w%d_c%d", &wj, &cj)
+		if wi != wj {
+			return wi < wj
+		}
+		return ci < cj
+	})
+	return keys
+}
+
+// writeJSON writes the results to path ("-" for stdout).
+func writeJSON(path string, r *results) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Server kinds, in the order each round visits them.
+const (
+	kindPivot    = "pivot"    // our plugin, examples/hello/worker.php
+	kindStock    = "stock"    // RoadRunner's http plugin in the same binary, same script
+	kindFPM      = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
+	kindPivotPHP = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
+)
+
+// server is one running server under test: a kind at a worker count.
+type server struct {
+	kind    string
+	workers int
+	url     string // what wrk drives
+	// rpc is the rr RPC address and plugin the informer plugin name (rr servers only).
+	rpc    string
+	plugin string
+	// front is the process that accepts HTTP (rr, nginx master); php is the PHP parent for fpm
+	// (the php-fpm master), nil for rr, whose PHP workers are rr's children.
+	front *proc
+	php   *proc
+	// check validates one response in the preflight.
+	check func(*http.Response, []byte) error
+}
+
+func (s *server) label() string { return fmt.Sprintf("%s w%d", s.kind, s.workers) }
+
+// workerPids are the PHP processes that serve requests.
+func (s *server) workerPids() []int {
+	if s.php != nil {
+		return children(s.php.pid())
+	}
+	return children(s.front.pid())
+}
+
+// frontCPU is the CPU time used so far by the processes in front of PHP: rr itself, or nginx's
+// master and workers.
+func (s *server) frontCPU() time.Duration {
+	if s.php != nil {
+		return treeCPU(s.front.pid())
+	}
+	self, _ := cpuTime(s.front.pid())
+	return self
+}
+
+// phpCPU is the CPU time used so far by every PHP process, live or replaced: rr's children, or
+// php-fpm's master and children.
+func (s *server) phpCPU() time.Duration {
+	if s.php != nil {
+		return treeCPU(s.php.pid())
+	}
+	_, reaped := cpuTime(s.front.pid())
+	return reaped + childrenCPU(s.front.pid())
+}
+
+// procs are the processes the harness started for this server.
+func (s *server) procs() []*proc {
+	if s.php != nil {
+		return []*proc{s.front, s.php}
+	}
+	return []*proc{s.front}
+}
+
+// waitReady polls the URL until check passes, a process exits or the timeout passes.
+func (s *server) waitReady(ctx context.Context, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		for _, p := range s.procs() {
+			if p.exited() {
+				return p.exitError()
+			}
+		}
+		last = s.get(ctx, client)
+		if last == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			msg := fmt.Sprintf("%s not ready after %s: %v", s.label(), timeout, last)
+			for _, p := range s.procs() {
+				if tail := p.logTail(10); tail != "" {
+					msg += fmt.Sprintf("\n  %s log (%s):\n%s", p.name, p.log, indent(tail, "    "))
+				}
+			}
+			return errors.New(msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) get(ctx context.Context, client *http.Client) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return s.check(resp, body)
+}
+
+// checkHello accepts the hello-world response: 200, text/plain, "Hello, World!".
+func checkHello(resp *http.Response, body []byte) error {
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK || string(body) != "Hello, World!" || !strings.HasPrefix(ct, "text/plain") {
+		return fmt.Errorf("want 200 text/plain %q, got %d %q %q", "Hello, World!", resp.StatusCode, ct, truncate(string(body), 200))
+	}
+	return nil
+}
+
+// checkJSON accepts any 200 JSON response.
+func checkJSON(resp *http.Response, body []byte) error {
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(ct, "json") || len(body) == 0 {
+		return fmt.Errorf("want 200 JSON, got %d %q %q", resp.StatusCode, ct, truncate(string(body), 200))
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// startServers starts each kind at each worker count and waits until it answers; a server that
+// fails is reported and left out.
+func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *results) []*server {
+	specs := map[string]*rrSpec{
+		kindPivot: {kind: kindPivot, section: "pivot", plugin: "pivot", path: "/hello",
+			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
+		kindStock: {kind: kindStock, section: "http", plugin: "http", path: "/hello",
+			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
+	}
+	var servers []*server
+	for _, kind := range cfg.kinds {
+		switch kind {
+		case kindPivotPHP:
+			spec, why := pivotPHPSpec(cfg)
+			if spec == nil {
+				res.Skipped = append(res.Skipped, "pivotphp (JSON route through the adapter): "+why)
+				progress("skipped pivotphp: %s", why)
+				continue
+			}
+			res.Settings.PivotPHPURL = spec.path
+			res.Settings.PivotPHPEnv = "PIVOTPHP_AUTOLOAD=" + os.Getenv("PIVOTPHP_AUTOLOAD") + " PIVOT_MAX_REQUESTS=" + envOr(spec.env, "PIVOT_MAX_REQUESTS")
+			specs[kindPivotPHP] = spec
+		case kindFPM:
+			var err error
+			if cfg.fpm, err = findFPM(cfg.fpm); err != nil {
+				res.errorf("fpm: %v", err)
+				continue
+			}
+			res.Machine.PHPFPM = firstLine(commandOutput(cfg.fpm, "-v"))
+			res.Machine.Nginx = firstLine(commandOutput(cfg.nginx, "-v"))
+		}
+		for _, w := range cfg.workers {
+			if ctx.Err() != nil {
+				return servers
+			}
+			var s *server
+			var err error
+			if kind == kindFPM {
+				s, err = startFPM(ps, cfg, dir, w)
+			} else {
+				s, err = startRR(ps, cfg, dir, *specs[kind], w)
+			}
+			if err == nil {
+				err = s.waitReady(ctx, readyTimeout)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return servers
+				}
+				res.errorf("%s w%d failed to start: %v", kind, w, err)
+				progress("%s w%d failed to start: %v", kind, w, err)
+				if s != nil {
+					for _, p := range s.procs() {
+						p.stop(stopGrace)
+					}
+				}
+				for _, c := range cfg.conns {
+					res.Throughput = append(res.Throughput, &cell{Server: kind, Workers: w, Conns: c, Failed: "failed to start"})
+				}
+				continue
+			}
+			progress("started %s at %s (%d PHP workers: %v)", s.label(), s.url, w, s.workerPids())
+			servers = append(servers, s)
+		}
+	}
+	return servers
+}
+
+// pivotPHPSpec is the PivotPHP server when PIVOTPHP_AUTOLOAD names an installed core and the
+// worker script exists; otherwise nil and why.
+func pivotPHPSpec(cfg *config) (*rrSpec, string) {
+	autoload := os.Getenv("PIVOTPHP_AUTOLOAD")
+	if autoload == "" {
+		return nil, "PIVOTPHP_AUTOLOAD is not set (point it at an installed pivotphp/core's vendor/autoload.php)"
+	}
+	if _, err := os.Stat(autoload); err != nil {
+		return nil, fmt.Sprintf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
+	}
+	script := cfg.pivotphpWorker
+	if !filepath.IsAbs(script) {
+		script = filepath.Join(cfg.repo, script)
+	}
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Sprintf("worker script %s: %v (-pivotphp-worker)", script, err)
+	}
+	// Steady state: no recycling after N requests (the runtime's WorkerManager default would
+	// replace workers during the runs); the worker start figure shows what a replacement costs.
+	// An explicit PIVOT_MAX_REQUESTS in the environment wins.
+	var env []string
+	if _, set := os.LookupEnv("PIVOT_MAX_REQUESTS"); !set {
+		env = append(env, "PIVOT_MAX_REQUESTS=0")
+	}
+	return &rrSpec{kind: kindPivotPHP, section: "pivot", plugin: "pivot", script: script, path: cfg.pivotphpPath, env: env}, ""
+}
+
+// envOr is the value of key in env, else in the process environment.
+func envOr(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return os.Getenv(key)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The issue's targets (issue 6); a missed target is reported, never an error.
+const (
+	targetVsStock    = 1.5
+	targetVsFPM      = 2.0
+	targetRSSKB      = 20 * 1024
+	targetReadyMS    = 50.0
+	targetAllocs     = 10.0
+	targetRPS4       = 30000.0
+	targetP50MS      = 2.0
+	targetP99MS      = 8.0
+	absoluteConns    = 50
+	absoluteWorkers  = 4
+	benchHelloPrefix = "Handler/GET"
+)
+
+func evaluateTargets(r *results) []target {
+	var t []target
+	add := func(name string, met *bool, format string, args ...any) {
+		t = append(t, target{Name: name, Value: fmt.Sprintf(format, args...), Met: met})
+	}
+	yes := func(b bool) *bool { return &b }
+
+	// throughput ratios: the worst cell must meet the target
+	for _, rt := range []struct {
+		key, name string
+		want      float64
+	}{
+		{"pivot/stock", fmt.Sprintf("pivot ≥ %.1f× stock req/s (every workers × conns)", targetVsStock), targetVsStock},
+		{"pivot/fpm", fmt.Sprintf("pivot ≥ %.1f× nginx+fpm req/s (every workers × conns)", targetVsFPM), targetVsFPM},
+	} {
+		k, v, ok := worst(r.Ratios[rt.key], false)
+		if !ok {
+			add(rt.name, nil, "not measured")
+			continue
+		}
+		add(rt.name, yes(v >= rt.want), "min %.2f× (%s); all: %s", v, k, ratioList(r.Ratios[rt.key]))
+	}
+	if k, v, ok := worst(r.Ratios["p99 pivot/stock"], true); ok {
+		add("pivot p99 no worse than stock (every workers × conns)", yes(v <= 1), "worst pivot/stock p99 %.2f× (%s)", v, k)
+	} else {
+		add("pivot p99 no worse than stock (every workers × conns)", nil, "not measured")
+	}
+
+	var maxRSS int64
+	for _, m := range r.WorkerRSS {
+		if m.Server == kindPivot && m.Failed == "" {
+			maxRSS = max(maxRSS, m.MaxKB)
+		}
+	}
+	name := fmt.Sprintf("pivot worker RSS < 20 MB after %d requests per worker", r.Settings.RSSRequests)
+	if maxRSS > 0 {
+		base := ""
+		if b := r.PHPBaseline; b != nil {
+			base = fmt.Sprintf(" (an idle php -r: %.1f MB)", float64(b.RSSKB)/1024)
+		}
+		add(name, yes(maxRSS < targetRSSKB), "max VmRSS %.1f MB%s", float64(maxRSS)/1024, base)
+	} else {
+		add(name, nil, "not measured")
+	}
+
+	name = "pivot worker ready < 50 ms (spawn to handshake)"
+	if st := findStart(r, kindPivot); st != nil && len(st.Samples) > 0 {
+		add(name, yes(st.MedianMS < targetReadyMS), "median %.1f ms", st.MedianMS)
+	} else {
+		add(name, nil, "not measured")
+	}
+
+	name = "≤ 10 Go allocations per request (handler benchmark)"
+	if b := findBench(r); b != nil {
+		add(name, yes(b.AllocsPerOp <= targetAllocs), "%.0f allocs/op (%s)", b.AllocsPerOp, b.Name)
+		add("Go-side overhead ≤ 10 µs per request", nil,
+			"%.1f µs/op includes the PHP round trip; not separable by this benchmark", b.NsPerOp/1000)
+	} else {
+		add(name, nil, "not measured")
+	}
+
+	c := r.cell(kindPivot, absoluteWorkers, absoluteConns)
+	suffix := fmt.Sprintf(" (pivot, %d workers, c%d)", absoluteWorkers, absoluteConns)
+	if c.ok() {
+		add("30,000 req/s"+suffix, yes(c.RPS >= targetRPS4), "%.0f req/s", c.RPS)
+		add("p50 < 2 ms"+suffix, yes(c.P50 < targetP50MS), "%.2f ms", c.P50)
+		add("p99 < 8 ms"+suffix, yes(c.P99 < targetP99MS), "%.2f ms", c.P99)
+	} else {
+		add("30,000 req/s, p50 < 2 ms, p99 < 8 ms"+suffix, nil, "not measured")
+	}
+	return t
+}
+
+// worst is the smallest value of m (the largest when high is true) and its key.
+func worst(m map[string]float64, high bool) (string, float64, bool) {
+	var key string
+	var val float64
+	found := false
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		if !found || (high && v > val) || (!high && v < val) {
+			key, val, found = k, v, true
+		}
+	}
+	return key, val, found
+}
+
+func ratioList(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func findStart(r *results, kind string) *startResult {
+	for _, s := range r.WorkerStart {
+		if s.Server == kind {
+			return s
+		}
+	}
+	return nil
+}
+
+func findBench(r *results) *goBench {
+	for i := range r.GoBench {
+		if strings.HasPrefix(r.GoBench[i].Name, benchHelloPrefix) {
+			return &r.GoBench[i]
+		}
+	}
+	return nil
+}
