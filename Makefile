@@ -44,7 +44,7 @@ test-php:
 test-go: build
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-bench: deps-bench build bench-go
+bench: deps-bench build
 	$(GO) run ./bench -rr ./rr
 
 # Go-side cost per request of the handler (allocations, ns/op incl. the PHP round trip)
