@@ -366,3 +366,19 @@ func TestScaleWorkersAtRunTime(t *testing.T) {
 		}
 	}
 }
+
+// A pool that replaces its workers all the time while serving (max_jobs: 1, or the PHP
+// WorkerManager's max_requests) is healthy: the crash-loop detector must not fire.
+func TestFastRecyclingIsNotACrashLoop(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  restart:\n    crash_window: 5s\n  pool:\n    num_workers: 2\n    max_jobs: 1\n    allocate_timeout: 20s\n"))
+	res := runLoad(t, loadOptions{url: s.base + "/", concurrency: 4, maxRequests: 400, maxDuration: soak(4 * time.Second)})
+	t.Logf("max_jobs 1 under load: %s", res)
+	if res.failed.Load() != 0 || res.ok.Load() == 0 {
+		t.Fatalf("a recycling pool was treated as failing: %s", res)
+	}
+	waitFor(t, 10*time.Second, "2 workers after the load", func() bool { return len(s.pids()) == 2 })
+	if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("after the load: %d", resp.StatusCode)
+	}
+}

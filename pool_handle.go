@@ -54,14 +54,17 @@ func (h *poolHandle) retire(ctx context.Context) {
 	for h.inflight.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			h.cancel()
 			h.pool.Destroy(ctx)
+			h.cancel()
 			return
 		case <-tick.C:
 		}
 	}
-	h.cancel()
+	// Destroy first: a worker being respawned right now (max_jobs, ttl) finishes its spawn
+	// and is stopped with the rest; cancelling first would make the sdk retry the spawn until
+	// allocate_timeout before Destroy could return. Cancelling after stops any later spawn.
 	h.pool.Destroy(ctx)
+	h.cancel()
 }
 
 // abandon destroys a failing generation at once: requests waiting for one of its workers get

@@ -33,7 +33,7 @@ func (o *outage) retryAfterSeconds() int {
 type churnSample struct {
 	at      time.Time
 	spawned int    // workers that appeared since the previous tick
-	served  uint64 // h.served at this tick
+	served  uint64 // requests served since the previous tick
 }
 
 func (p *Plugin) setOutage(reason string, retryAt time.Time) {
@@ -50,6 +50,7 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 		watched     *poolHandle
 		seen        map[int64]struct{}
 		samples     []churnSample
+		lastServed  uint64
 		deadSince   time.Time
 		stableSince time.Time
 	)
@@ -108,7 +109,7 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 			for _, w := range h.pool.Workers() {
 				seen[w.Pid()] = struct{}{}
 			}
-			deadSince, stableSince = time.Time{}, time.Now()
+			deadSince, stableSince, lastServed = time.Time{}, time.Now(), h.served.Load()
 		}
 		if !sleep(rc.CheckInterval) {
 			return
@@ -125,13 +126,18 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 				spawned++
 			}
 		}
-		samples = append(samples, churnSample{at: now, spawned: spawned, served: h.served.Load()})
+		served := h.served.Load()
+		servedNow := served - lastServed
+		lastServed = served
+		samples = append(samples, churnSample{at: now, spawned: spawned, served: servedNow})
 		for len(samples) > 0 && now.Sub(samples[0].at) > rc.CrashWindow {
 			samples = samples[1:]
 		}
 
+		// Both rules require that nothing was served meanwhile: a pool that recycles its
+		// workers quickly (max_jobs, the PHP WorkerManager) while serving is healthy.
 		reason := ""
-		if h.activeWorkers() == 0 {
+		if h.activeWorkers() == 0 && servedNow == 0 {
 			if deadSince.IsZero() {
 				deadSince = now
 			}
@@ -142,11 +148,12 @@ func (p *Plugin) supervise(stop <-chan struct{}, errCh chan<- error) {
 			deadSince = time.Time{}
 		}
 		if reason == "" {
-			restarts := 0
+			restarts, servedInWindow := 0, uint64(0)
 			for _, s := range samples {
 				restarts += s.spawned
+				servedInWindow += s.served
 			}
-			if restarts >= p.crashRestarts() && samples[len(samples)-1].served == samples[0].served {
+			if restarts >= p.crashRestarts() && servedInWindow == 0 {
 				reason = fmt.Sprintf("workers keep dying: %d restarts within %s and no request served", restarts, rc.CrashWindow)
 			}
 		}
