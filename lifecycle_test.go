@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,14 +66,7 @@ func TestResetUnderLoadFailsNoRequest(t *testing.T) {
 	s := startStack(t, ls.options("  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n"))
 	c := s.rpcClient()
 
-	stop := make(chan struct{})
-	var res *loadResult
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=2", concurrency: 8, maxRequests: 2_000_000, maxDuration: soak(30 * time.Second), stop: stop})
-	}()
+	finish := startLoad(t, loadOptions{url: s.base + "/sleep?ms=2", concurrency: 8, maxRequests: 2_000_000, maxDuration: soak(30 * time.Second)})
 
 	resets := int(soak(5))
 	start := time.Now()
@@ -95,8 +87,7 @@ func TestResetUnderLoadFailsNoRequest(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	res := finish()
 	t.Logf("%d resets in %s under load: %s", resets, time.Since(start).Round(time.Millisecond), res)
 	if res.failed.Load() != 0 || res.refused.Load() != 0 || res.ok.Load() < 100 {
 		t.Fatalf("a reset under load must fail no request: %s", res)
@@ -229,15 +220,8 @@ func TestCrashLoopAtRunTimeIsDetectedAndRecovers(t *testing.T) {
 func TestKilledWorkersUnderLoadFailOnlyTheirRequests(t *testing.T) {
 	ls := newLifecycleScript(t)
 	s := startStack(t, ls.options("  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n"))
-	stop := make(chan struct{})
-	var res *loadResult
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// 8 clients on 4 workers keep every worker busy: a kill hits at most one request
-		res = runLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 8, maxRequests: 1_000_000, maxDuration: soak(30 * time.Second), stop: stop})
-	}()
+	// 8 clients on 4 workers keep every worker busy: a kill hits at most one request
+	finish := startLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 8, maxRequests: 1_000_000, maxDuration: soak(30 * time.Second)})
 	kills := int64(soak(4))
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for i := int64(0); i < kills; i++ {
@@ -252,8 +236,7 @@ func TestKilledWorkersUnderLoadFailOnlyTheirRequests(t *testing.T) {
 		}
 	}
 	time.Sleep(700 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	res := finish()
 	t.Logf("%d SIGKILLs under load: %s", kills, res)
 	if res.failed.Load() > kills || res.ok.Load() < 100 {
 		t.Fatalf("at most the %d requests running on killed workers may fail: %s", kills, res)

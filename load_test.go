@@ -60,6 +60,19 @@ func isRefused(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// startLoad runs runLoad in the background; the returned function stops it and returns the
+// counts once every client has finished.
+func startLoad(t testing.TB, o loadOptions) (finish func() *loadResult) {
+	stop := make(chan struct{})
+	o.stop = stop
+	done := make(chan *loadResult, 1)
+	go func() { done <- runLoad(t, o) }()
+	return func() *loadResult {
+		close(stop)
+		return <-done
+	}
+}
+
 // runLoad drives GET requests from several goroutines over keep-alive connections.
 func runLoad(t testing.TB, o loadOptions) *loadResult {
 	t.Helper()

@@ -128,15 +128,8 @@ func TestSIGTERMDrainsEveryAcceptedRequest(t *testing.T) {
 	ls := newLifecycleScript(t)
 	p := startRR(t, ls, "  shutdown_timeout: 20s\n  pool:\n    num_workers: 4\n")
 
-	var res *loadResult
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// 16 clients on 4 workers: at SIGTERM, requests are running and queued
-		res = runLoad(t, loadOptions{url: p.base + "/sleep?ms=150", concurrency: 16, maxRequests: 50_000, maxDuration: 40 * time.Second, stop: stop})
-	}()
+	// 16 clients on 4 workers: at SIGTERM, requests are running and queued
+	finish := startLoad(t, loadOptions{url: p.base + "/sleep?ms=150", concurrency: 16, maxRequests: 50_000, maxDuration: 40 * time.Second})
 	time.Sleep(1500 * time.Millisecond)
 	sent := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -151,8 +144,7 @@ func TestSIGTERMDrainsEveryAcceptedRequest(t *testing.T) {
 		t.Fatalf("rr did not exit within 30s of SIGTERM\n%s", p.out.String())
 	}
 	exitAfter := time.Since(sent)
-	close(stop)
-	wg.Wait()
+	res := finish()
 	t.Logf("SIGTERM under load: exited after %s; %s", exitAfter.Round(time.Millisecond), res)
 	if res.failed.Load() != 0 {
 		t.Fatalf("an accepted request failed during the drain: %s", res)
@@ -165,21 +157,13 @@ func TestSIGTERMDrainsEveryAcceptedRequest(t *testing.T) {
 func TestRRResetUnderLoadFailsNoRequest(t *testing.T) {
 	ls := newLifecycleScript(t)
 	p := startRR(t, ls, "  pool:\n    num_workers: 2\n")
-	stop := make(chan struct{})
-	var res *loadResult
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res = runLoad(t, loadOptions{url: p.base + "/sleep?ms=2", concurrency: 6, maxRequests: 100_000, maxDuration: 30 * time.Second, stop: stop})
-	}()
+	finish := startLoad(t, loadOptions{url: p.base + "/sleep?ms=2", concurrency: 6, maxRequests: 100_000, maxDuration: 30 * time.Second})
 	for i := 0; i < 3; i++ {
 		time.Sleep(300 * time.Millisecond)
 		p.run(t, "reset", "pivot")
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	res := finish()
 	t.Logf("3× rr reset under load: %s", res)
 	if res.failed.Load() != 0 || res.refused.Load() != 0 || res.ok.Load() < 100 {
 		t.Fatalf("rr reset under load must fail no request: %s", res)
