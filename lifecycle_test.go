@@ -365,3 +365,41 @@ func TestFastRecyclingIsNotACrashLoop(t *testing.T) {
 		t.Fatalf("after the load: %d", resp.StatusCode)
 	}
 }
+
+func TestNotReadyWhileDrainingAndInFlightRequestsFinish(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  shutdown_timeout: 10s\n  pool:\n    num_workers: 2\n"))
+	type result struct {
+		status int
+		err    error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		resp, err := client.Get(s.base + "/sleep?ms=1500") //nolint:noctx
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		_ = resp.Body.Close()
+		slow <- result{status: resp.StatusCode}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() {
+		s.stop()
+		close(stopped)
+	}()
+	waitFor(t, 5*time.Second, "/ready to say draining", func() bool {
+		_, err := s.pivot.Ready()
+		return err != nil && strings.Contains(err.Error(), "draining")
+	})
+	r := <-slow
+	if r.err != nil || r.status != 200 {
+		t.Fatalf("the request in flight at stop: %d %v", r.status, r.err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the container did not stop")
+	}
+}
