@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/roadrunner-server/goridge/v3/pkg/frame"
-	"github.com/roadrunner-server/sdk/v4/payload"
-	staticPool "github.com/roadrunner-server/sdk/v4/pool/static_pool"
 	"go.uber.org/zap"
 )
 
@@ -27,15 +24,22 @@ type requestState struct {
 	ctx     []byte
 	body    bytes.Buffer
 	limited io.LimitedReader
-	pld     payload.Payload
-	stopCh  chan struct{}
 	form    dataTree
 	files   dataTree
 	uploads []*fileUpload
+
+	// response side: the state is the pool's frameSink for this request
+	p           *Plugin
+	w           http.ResponseWriter
+	wroteHead   bool
+	streaming   bool
+	writeFailed bool
 }
 
+var _ frameSink = (*requestState)(nil)
+
 func newRequestState() *requestState {
-	return &requestState{ctx: make([]byte, 0, 1024), stopCh: make(chan struct{}, 1)}
+	return &requestState{ctx: make([]byte, 0, 1024)}
 }
 
 func (st *requestState) reset() {
@@ -48,14 +52,11 @@ func (st *requestState) reset() {
 	}
 	st.body.Reset()
 	st.limited = io.LimitedReader{}
-	st.pld = payload.Payload{}
 	st.form, st.files = nil, nil
 	clear(st.uploads)
 	st.uploads = st.uploads[:0]
-	select {
-	case <-st.stopCh:
-	default:
-	}
+	st.p, st.w = nil, nil
+	st.wroteHead, st.streaming, st.writeFailed = false, false, false
 }
 
 // ServeHTTP is the request path: body → context → worker → response.
@@ -96,28 +97,28 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	st.ctx = appendRequestContext(st.ctx, r, parsed, st.files)
-	st.pld.Context = st.ctx
-	st.pld.Codec = frame.CodecJSON
+	body := st.body.Bytes()
 	if parsed {
 		// the form tree travels as JSON in the body, as http/v4 sends it
-		st.pld.Body = appendJSONObject(st.body.AvailableBuffer(), st.form)
-	} else {
-		st.pld.Body = st.body.Bytes()
+		body = appendJSONObject(st.body.AvailableBuffer(), st.form)
 	}
 
-	// The generation's context, not the request's: a client that goes away must not kill the
-	// PHP worker mid-request.
-	res, err := h.pool.Exec(h.ctx, &st.pld, st.stopCh)
-	if err != nil {
-		if h.retired.Load() {
-			p.writeUnavailable(w) // the generation was abandoned while this request waited
-			return
-		}
+	// The worker runs on the generation's context, not the request's: a client that goes away
+	// must not kill the PHP worker mid-request.
+	st.p, st.w = p, w
+	err = h.pool.exec(st.ctx, body, st)
+	switch {
+	case err == nil:
+		h.served.Add(1)
+	case !st.wroteHead && h.retired.Load():
+		p.writeUnavailable(w) // the generation was abandoned while this request waited
+	case !st.wroteHead:
 		p.writeExecError(w, err)
-		return
+	default:
+		// the status line is gone: cut the connection so the client sees an incomplete response
+		p.log.Error("stream interrupted by a worker error", zap.Error(err))
+		panic(http.ErrAbortHandler)
 	}
-	h.served.Add(1)
-	p.writeResponse(w, res, st.stopCh)
 }
 
 // acquire returns the serving generation with this request registered on it, or nil while no
@@ -179,63 +180,46 @@ func (p *Plugin) readBody(w http.ResponseWriter, r *http.Request, st *requestSta
 	return false, nil
 }
 
-// writeResponse writes the first frame's status and headers, then the body; further frames
-// (a stream) are written and flushed as they arrive.
-func (p *Plugin) writeResponse(w http.ResponseWriter, res chan *staticPool.PExec, stopCh chan struct{}) {
-	first, writeFailed, aborted := true, false, false
-	streaming := false
-	for recv := range res {
-		if err := recv.Error(); err != nil {
-			if first {
-				p.writeExecError(w, err)
-				first = false
-				continue
-			}
-			// headers are gone: cut the connection so the client sees an incomplete response
-			p.log.Error("stream interrupted by a worker error", zap.Error(err))
-			aborted = true
-			continue
-		}
-		pld := recv.Payload()
-		if first {
-			first = false
-			streaming = pld.Flags&frame.STREAM != 0
-			if !p.writeHead(w, pld, streaming) {
-				// the status was invalid: drain the rest of a stream, tell the worker to stop
-				writeFailed = true
-				signalStop(stopCh)
-				continue
-			}
-		}
-		if writeFailed || len(pld.Body) == 0 {
-			continue
-		}
-		if _, err := w.Write(pld.Body); err != nil {
-			writeFailed = true
-			signalStop(stopCh) // the client is gone: ask the worker to end its stream
-			continue
-		}
-		if streaming {
-			if f, ok := w.(http.Flusher); ok {
-				f.Flush()
-			}
+// onFrame writes a response frame: the first one's status and headers, then every body;
+// a streamed response is flushed frame by frame. It returns false once the client is gone.
+func (st *requestState) onFrame(ctx, body []byte, stream bool) bool {
+	if st.writeFailed {
+		return false
+	}
+	if !st.wroteHead {
+		st.wroteHead, st.streaming = true, stream
+		if !st.p.writeHead(st.w, ctx, len(body), stream) {
+			st.writeFailed = true
+			return false
 		}
 	}
-	if aborted && !writeFailed {
-		panic(http.ErrAbortHandler)
+	if len(body) > 0 {
+		if _, err := st.w.Write(body); err != nil {
+			st.writeFailed = true
+			return false
+		}
 	}
+	if st.streaming {
+		if f, ok := st.w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	return true
 }
 
 // writeHead applies the response context and writes the status line. It returns false when
 // the worker's status is invalid (a 500 has been written instead).
-func (p *Plugin) writeHead(w http.ResponseWriter, pld *payload.Payload, streaming bool) bool {
+func (p *Plugin) writeHead(w http.ResponseWriter, ctx []byte, bodyLen int, streaming bool) bool {
 	h := w.Header()
 	status := http.StatusOK
-	if len(pld.Context) > 0 {
-		s, err := applyResponseContext(pld.Context, h)
+	if len(ctx) > 0 {
+		// ctx lives in the worker's read buffer, but net/http writes the headers after the
+		// handler returns: the header strings must point into a copy the GC keeps alive.
+		ctx = bytes.Clone(ctx)
+		s, err := applyResponseContext(ctx, h)
 		if err != nil {
 			clear(h)
-			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(pld.Context)))
+			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
 			p.writeError(w, http.StatusInternalServerError, "malformed response from worker")
 			return false
 		}
@@ -254,18 +238,11 @@ func (p *Plugin) writeHead(w http.ResponseWriter, pld *payload.Payload, streamin
 	}
 	// A complete response gets a Content-Length: no chunked encoding, no extra flush.
 	if !streaming && bodyAllowed(status) && h["Content-Length"] == nil {
-		h["Content-Length"] = []string{strconv.Itoa(len(pld.Body))}
+		h["Content-Length"] = []string{strconv.Itoa(bodyLen)}
 	}
 	p.metrics.countStatus(status)
 	w.WriteHeader(status)
 	return true
-}
-
-func signalStop(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
 }
 
 func truncate(b []byte) []byte {

@@ -6,9 +6,6 @@ import (
 	"strings"
 
 	"github.com/roadrunner-server/errors"
-	"github.com/roadrunner-server/sdk/v4/payload"
-	staticPool "github.com/roadrunner-server/sdk/v4/pool/static_pool"
-	"github.com/roadrunner-server/sdk/v4/worker"
 	"go.uber.org/zap"
 )
 
@@ -16,18 +13,6 @@ const (
 	envMode  = "RR_MODE"
 	modeHTTP = "http"
 )
-
-// workerPool is what the request path and the informer/resetter need from a pool.
-type workerPool interface {
-	Exec(ctx context.Context, p *payload.Payload, stopCh chan struct{}) (chan *staticPool.PExec, error)
-	Workers() []*worker.Process
-	AddWorker() error
-	RemoveWorker(ctx context.Context) error
-	Reset(ctx context.Context) error
-	Destroy(ctx context.Context)
-}
-
-var _ workerPool = (*staticPool.Pool)(nil)
 
 // startGeneration starts a new generation of workers (see poolHandle).
 func (p *Plugin) startGeneration() (*poolHandle, error) {
@@ -42,7 +27,7 @@ func (p *Plugin) startGeneration() (*poolHandle, error) {
 
 // newPool starts the plugin's own sdk/v4 static pool over pipes (see Server for why it is not
 // created through the server plugin). The pool spawns every later worker under ctx.
-func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
+func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
 	const op = errors.Op("pivot_new_pool")
 	base := p.server.CmdFactory(map[string]string{envMode: modeHTTP})
 	command := func(override []string) *exec.Cmd {
@@ -70,8 +55,7 @@ func (p *Plugin) newPool(ctx context.Context) (*staticPool.Pool, error) {
 		cfg.Supervisor = &sv
 	}
 	cfg.NumWorkers = p.workerTarget.Load()
-	pl, err := staticPool.NewPool(ctx, command, &pipeFactory{log: p.log}, &cfg, p.log,
-		staticPool.WithQueueSize(cfg.MaxQueueSize))
+	pl, err := newWorkerPool(ctx, command, &pipeFactory{log: p.log}, &cfg, p.log)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

@@ -3,6 +3,7 @@ package pivot
 import (
 	"bufio"
 	"bytes"
+	"hash/crc32"
 	"io"
 	"time"
 
@@ -20,6 +21,7 @@ type pipeRelay struct {
 	src  io.ReadCloser
 	out  io.WriteCloser
 	wbuf []byte
+	rbuf []byte
 }
 
 var _ relay.Relay = (*pipeRelay)(nil)
@@ -114,4 +116,108 @@ func (r *pipeRelay) Close() error {
 	_ = r.out.Close()
 	_ = r.src.Close()
 	return nil
+}
+
+// Direct frame I/O for pivot's own exec path: no frame objects, no copies of the response.
+
+const (
+	frameVersion1 = 1 << 4
+	// largeRequest: above this, a request body is written on its own instead of being copied
+	// behind the header.
+	largeRequest = 1 << 20
+)
+
+// putHeader writes a goridge header (12 bytes + options) into dst.
+func putHeader(dst []byte, flags, byte10 byte, payloadLen int, options ...uint32) []byte {
+	start := len(dst)
+	dst = append(dst, frameVersion1|byte(3+len(options)), flags,
+		byte(payloadLen), byte(payloadLen>>8), byte(payloadLen>>16), byte(payloadLen>>24))
+	crc := crc32.ChecksumIEEE(dst[start : start+6])
+	dst = append(dst, byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24), byte10, 0)
+	for _, o := range options {
+		dst = append(dst, byte(o), byte(o>>8), byte(o>>16), byte(o>>24))
+	}
+	return dst
+}
+
+// writeRequest sends a worker request frame: one option (the context length), payload
+// context‖body, in one write (two for a large body, to avoid copying it).
+func (r *pipeRelay) writeRequest(codec byte, ctx, body []byte) error {
+	r.wbuf = putHeader(r.wbuf[:0], codec, 0, len(ctx)+len(body), uint32(len(ctx)))
+	r.wbuf = append(r.wbuf, ctx...)
+	if len(body) > largeRequest {
+		if _, err := r.out.Write(r.wbuf); err != nil {
+			return err
+		}
+		_, err := r.out.Write(body)
+		return err
+	}
+	r.wbuf = append(r.wbuf, body...)
+	_, err := r.out.Write(r.wbuf)
+	if cap(r.wbuf) > relayMaxKeptWrite {
+		r.wbuf = nil
+	}
+	return err
+}
+
+// writeControl sends a header-only frame with byte10 set (PONG, or STOP to end a stream).
+func (r *pipeRelay) writeControl(byte10 byte) error {
+	var b [12]byte
+	_, err := r.out.Write(putHeader(b[:0], 0, byte10, 0))
+	return err
+}
+
+// workerFrame is a response frame; payload points into the relay's read buffer and is valid
+// until the next read on this relay.
+type workerFrame struct {
+	flags   byte
+	byte10  byte
+	options int
+	ctxLen  uint32
+	payload []byte
+}
+
+// readFrame reads one frame into the relay's reusable buffer.
+func (r *pipeRelay) readFrame() (workerFrame, error) {
+	const op = errors.Op("pivot_relay_receive")
+	var f workerFrame
+	var hdr [12 + 4*10]byte
+	if _, err := io.ReadFull(r.in, hdr[:12]); err != nil {
+		return f, err
+	}
+	if bytes.Equal(hdr[:12], couldNotOpen) {
+		rest, _ := io.ReadAll(r.in)
+		return f, errors.E(op, errors.FileNotFound, errors.Str(string(hdr[:12])+string(rest)))
+	}
+	hl := int(hdr[0] & 0x0F)
+	if hl < 3 || hl > 13 {
+		return f, errors.E(op, errors.Errorf(stdoutCRCError, string(hdr[:12])+string(r.drainGarbage())))
+	}
+	f.options = hl - 3
+	if f.options > 0 {
+		if _, err := io.ReadFull(r.in, hdr[12:12+4*f.options]); err != nil {
+			return f, errors.E(op, err)
+		}
+		f.ctxLen = uint32(hdr[12]) | uint32(hdr[13])<<8 | uint32(hdr[14])<<16 | uint32(hdr[15])<<24
+	}
+	if crc32.ChecksumIEEE(hdr[:6]) != uint32(hdr[6])|uint32(hdr[7])<<8|uint32(hdr[8])<<16|uint32(hdr[9])<<24 {
+		return f, errors.E(op, errors.Errorf(stdoutCRCError, string(hdr[:12+4*f.options])+string(r.drainGarbage())))
+	}
+	f.flags, f.byte10 = hdr[1], hdr[10]
+	n := int(uint32(hdr[2]) | uint32(hdr[3])<<8 | uint32(hdr[4])<<16 | uint32(hdr[5])<<24)
+	if cap(r.rbuf) < n {
+		r.rbuf = make([]byte, n)
+	}
+	f.payload = r.rbuf[:n]
+	if _, err := io.ReadFull(r.in, f.payload); err != nil {
+		return f, errors.E(op, err)
+	}
+	return f, nil
+}
+
+// trimReadBuffer drops a read buffer grown by a large response.
+func (r *pipeRelay) trimReadBuffer() {
+	if cap(r.rbuf) > relayMaxKeptWrite {
+		r.rbuf = nil
+	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 )
 
-// workerFrame builds a response frame as a PHP worker writes it: one option (context length).
-func workerFrame(ctx, body string, byte10 byte) []byte {
+// phpFrame builds a response frame as a PHP worker writes it: one option (context length).
+func phpFrame(ctx, body string, byte10 byte) []byte {
 	f := frame.NewFrame()
 	f.WriteVersion(f.Header(), frame.Version1)
 	f.WriteOptions(f.HeaderPtr(), uint32(len(ctx)))
@@ -49,7 +49,7 @@ func TestPipeRelayReceivesFrames(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rl, w := pipePair(t)
-			go func() { _, _ = w.Write(workerFrame(tc.ctx, tc.body, tc.byte10)) }()
+			go func() { _, _ = w.Write(phpFrame(tc.ctx, tc.body, tc.byte10)) }()
 			f := frame.NewFrame()
 			if err := rl.Receive(f); err != nil {
 				t.Fatal(err)
@@ -64,7 +64,7 @@ func TestPipeRelayReceivesFrames(t *testing.T) {
 
 func TestPipeRelayTwoFramesInOneRead(t *testing.T) {
 	rl, w := pipePair(t)
-	both := append(workerFrame("", "one", frame.STREAM), workerFrame("", "two", 0)...)
+	both := append(phpFrame("", "one", frame.STREAM), phpFrame("", "two", 0)...)
 	go func() { _, _ = w.Write(both) }()
 	for _, want := range []string{"one", "two"} {
 		f := frame.NewFrame()

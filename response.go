@@ -12,7 +12,7 @@ import (
 
 // The worker answers with the context {"status":<int>,"headers":{"Name":["v",...]}} followed by
 // the body. The context has a fixed shape, so it is scanned directly into the response headers;
-// payloads arrive in fresh slices (sdk/v4 copies every frame), so strings may point into them.
+// the strings point into ctx, which the caller must not reuse while the headers live.
 
 var errBadContext = errors.New("malformed response context from worker")
 

@@ -1,0 +1,338 @@
+package pivot
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/goridge/v3/pkg/frame"
+	"github.com/roadrunner-server/sdk/v4/fsm"
+	"github.com/roadrunner-server/sdk/v4/pool"
+	"github.com/roadrunner-server/sdk/v4/state/process"
+	"github.com/roadrunner-server/sdk/v4/worker"
+	workerWatcher "github.com/roadrunner-server/sdk/v4/worker_watcher"
+	"go.uber.org/zap"
+)
+
+// workerPool is pivot's pool of PHP workers. sdk/v4's worker watcher keeps the workers (spawn,
+// replace on exit, scale, destroy); pivot runs each request on the request's own goroutine:
+// no goroutine, channel or payload copy per request as in sdk/v4's static pool, and the
+// supervisor goroutine ends with the pool (the sdk's never does, which would leak one per reset).
+type workerPool struct {
+	cfg      *pool.Config
+	log      *zap.Logger
+	ctx      context.Context
+	ww       *workerWatcher.WorkerWatcher
+	queue    atomic.Uint64
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// stopRequest is a worker's "I did not handle this request, restart me" answer.
+const stopRequest = `{"stop":true}`
+
+// largeResponse: a complete response above this size is copied out so the worker is free
+// again before a slow client has read it.
+const largeResponse = 256 << 10
+
+// frameSink receives a request's response frames.
+type frameSink interface {
+	// onFrame gets each frame; ctx and body are valid only during the call. Returning false
+	// asks the worker to end its stream.
+	onFrame(ctx, body []byte, stream bool) bool
+}
+
+func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, cfg *pool.Config, log *zap.Logger) (*workerPool, error) {
+	const op = errors.Op("pivot_worker_pool")
+	cfg.InitDefaults()
+	allocator := pool.NewPoolAllocator(ctx, cfg.AllocateTimeout, factory, cmd, cfg.Command, log)
+	p := &workerPool{
+		cfg:  cfg,
+		log:  log,
+		ctx:  ctx,
+		ww:   workerWatcher.NewSyncWorkerWatcher(allocator, log, cfg.NumWorkers, cfg.AllocateTimeout),
+		stop: make(chan struct{}),
+	}
+	workers, err := pool.AllocateParallel(cfg.NumWorkers, allocator)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	if err = p.ww.Watch(workers); err != nil {
+		return nil, errors.E(op, err)
+	}
+	if cfg.Supervisor != nil {
+		go p.supervise()
+	}
+	return p, nil
+}
+
+func (p *workerPool) Workers() []*worker.Process { return p.ww.List() }
+
+func (p *workerPool) AddWorker() error { return p.ww.AddWorker() }
+
+func (p *workerPool) RemoveWorker(ctx context.Context) error { return p.ww.RemoveWorker(ctx) }
+
+// Destroy stops every worker once it is idle (within ctx) and ends the supervisor.
+func (p *workerPool) Destroy(ctx context.Context) {
+	p.stopOnce.Do(func() { close(p.stop) })
+	p.ww.Destroy(ctx)
+}
+
+// exec runs one request on a free worker and hands its response frames to sink.
+func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
+	const op = errors.Op("pivot_exec")
+	if max := p.cfg.MaxQueueSize; max != 0 && p.queue.Load() >= max {
+		return errors.E(op, errors.QueueSize, errors.Str("max queue size reached"))
+	}
+	p.queue.Add(1)
+	defer p.queue.Add(^uint64(0))
+
+	for {
+		w, err := p.take()
+		if err != nil {
+			return errors.E(op, err)
+		}
+		retry, err := p.run(w, reqCtx, reqBody, sink)
+		if !retry {
+			return err
+		}
+	}
+}
+
+func (p *workerPool) take() (*worker.Process, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.AllocateTimeout)
+	defer cancel()
+	return p.ww.Take(ctx)
+}
+
+// run executes the request on w. retry is true when the worker answered {"stop":true}: it
+// did not handle the request, which goes to another worker.
+func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSink) (retry bool, err error) {
+	const op = errors.Op("pivot_exec")
+	rl, ok := w.Relay().(*pipeRelay)
+	if !ok {
+		p.release(w)
+		return false, errors.E(op, errors.Str("worker without a pivot relay"))
+	}
+	w.State().SetLastUsed(uint64(time.Now().UnixNano()))
+	w.State().Transition(fsm.StateWorking)
+
+	var ttl *execTimer
+	if sv := p.cfg.Supervisor; sv != nil && sv.ExecTTL > 0 {
+		ttl = startExecTimer(w, sv.ExecTTL)
+		defer ttl.stop()
+	}
+
+	if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
+		return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
+	}
+	w.State().RegisterExec()
+
+	f, err := rl.readFrame()
+	if err != nil {
+		return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
+	}
+	if f.flags&frame.ERROR != 0 {
+		msg := string(f.payload)
+		w.State().Transition(fsm.StateReady)
+		p.release(w)
+		return false, errors.E(op, errors.SoftJob, errors.Str(msg))
+	}
+	if f.options != 1 || int(f.ctxLen) > len(f.payload) {
+		w.State().Transition(fsm.StateErrored)
+		p.release(w)
+		return false, errors.E(op, errors.Decode, errors.Str("the response frame must carry exactly one option, the context length"))
+	}
+	ctx, body := f.payload[:f.ctxLen], f.payload[f.ctxLen:]
+	if len(body) == 0 && unsafe.String(unsafe.SliceData(ctx), len(ctx)) == stopRequest {
+		w.State().Transition(fsm.StateInvalid)
+		p.release(w)
+		return true, nil
+	}
+	p.countJob(w)
+
+	if f.byte10&frame.STREAM == 0 {
+		ttl.stop()
+		if len(f.payload) > largeResponse {
+			// copy and free the worker before a slow client reads the body
+			cp := append([]byte(nil), f.payload...)
+			rl.trimReadBuffer()
+			p.finish(w)
+			sink.onFrame(cp[:f.ctxLen], cp[f.ctxLen:], false)
+			return false, nil
+		}
+		sink.onFrame(ctx, body, false)
+		p.finish(w)
+		return false, nil
+	}
+	return false, p.stream(w, rl, ttl, ctx, body, sink)
+}
+
+// stream relays the frames of a streamed response; if the client goes away, the worker is
+// told to stop (STOP bit) and its remaining frames are discarded.
+func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, ctx, body []byte, sink frameSink) error {
+	const op = errors.Op("pivot_stream")
+	wanted := sink.onFrame(ctx, body, true)
+	var cancelTimer *execTimer
+	defer func() { cancelTimer.stop() }()
+	for {
+		if !wanted && cancelTimer == nil {
+			if err := rl.writeControl(frame.STOP); err != nil {
+				return p.broken(w, ttl, errors.E(op, errors.Network, err))
+			}
+			ttl.stop()
+			cancelTimer = startExecTimer(w, p.cfg.StreamTimeout)
+		}
+		if wanted {
+			ttl.reset() // exec_ttl applies to each frame
+		}
+		f, err := rl.readFrame()
+		if err != nil {
+			return p.broken(w, ttl, errors.E(op, errors.Network, err))
+		}
+		if f.flags&frame.ERROR != 0 {
+			// an error inside a stream leaves the worker in an unknown state: replace it
+			w.State().Transition(fsm.StateInvalid)
+			p.release(w)
+			return errors.E(op, errors.SoftJob, errors.Str(string(f.payload)))
+		}
+		if f.byte10&frame.PING != 0 && wanted {
+			if err = rl.writeControl(frame.PONG); err != nil {
+				return p.broken(w, ttl, errors.E(op, errors.Network, err))
+			}
+		}
+		more := f.byte10&frame.STREAM != 0
+		if wanted && f.options == 1 && int(f.ctxLen) <= len(f.payload) {
+			wanted = sink.onFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], true)
+		}
+		if !more {
+			rl.trimReadBuffer()
+			p.finish(w)
+			return nil
+		}
+	}
+}
+
+// countJob marks a worker that reached max_jobs; the release then replaces it.
+func (p *workerPool) countJob(w *worker.Process) {
+	if p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs {
+		w.State().Transition(fsm.StateMaxJobsReached)
+	}
+}
+
+// finish returns a worker after a complete response.
+func (p *workerPool) finish(w *worker.Process) {
+	if w.State().Compare(fsm.StateWorking) {
+		w.State().Transition(fsm.StateReady)
+	}
+	p.release(w)
+}
+
+// release hands the worker back; one that must go (max_jobs, ttl, ...) is stopped off the
+// request path, so its exit never delays the response.
+func (p *workerPool) release(w *worker.Process) {
+	if w.State().Compare(fsm.StateReady) {
+		p.ww.Release(w)
+		return
+	}
+	go p.ww.Release(w)
+}
+
+// broken kills a worker that failed mid-request (it died, broke the protocol or ran past
+// exec_ttl); the watcher replaces it.
+func (p *workerPool) broken(w *worker.Process, ttl *execTimer, err error) error {
+	if ttl.expired() {
+		w.State().Transition(fsm.StateExecTTLReached)
+		p.log.Warn("exec_ttl reached: worker killed", zap.Int64("pid", w.Pid()))
+		return errors.E(errors.Op("pivot_exec"), errors.ExecTTL, errors.Str("exec_ttl reached"))
+	}
+	w.State().Transition(fsm.StateErrored)
+	_ = w.Kill()
+	return err
+}
+
+// execTimer kills a worker whose request runs too long; a nil timer is disabled.
+type execTimer struct {
+	d   time.Duration
+	t   *time.Timer
+	hit atomic.Bool
+}
+
+func startExecTimer(w *worker.Process, d time.Duration) *execTimer {
+	et := &execTimer{d: d}
+	et.t = time.AfterFunc(d, func() {
+		et.hit.Store(true)
+		_ = w.Kill()
+	})
+	return et
+}
+
+func (et *execTimer) stop() {
+	if et != nil {
+		et.t.Stop()
+	}
+}
+
+func (et *execTimer) reset() {
+	if et != nil && !et.hit.Load() {
+		et.t.Reset(et.d)
+	}
+}
+
+func (et *execTimer) expired() bool { return et != nil && et.hit.Load() }
+
+// supervise applies ttl, idle_ttl and max_worker_memory every watch_tick, as sdk/v4 does: a
+// ready worker past a limit is marked and stopped on the next tick; a busy one is stopped when
+// its request ends.
+func (p *workerPool) supervise() {
+	sv := p.cfg.Supervisor
+	tick := time.NewTicker(sv.WatchTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		for _, w := range p.ww.List() {
+			st := w.State()
+			switch st.CurrentState() {
+			case fsm.StateMaxMemoryReached, fsm.StateIdleTTLReached, fsm.StateTTLReached:
+				_ = w.Stop()
+				w.Callback()
+				continue
+			case fsm.StateReady, fsm.StateWorking:
+			default:
+				continue
+			}
+			mark := func(readyState int64, why string) {
+				if st.Compare(fsm.StateReady) {
+					st.Transition(readyState)
+				} else {
+					st.Transition(fsm.StateInvalid)
+				}
+				p.log.Debug("worker replaced", zap.String("reason", why), zap.Int64("pid", w.Pid()))
+			}
+			if sv.TTL != 0 && now.Sub(w.Created()) >= sv.TTL {
+				mark(fsm.StateTTLReached, "ttl")
+				continue
+			}
+			if sv.MaxWorkerMemory != 0 {
+				if ps, err := process.WorkerProcessState(w); err == nil && ps.MemoryUsage >= sv.MaxWorkerMemory*MB {
+					mark(fsm.StateMaxMemoryReached, "max_worker_memory")
+					continue
+				}
+			}
+			if sv.IdleTTL != 0 && st.Compare(fsm.StateReady) {
+				if lu := st.LastUsed(); lu != 0 && now.Sub(time.Unix(0, int64(lu))) >= sv.IdleTTL {
+					st.Transition(fsm.StateIdleTTLReached)
+					p.log.Debug("worker replaced", zap.String("reason", "idle_ttl"), zap.Int64("pid", w.Pid()))
+				}
+			}
+		}
+	}
+}
