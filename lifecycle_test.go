@@ -3,10 +3,12 @@ package pivot_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -401,5 +403,52 @@ func TestNotReadyWhileDrainingAndInFlightRequestsFinish(t *testing.T) {
 	case <-stopped:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the container did not stop")
+	}
+}
+
+// Each reset retires a generation; nothing of it may stay behind (the sdk's static pool leaked
+// its supervisor goroutine on every destroy).
+func TestResetsLeakNoGoroutines(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pool:\n    num_workers: 2\n    supervisor:\n      watch_tick: 100ms\n      max_worker_memory: 512\n"))
+	if err := s.pivot.Reset(); err != nil { // warm up: first-use goroutines
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	for i := 0; i < 10; i++ {
+		if err := s.pivot.Reset(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var after int
+	waitFor(t, 10*time.Second, "goroutines to settle", func() bool {
+		after = runtime.NumGoroutine()
+		return after <= before+3
+	})
+	t.Logf("goroutines: %d before 10 resets, %d after", before, after)
+}
+
+// A client that leaves in the middle of a stream: the worker gets the STOP bit, ends its
+// stream and serves the next request.
+func TestStreamCancelledByTheClientFreesTheWorker(t *testing.T) {
+	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 1\n    allocate_timeout: 10s\n"})
+	pid := s.pids()[0]
+	resp, err := client.Get(s.base + "/stream?chunks=50&delay_ms=50") //nolint:noctx
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if _, err = io.ReadFull(resp.Body, buf); err != nil || string(buf) != "chunk 0\n" {
+		t.Fatalf("first chunk %q: %v", buf, err)
+	}
+	_ = resp.Body.Close() // the client goes away after the first chunk
+	start := time.Now()
+	resp2, body := do(t, "GET", s.base+"/pid", nil, nil)
+	if resp2.StatusCode != 200 || pidOf(t, body) != pid {
+		t.Fatalf("after the cancelled stream: %d %s (want pid %d)", resp2.StatusCode, body, pid)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("the worker was freed only after %s: the stream was not stopped", d)
 	}
 }
