@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/roadrunner-server/errors"
 	"go.uber.org/zap"
 )
 
@@ -110,7 +111,7 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		h.served.Add(1)
-	case !st.wroteHead && h.retired.Load():
+	case !st.wroteHead && h.retired.Load() && (errors.Is(errors.NoFreeWorkers, err) || errors.Is(errors.WatcherStopped, err)):
 		p.writeUnavailable(w) // the generation was abandoned while this request waited
 	case !st.wroteHead:
 		p.writeExecError(w, err)
