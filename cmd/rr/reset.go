@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log"
 	"os"
 	"sort"
@@ -29,12 +28,9 @@ func newResetCommand(g *globalFlags) *cobra.Command {
 			}
 			defer func() { _ = client.Close() }()
 
-			names := args
-			if len(names) == 0 {
-				if err = client.Call(resetterList, true, &names); err != nil {
-					return fmt.Errorf("%s: %w", resetterList, err)
-				}
-				sort.Strings(names)
+			names, err := pluginNames(client, args, resetterList)
+			if err != nil {
+				return err
 			}
 
 			logger := log.New(os.Stderr, "", log.LstdFlags)

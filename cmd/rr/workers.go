@@ -44,12 +44,9 @@ func newWorkersCommand(g *globalFlags) *cobra.Command {
 			}
 			defer func() { _ = client.Close() }()
 
-			names := args
-			if len(names) == 0 {
-				if err = client.Call(informerList, true, &names); err != nil {
-					return fmt.Errorf("%s: %w", informerList, err)
-				}
-				sort.Strings(names)
+			names, err := pluginNames(client, args, informerList)
+			if err != nil {
+				return err
 			}
 
 			if !interactive {
@@ -226,4 +223,18 @@ func renderStatus(status string) string {
 	default:
 		return status
 	}
+}
+
+// pluginNames returns the plugins named on the command line, or, when none is, every plugin
+// listMethod (informer.List, resetter.List) reports, sorted.
+func pluginNames(client *rpc.Client, args []string, listMethod string) ([]string, error) {
+	if len(args) > 0 {
+		return args, nil
+	}
+	var names []string
+	if err := client.Call(listMethod, true, &names); err != nil {
+		return nil, fmt.Errorf("%s: %w", listMethod, err)
+	}
+	sort.Strings(names)
+	return names, nil
 }
