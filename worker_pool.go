@@ -90,7 +90,9 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 	p.queue.Add(1)
 	defer p.queue.Add(^uint64(0))
 
-	for {
+	// A worker that answers {"stop":true} hands the request to another one; bound the hand-overs
+	// so an app that always answers so cannot spin a request forever.
+	for handovers := uint64(0); handovers <= 2*p.cfg.NumWorkers+2; handovers++ {
 		w, err := p.take()
 		if err != nil {
 			return errors.E(op, err)
@@ -100,6 +102,7 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 			return err
 		}
 	}
+	return errors.E(op, errors.WorkerAllocate, errors.Str("every worker handed the request back ({\"stop\":true}); none served it"))
 }
 
 func (p *workerPool) take() (*worker.Process, error) {
