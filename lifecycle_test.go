@@ -452,3 +452,20 @@ func TestStreamCancelledByTheClientFreesTheWorker(t *testing.T) {
 		t.Fatalf("the worker was freed only after %s: the stream was not stopped", d)
 	}
 }
+
+func TestMaxConsecutiveFailuresStopsRoadRunner(t *testing.T) {
+	ls := newLifecycleScript(t)
+	ls.breakSyntax()
+	o := ls.options("  restart:\n    initial_backoff: 50ms\n    max_backoff: 100ms\n    max_consecutive_failures: 3\n  pool:\n    num_workers: 1\n    allocate_timeout: 5s\n")
+	o.noWait = true
+	s := startStack(t, o)
+	select {
+	case r := <-s.errs:
+		if r.Error == nil || !strings.Contains(r.Error.Error(), "pivot.restart.max_consecutive_failures") || !strings.Contains(r.Error.Error(), "3 times") {
+			t.Fatalf("the error must name the limit: %v", r.Error)
+		}
+		t.Logf("RoadRunner stops with: %v", r.Error)
+	case <-time.After(20 * time.Second):
+		t.Fatal("max_consecutive_failures did not stop RoadRunner")
+	}
+}
