@@ -126,7 +126,7 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 	var ttl *execTimer
 	if sv := p.cfg.Supervisor; sv != nil && sv.ExecTTL > 0 {
 		ttl = startExecTimer(w, sv.ExecTTL)
-		defer ttl.stop()
+		defer func() { ttl.stop() }()
 	}
 
 	if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
@@ -158,7 +158,12 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 	p.countJob(w)
 
 	if f.byte10&frame.STREAM == 0 {
-		ttl.stop()
+		if !ttl.stop() {
+			// exec_ttl fired as the answer arrived: the worker is being killed, the answer is whole
+			w.State().Transition(fsm.StateExecTTLReached)
+			sink.onFrame(ctx, body, false)
+			return false, nil
+		}
 		if len(f.payload) > largeResponse {
 			// copy and free the worker before a slow client reads the body
 			cp := append([]byte(nil), f.payload...)
@@ -181,16 +186,21 @@ func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, ct
 	wanted := sink.onFrame(ctx, body, true)
 	var cancelTimer *execTimer
 	defer func() { cancelTimer.stop() }()
+	if !ttl.stop() { // fired while the first frame was written
+		return p.broken(w, ttl, nil)
+	}
 	for {
 		if !wanted && cancelTimer == nil {
 			if err := rl.writeControl(frame.STOP); err != nil {
 				return p.broken(w, ttl, errors.E(op, errors.Network, err))
 			}
-			ttl.stop()
+			if !ttl.stop() {
+				return p.broken(w, ttl, nil)
+			}
 			cancelTimer = startExecTimer(w, p.cfg.StreamTimeout)
 		}
 		if wanted {
-			ttl.reset() // exec_ttl applies to each frame
+			ttl.rearm() // exec_ttl applies to each frame
 		}
 		f, err := rl.readFrame()
 		if err != nil {
@@ -213,6 +223,9 @@ func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, ct
 		}
 		if !more {
 			rl.trimReadBuffer()
+			if !ttl.stop() || !cancelTimer.stop() {
+				return p.broken(w, ttl, errors.E(op, errors.Network, errors.Str("the stream ended as its timer fired")))
+			}
 			p.finish(w)
 			return nil
 		}
@@ -257,35 +270,50 @@ func (p *workerPool) broken(w *worker.Process, ttl *execTimer, err error) error 
 	return err
 }
 
-// execTimer kills a worker whose request runs too long; a nil timer is disabled.
+// execTimer kills a worker whose request runs too long; a nil timer is disabled. stop and the
+// kill race for the same state, so a worker is either killed or handed back, never both.
 type execTimer struct {
-	d   time.Duration
-	t   *time.Timer
-	hit atomic.Bool
+	d     time.Duration
+	t     *time.Timer
+	state atomic.Int32 // timerRunning, timerStopped or timerFired
 }
+
+const (
+	timerRunning int32 = iota
+	timerStopped
+	timerFired
+)
 
 func startExecTimer(w *worker.Process, d time.Duration) *execTimer {
 	et := &execTimer{d: d}
 	et.t = time.AfterFunc(d, func() {
-		et.hit.Store(true)
-		_ = w.Kill()
+		if et.state.CompareAndSwap(timerRunning, timerFired) {
+			_ = w.Kill()
+		}
 	})
 	return et
 }
 
-func (et *execTimer) stop() {
-	if et != nil {
-		et.t.Stop()
+// stop disarms the timer; false means it already fired and the worker is being killed.
+func (et *execTimer) stop() bool {
+	if et == nil {
+		return true
 	}
+	et.t.Stop()
+	return et.state.CompareAndSwap(timerRunning, timerStopped) || et.state.Load() == timerStopped
 }
 
-func (et *execTimer) reset() {
-	if et != nil && !et.hit.Load() {
+// rearm starts a new countdown for the next frame of a stream, unless the timer fired.
+func (et *execTimer) rearm() {
+	if et == nil {
+		return
+	}
+	if et.state.CompareAndSwap(timerStopped, timerRunning) || et.state.Load() == timerRunning {
 		et.t.Reset(et.d)
 	}
 }
 
-func (et *execTimer) expired() bool { return et != nil && et.hit.Load() }
+func (et *execTimer) expired() bool { return et != nil && et.state.Load() == timerFired }
 
 // supervise applies ttl, idle_ttl and max_worker_memory every watch_tick, as sdk/v4 does: a
 // ready worker past a limit is marked and stopped on the next tick; a busy one is stopped when
