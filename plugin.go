@@ -3,8 +3,9 @@
 // RoadRunner PSR-7 worker runs unchanged.
 //
 // A request flows: server.go (listener, http.Server) → handler.go (ServeHTTP) →
-// form.go / uploads.go (body) → request_context.go (JSON context) → pool_handle.go and pool.go
-// (sdk/v4 pool, goridge pipes, PHP) → response.go (status, headers, body, streams).
+// form.go / uploads.go (body) → request_context.go (JSON context) → pool_handle.go (serving
+// generation) → worker_pool.go (a free worker) → relay.go (goridge frames over pipes) → PHP →
+// response.go (status, headers) → handler.go (body, streams).
 // supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`.
 package pivot
 
