@@ -91,25 +91,19 @@ type pidMessage struct {
 // handshake sends RoadRunner's pid as a control frame and expects the worker's pid back.
 func handshake(rl *pipeRelay) error {
 	data, _ := json.Marshal(pidMessage{Pid: os.Getpid()})
-	fr := frame.NewFrame()
-	fr.WriteVersion(fr.Header(), frame.Version1)
-	fr.WriteFlags(fr.Header(), frame.CONTROL, frame.CodecJSON)
-	fr.WritePayloadLen(fr.Header(), uint32(len(data)))
-	fr.WritePayload(data)
-	fr.WriteCRC(fr.Header())
-	if err := rl.Send(fr); err != nil {
+	if _, err := rl.out.Write(append(putHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
 		return err
 	}
 
-	resp := frame.NewFrame()
-	if err := rl.Receive(resp); err != nil {
+	resp, err := rl.readFrame()
+	if err != nil {
 		return err
 	}
-	if resp.ReadFlags()&frame.CONTROL == 0 {
+	if resp.flags&frame.CONTROL == 0 {
 		return errors.Str("the worker answered the handshake without the CONTROL flag")
 	}
 	var pid pidMessage
-	if err := json.Unmarshal(resp.Payload(), &pid); err != nil {
+	if err := json.Unmarshal(resp.payload, &pid); err != nil {
 		return errors.Errorf("the worker's handshake is not JSON: %v", err)
 	}
 	if pid.Pid <= 0 {

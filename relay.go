@@ -56,44 +56,18 @@ func (r *pipeRelay) Send(f *frame.Frame) error {
 	return nil
 }
 
-// Receive reads one frame, with goridge's checks: PHP's "Could not open input file" and the CRC
-// of the header (anything else on STDOUT breaks it).
+// Receive reads one frame into f (the goridge relay interface; pivot's own paths use
+// readFrame). The payload is copied out of the reused read buffer.
 func (r *pipeRelay) Receive(f *frame.Frame) error {
-	const op = errors.Op("pivot_relay_receive")
-	var fixed [12]byte
-	if _, err := io.ReadFull(r.in, fixed[:]); err != nil {
+	wf, err := r.readFrame()
+	if err != nil {
 		return err
 	}
-	if bytes.Equal(fixed[:], couldNotOpen) {
-		rest, _ := io.ReadAll(r.in)
-		return errors.E(op, errors.FileNotFound, errors.Str(string(fixed[:])+string(rest)))
+	var opts []uint32
+	if wf.options > 0 {
+		opts = []uint32{wf.ctxLen}
 	}
-
-	hl := int(fixed[0] & 0x0F)
-	header := make([]byte, hl*frame.WORD)
-	copy(header, fixed[:])
-	if hl > 3 {
-		if _, err := io.ReadFull(r.in, header[12:]); err != nil {
-			if err == io.EOF { //nolint:errorlint // io.ReadFull returns io.EOF itself
-				return err
-			}
-			return errors.E(op, err)
-		}
-	}
-
-	if !f.VerifyCRC(header) {
-		return errors.E(op, errors.Errorf(stdoutCRCError, string(header)+string(r.drainGarbage())))
-	}
-
-	n := f.ReadPayloadLen(header)
-	var payload []byte
-	if n > 0 {
-		payload = make([]byte, n)
-		if _, err := io.ReadFull(r.in, payload); err != nil {
-			return errors.E(op, err)
-		}
-	}
-	*f = *frame.From(header, payload)
+	*f = *frame.From(putHeader(nil, wf.flags, wf.byte10, len(wf.payload), opts...), bytes.Clone(wf.payload))
 	return nil
 }
 
