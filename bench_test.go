@@ -1,63 +1,65 @@
 package pivot_test
 
 import (
-	"net/http"
-	"net/http/httptest"
+	"bufio"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
-// responseRecorder is a minimal reusable http.ResponseWriter, so the benchmark measures the
-// handler and the pool, not httptest's recorder.
-type responseRecorder struct {
-	header http.Header
-	status int
-	n      int
-}
-
-func (r *responseRecorder) Header() http.Header { return r.header }
-func (r *responseRecorder) WriteHeader(s int)   { r.status = s }
-func (r *responseRecorder) Write(b []byte) (int, error) {
-	r.n += len(b)
-	return len(b), nil
-}
-
-// BenchmarkHandler drives the plugin's ServeHTTP with real PHP workers (examples/hello /hello)
-// in the real plugin graph. allocs/op is the Go-side allocation count per request (handler +
-// sdk/v4 pool + goridge); ns/op includes the PHP round trip over the pipes.
+// BenchmarkHandler drives the plugin's HandleRequest with real PHP workers (examples/hello
+// /hello) in the real plugin graph. allocs/op is the Go-side allocation count per request
+// (handler + pool + relay); ns/op includes the PHP round trip over the pipes.
 func BenchmarkHandler(b *testing.B) {
 	s := startStackB(b, stackOptions{pivot: "  pool:\n    num_workers: 2\n"})
+	json := `{"k":"` + strings.Repeat("v", 1000) + `"}`
 	cases := []struct {
 		name string
-		req  func() *http.Request
+		raw  string
 	}{
-		{"GET hello", func() *http.Request {
-			r := httptest.NewRequest("GET", "/hello", nil)
-			r.Header.Set("User-Agent", "bench")
-			r.Header.Set("Accept", "*/*")
-			return r
-		}},
-		{"POST json 1KB", func() *http.Request {
-			r := httptest.NewRequest("POST", "/json", strings.NewReader(`{"k":"`+strings.Repeat("v", 1000)+`"}`))
-			r.Header.Set("Content-Type", "application/json")
-			return r
-		}},
+		{"GET hello", "GET /hello HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"},
+		{"POST json 1KB", "POST /json HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/json\r\n" +
+			"Content-Length: " + itoa(len(json)) + "\r\n\r\n" + json},
 	}
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			w := &responseRecorder{header: http.Header{}}
+			var req fasthttp.Request
+			c := &fasthttp.RequestCtx{}
+			rd := strings.NewReader("")
+			br := bufio.NewReader(rd)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				r := tc.req()
-				clear(w.header)
+				rd.Reset(tc.raw)
+				br.Reset(rd)
+				req.Reset()
+				if err := req.Read(br); err != nil {
+					b.Fatal(err)
+				}
+				c.Init(&req, remote, nil)
 				b.StartTimer()
-				s.pivot.ServeHTTP(w, r)
-				if w.status != 200 {
-					b.Fatalf("status %d", w.status)
+				s.pivot.HandleRequest(c)
+				if code := c.Response.StatusCode(); code != 200 {
+					b.Fatalf("status %d: %s", code, c.Response.Body())
 				}
 			}
 		})
+	}
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
 	}
 }

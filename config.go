@@ -21,6 +21,9 @@ const (
 	defaultReadHeaderTimeout        = 30 * time.Second
 	defaultIdleTimeout              = 2 * time.Minute
 	defaultShutdownTimeout          = 30 * time.Second
+	defaultMaxHeaderBytes           = 16 << 10
+	minHeaderBytes                  = 1 << 10
+	maxHeaderBytes                  = 1 << 20
 	// maxWorkers is the capacity of the sdk/v4 worker channel: a larger pool would block.
 	maxWorkers uint64 = 1000
 )
@@ -31,6 +34,9 @@ type Config struct {
 	Address string `mapstructure:"address"`
 	// MaxRequestSize limits request bodies, in MB; larger bodies get 413.
 	MaxRequestSize uint64 `mapstructure:"max_request_size"`
+	// MaxHeaderBytes limits the request line and headers (big cookies need more); larger
+	// heads get 431. It is also each connection's read buffer.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
 	// ReadHeaderTimeout bounds slow clients (slowloris); IdleTimeout closes idle keep-alive connections.
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
 	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
@@ -103,6 +109,9 @@ type UploadsConfig struct {
 func (c *Config) InitDefaults() {
 	if c.MaxRequestSize == 0 {
 		c.MaxRequestSize = defaultMaxRequestSize
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
 	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = defaultReadHeaderTimeout
@@ -181,6 +190,9 @@ func (c *Config) Valid() error {
 	}
 	if c.MaxRequestSize > 1<<20 {
 		return fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, the maximum is %d; lower it", c.MaxRequestSize, 1<<20)
+	}
+	if c.MaxHeaderBytes < minHeaderBytes || c.MaxHeaderBytes > maxHeaderBytes {
+		return fmt.Errorf("pivot.max_header_bytes is %d: it is in bytes, from %d to %d (default %d); change it", c.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes, defaultMaxHeaderBytes)
 	}
 	if c.Restart.InitialBackoff > c.Restart.MaxBackoff {
 		return fmt.Errorf("pivot.restart.initial_backoff (%s) is larger than pivot.restart.max_backoff (%s): lower it or raise max_backoff", c.Restart.InitialBackoff, c.Restart.MaxBackoff)

@@ -1,13 +1,60 @@
 package pivot
 
 import (
+	"bytes"
 	"fmt"
+	"mime"
+	"net/url"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Forms are sent to PHP as a JSON tree built with PHP's bracket rules, exactly as RoadRunner's
 // http plugin does, so PSR-7 workers see the same parsed body: `a[b]=1&c[]=2&c[]=3` becomes
 // {"a":{"b":"1"},"c":["2","3"]}; a repeated plain key keeps its last value; a repeated file
 // key keeps its first file.
+
+// readForm parses the body of a form request as net/http (and so RoadRunner's http plugin)
+// does, and reports whether the body is a parsed form: urlencoded bodies of POST, PUT and PATCH
+// (other methods get an empty form), multipart bodies of any method (fasthttp has already
+// streamed their files to temp files). HEAD and OPTIONS bodies are never read.
+func (p *Plugin) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error) {
+	if c.IsHead() || c.IsOptions() {
+		return false, nil
+	}
+	ct := c.Request.Header.ContentType()
+	switch {
+	case bytes.Contains(ct, []byte("application/x-www-form-urlencoded")):
+		st.form = dataTree{}
+		if !c.IsPost() && !c.IsPut() && !c.IsPatch() {
+			return true, nil
+		}
+		mt, _, err := mime.ParseMediaType(string(ct))
+		if err != nil {
+			return false, err
+		}
+		if mt != "application/x-www-form-urlencoded" {
+			return true, nil
+		}
+		values, err := url.ParseQuery(string(c.Request.Body()))
+		if err != nil {
+			return false, err
+		}
+		for k, v := range values {
+			if err = st.form.pushValues(k, v); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	case bytes.Contains(ct, []byte("multipart/form-data")):
+		form, err := c.MultipartForm()
+		if err != nil {
+			return false, err
+		}
+		return true, st.parseMultipart(form, p.cfg.Uploads, p.uid, p.gid, p.log)
+	}
+	return false, nil
+}
 
 // maxTreeDepth drops field names nested deeper than PHP's default max_input_nesting_level.
 const maxTreeDepth = 127

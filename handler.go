@@ -2,45 +2,55 @@ package pivot
 
 import (
 	"bytes"
-	stderr "errors"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/roadrunner-server/errors"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 )
 
-var _ http.Handler = (*Plugin)(nil)
-
-// maxPooledBuffer is the largest buffer kept for reuse; a bigger one (a large upload) is dropped
+// maxPooledBuffer is the largest buffer kept for reuse; a bigger one (a large form) is dropped
 // so that one request does not pin its memory for the life of the process.
 const maxPooledBuffer = 1 << 20
-
-var errBodyTooLarge = stderr.New("request body too large")
 
 // requestState is everything one request needs, reused across requests through a sync.Pool.
 type requestState struct {
 	ctx     []byte
-	body    bytes.Buffer
-	limited io.LimitedReader
 	form    dataTree
 	files   dataTree
 	uploads []*fileUpload
+	fields  []headerField
+	formBuf []byte
 
 	// response side: the state is the pool's frameSink for this request
-	p           *Plugin
-	w           http.ResponseWriter
-	wroteHead   bool
-	streaming   bool
-	writeFailed bool
+	p              *Plugin
+	c              *fasthttp.RequestCtx
+	h              *poolHandle
+	wroteHead      bool
+	hasContentType bool
+	hasTrailer     bool
+	badHeader      bool
+	headFailed     bool
+
+	// a streamed response continues after the handler returns: fasthttp pulls its body
+	// through Read and ends it with Close
+	stream  *streamCursor
+	pending []byte
+	closed  bool
 }
 
-var _ frameSink = (*requestState)(nil)
+var (
+	_ frameSink      = (*requestState)(nil)
+	_ streamDetacher = (*requestState)(nil)
+	_ headerSink     = (*requestState)(nil)
+	_ io.ReadCloser  = (*requestState)(nil)
+)
 
 func newRequestState() *requestState {
-	return &requestState{ctx: make([]byte, 0, 1024)}
+	return &requestState{ctx: make([]byte, 0, 1024), fields: make([]headerField, 0, 16)}
 }
 
 func (st *requestState) reset() {
@@ -48,78 +58,83 @@ func (st *requestState) reset() {
 		st.ctx = make([]byte, 0, 1024)
 	}
 	st.ctx = st.ctx[:0]
-	if st.body.Cap() > maxPooledBuffer {
-		st.body = bytes.Buffer{}
+	if cap(st.formBuf) > maxPooledBuffer {
+		st.formBuf = nil
 	}
-	st.body.Reset()
-	st.limited = io.LimitedReader{}
+	st.formBuf = st.formBuf[:0]
 	st.form, st.files = nil, nil
 	clear(st.uploads)
 	st.uploads = st.uploads[:0]
-	st.p, st.w = nil, nil
-	st.wroteHead, st.streaming, st.writeFailed = false, false, false
+	clear(st.fields)
+	st.fields = st.fields[:0]
+	st.p, st.c, st.h = nil, nil, nil
+	st.wroteHead, st.hasContentType, st.hasTrailer, st.badHeader, st.headFailed = false, false, false, false, false
+	st.stream, st.pending, st.closed = nil, nil, false
 }
 
-// ServeHTTP is the request path: body → context → worker → response.
-func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// HandleRequest is the request path: body → context → worker → response. It is the
+// fasthttp.RequestHandler of the plugin's server.
+func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
 	h := p.acquire()
 	if h == nil {
-		p.writeUnavailable(w)
+		p.writeUnavailable(c)
 		return
 	}
-	defer h.release()
-	if r.ContentLength > p.maxBody {
-		p.writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
-		return
-	}
-
 	st := p.states.Get().(*requestState)
+	st.p, st.c, st.h = p, c, h
 	defer func() {
-		st.reset()
-		p.states.Put(st)
+		if st.stream == nil {
+			p.endRequest(st)
+		}
 	}()
 
-	parsed, err := p.readBody(w, r, st)
-	if len(st.uploads) > 0 {
-		defer st.removeUploads(p.log)
-	}
-	if r.MultipartForm != nil {
-		defer func() { _ = r.MultipartForm.RemoveAll() }()
-	}
+	parsed, err := p.readForm(c, st)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if stderr.Is(err, errBodyTooLarge) || stderr.As(err, &tooLarge) {
-			p.writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
-			return
-		}
 		p.log.Debug("bad request body", zap.Error(err))
-		p.writeError(w, http.StatusBadRequest, "malformed request body: "+err.Error())
+		p.writeError(c, http.StatusBadRequest, "malformed request body: "+err.Error())
 		return
 	}
 
-	st.ctx = appendRequestContext(st.ctx, r, parsed, st.files)
-	body := st.body.Bytes()
-	if parsed {
+	st.ctx, st.fields = appendRequestContext(st.ctx, c, st.fields, parsed, st.files)
+	var body []byte
+	switch {
+	case parsed:
 		// the form tree travels as JSON in the body, as http/v4 sends it
-		body = appendJSONObject(st.body.AvailableBuffer(), st.form)
+		st.formBuf = appendJSONObject(st.formBuf[:0], st.form)
+		body = st.formBuf
+	case !c.IsHead() && !c.IsOptions():
+		body = c.Request.Body()
 	}
 
 	// The worker runs on the generation's context, not the request's: a client that goes away
 	// must not kill the PHP worker mid-request.
-	st.p, st.w = p, w
 	err = h.pool.exec(st.ctx, body, st)
 	switch {
 	case err == nil:
 		h.served.Add(1)
-	case !st.wroteHead && h.retired.Load() && (errors.Is(errors.NoFreeWorkers, err) || errors.Is(errors.WatcherStopped, err)):
-		p.writeUnavailable(w) // the generation was abandoned while this request waited
-	case !st.wroteHead:
-		p.writeExecError(w, err)
+		if st.stream != nil {
+			c.Response.ImmediateHeaderFlush = true
+			c.Response.SetBodyStream(st, -1) // chunked; Close ends the request
+		}
+	case h.retired.Load() && (errors.Is(errors.NoFreeWorkers, err) || errors.Is(errors.WatcherStopped, err)):
+		p.writeUnavailable(c) // the generation was abandoned while this request waited
 	default:
-		// the status line is gone: cut the connection so the client sees an incomplete response
-		p.log.Error("stream interrupted by a worker error", zap.Error(err))
-		panic(http.ErrAbortHandler)
+		if st.wroteHead {
+			c.Response.Reset() // the worker failed after its head: nothing has been sent yet
+		}
+		p.writeExecError(c, err)
 	}
+}
+
+// endRequest releases what a request holds once its response is complete.
+func (p *Plugin) endRequest(st *requestState) {
+	if len(st.uploads) > 0 {
+		st.removeUploads(p.log)
+	}
+	st.c.Request.RemoveMultipartFormFiles()
+	st.h.release()
+	st.reset()
+	p.states.Put(st)
 }
 
 // acquire returns the serving generation with this request registered on it, or nil while no
@@ -137,113 +152,154 @@ func (p *Plugin) acquire() *poolHandle {
 	}
 }
 
-// readBody reads the body as http/v4 does: none for HEAD/OPTIONS, a parsed tree for forms, raw
-// bytes otherwise. It reports whether the body is a parsed form.
-func (p *Plugin) readBody(w http.ResponseWriter, r *http.Request, st *requestState) (bool, error) {
-	if r.Method == http.MethodHead || r.Method == http.MethodOptions {
-		return false, nil
-	}
-	ct := r.Header.Get("Content-Type")
-	switch {
-	case strings.Contains(ct, "application/x-www-form-urlencoded"):
-		r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
-		if err := r.ParseForm(); err != nil {
-			return false, err
-		}
-		st.form = make(dataTree, len(r.PostForm))
-		for k, v := range r.PostForm {
-			if err := st.form.pushValues(k, v); err != nil {
-				return false, err
-			}
-		}
-		return true, nil
-	case strings.Contains(ct, "multipart/form-data"):
-		r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
-		if err := r.ParseMultipartForm(multipartMemory); err != nil {
-			return false, err
-		}
-		return true, st.parseMultipart(r, p.cfg.Uploads, p.uid, p.gid, p.log)
-	}
-
-	if r.Body == nil || r.Body == http.NoBody {
-		return false, nil
-	}
-	if r.ContentLength > 0 {
-		st.body.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	st.limited.R, st.limited.N = r.Body, p.maxBody+1
-	if _, err := st.body.ReadFrom(&st.limited); err != nil {
-		return false, err
-	}
-	if int64(st.body.Len()) > p.maxBody {
-		return false, errBodyTooLarge
-	}
-	return false, nil
-}
-
-// onFrame writes a response frame: the first one's status and headers, then every body;
-// a streamed response is flushed frame by frame. It returns false once the client is gone.
+// onFrame takes a response frame: the first one's status and headers, then its body; a
+// streamed response's later bodies are handed to Read. It returns false once the client is gone.
 func (st *requestState) onFrame(ctx, body []byte, stream bool) bool {
-	if st.writeFailed {
+	if st.closed {
 		return false
 	}
 	if !st.wroteHead {
-		st.wroteHead, st.streaming = true, stream
-		if !st.p.writeHead(st.w, ctx, len(body), stream) {
-			st.writeFailed = true
+		st.wroteHead = true
+		if !st.writeHead(ctx, body, stream) {
+			st.headFailed = true
 			return false
 		}
-	}
-	if len(body) > 0 {
-		if _, err := st.w.Write(body); err != nil {
-			st.writeFailed = true
-			return false
+		if !stream {
+			if st.hasTrailer {
+				// trailers are sent after a chunked body only
+				st.c.Response.SetBodyStream(bytes.NewReader(bytes.Clone(body)), -1)
+			} else {
+				st.c.Response.SetBody(body) // copied: the worker's buffer is reused at once
+			}
+			return true
 		}
 	}
-	if st.streaming {
-		if f, ok := st.w.(http.Flusher); ok {
-			f.Flush()
-		}
-	}
+	// a stream: Read hands this body on before the next frame is read, so it can stay in the
+	// worker's buffer
+	st.pending = body
 	return true
 }
 
-// writeHead applies the response context and writes the status line. It returns false when
-// the worker's status is invalid (a 500 has been written instead).
-func (p *Plugin) writeHead(w http.ResponseWriter, ctx []byte, bodyLen int, streaming bool) bool {
-	h := w.Header()
+// writeHead applies the response context: status and headers. It returns false when the
+// worker's context is invalid (a 500 has been written instead).
+func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
+	p, c := st.p, st.c
 	status := http.StatusOK
 	if len(ctx) > 0 {
-		// ctx lives in the worker's read buffer, but net/http writes the headers after the
-		// handler returns: the header strings must point into a copy the GC keeps alive.
-		ctx = bytes.Clone(ctx)
-		s, err := applyResponseContext(ctx, h)
+		s, err := applyResponseContext(ctx, st)
 		if err != nil {
-			clear(h)
 			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
-			p.writeError(w, http.StatusInternalServerError, "malformed response from worker")
+			c.Response.Reset()
+			p.writeError(c, http.StatusInternalServerError, "malformed response from worker")
 			return false
 		}
 		if s != 0 {
 			status = s
 		}
 		if status < 100 || status > 599 {
-			clear(h)
 			p.log.Error("worker sent an invalid status code", zap.Int("status", status))
-			p.writeError(w, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
+			c.Response.Reset()
+			p.writeError(c, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
 			return false
 		}
-		if _, ok := h["Trailer"]; ok {
-			moveTrailers(h)
-		}
 	}
-	// A complete response gets a Content-Length: no chunked encoding, no extra flush.
-	if !streaming && bodyAllowed(status) && h["Content-Length"] == nil {
-		h["Content-Length"] = []string{strconv.Itoa(bodyLen)}
+	if st.badHeader {
+		p.log.Warn("worker sent a header with an invalid name; it was dropped")
+	}
+	// as net/http does: a body without a declared type gets a sniffed one
+	if !st.hasContentType && len(body) > 0 && bodyAllowed(status) && !c.IsHead() {
+		c.Response.Header.SetContentType(http.DetectContentType(body))
 	}
 	p.metrics.countStatus(status)
-	w.WriteHeader(status)
+	c.Response.SetStatusCode(status)
 	return true
+}
+
+// addHeader adds one response header from the worker. Names that are not HTTP tokens are
+// dropped and CR/LF in values become spaces, as net/http writes them: a PHP app echoing user
+// input into a header cannot split the response.
+func (st *requestState) addHeader(name, value string) {
+	if !httpguts.ValidHeaderFieldName(name) {
+		st.badHeader = true
+		return
+	}
+	if len(name) == len("Content-Type") && equalFoldASCII(name, "Content-Type") {
+		st.hasContentType = true
+	} else if len(name) == len("Trailer") && equalFoldASCII(name, "Trailer") {
+		st.hasTrailer = true
+		for _, t := range bytes.Split([]byte(value), []byte{','}) {
+			if t = bytes.TrimSpace(t); len(t) > 0 {
+				_ = st.c.Response.Header.AddTrailerBytes(t)
+			}
+		}
+		return
+	}
+	v := []byte(nil)
+	for i := 0; i < len(value); i++ {
+		if value[i] == '\r' || value[i] == '\n' {
+			if v == nil {
+				v = []byte(value)
+			}
+			v[i] = ' '
+		}
+	}
+	if v != nil {
+		value = b2s(v)
+	}
+	st.c.Response.Header.Add(name, value)
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x|0x20 != y|0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+// detachStream keeps a streamed response's worker past the handler: fasthttp writes the
+// status line and headers when the handler returns, then pulls the body through Read.
+func (st *requestState) detachStream(c *streamCursor) bool {
+	if st.headFailed {
+		return false // a 500 replaces the response: exec discards the stream
+	}
+	st.stream = c
+	return true
+}
+
+// Read hands fasthttp the next body of the stream, reading frames from the worker as needed.
+func (st *requestState) Read(b []byte) (int, error) {
+	for len(st.pending) == 0 {
+		done, err := st.stream.next(st)
+		if err != nil {
+			st.p.log.Error("stream interrupted by a worker error", zap.Error(err))
+			return 0, err // the chunked body is cut: the client sees an incomplete response
+		}
+		if done && len(st.pending) == 0 {
+			return 0, io.EOF
+		}
+	}
+	n := copy(b, st.pending)
+	st.pending = st.pending[n:]
+	return n, nil
+}
+
+// Close ends a stream: if the client went away before the last frame, the worker is told to
+// stop; then the request's resources are released. fasthttp calls it once the response is
+// written or abandoned.
+func (st *requestState) Close() error {
+	if st.closed {
+		return nil
+	}
+	st.closed = true
+	st.pending = nil
+	if err := st.stream.cancel(); err != nil {
+		st.p.log.Debug("stream cancelled", zap.Error(err))
+	}
+	st.p.endRequest(st)
+	return nil
 }
 
 func truncate(b []byte) []byte {

@@ -1,13 +1,16 @@
 package pivot
 
 import (
-	"crypto/tls"
+	"bufio"
 	"encoding/json"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"net/textproto"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
@@ -61,50 +64,63 @@ type decodedContext struct {
 	Attributes map[string]any      `json:"attributes"`
 }
 
+// requestCtx parses a raw HTTP request into the fasthttp context the handler gets.
+func requestCtx(t *testing.T, raw string, remote net.Addr) *fasthttp.RequestCtx {
+	t.Helper()
+	var req fasthttp.Request
+	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		t.Fatalf("request %q: %v", raw, err)
+	}
+	c := &fasthttp.RequestCtx{}
+	c.Init(&req, remote, nil)
+	return c
+}
+
 func TestAppendRequestContext(t *testing.T) {
 	cases := []struct {
 		name   string
-		build  func() *http.Request
+		raw    string
+		remote net.Addr
 		parsed bool
 		want   decodedContext
 	}{
 		{
 			name: "query, multi-value headers and cookies",
-			build: func() *http.Request {
-				r := httptest.NewRequest("GET", "/path/x?foo=bar&arr[]=1&n[a][b]=c", nil)
-				r.RemoteAddr = "127.0.0.1:5555"
-				r.Header.Add("X-Multi", "one")
-				r.Header.Add("X-Multi", "two")
-				r.Header.Set("Cookie", `sess=abc%20def; other=1; quoted="q"; badv=%zz; plus=a+b`)
-				return r
-			},
+			raw: "GET /path/x?foo=bar&arr[]=1&n[a][b]=c HTTP/1.1\r\nHost: example.com\r\nX-Multi: one\r\n" +
+				"x-lower:  v \r\nx-multi: two\r\nCookie: sess=abc%20def; other=1; quoted=\"q\"; badv=%zz\r\nCookie: plus=a+b\r\n\r\n",
+			remote: &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5555},
 			want: decodedContext{
 				RemoteAddr: "127.0.0.1", Protocol: "HTTP/1.1", Method: "GET",
-				URI:      "http://example.com/path/x?foo=bar&arr[]=1&n[a][b]=c",
-				Headers:  map[string][]string{"X-Multi": {"one", "two"}, "Cookie": {`sess=abc%20def; other=1; quoted="q"; badv=%zz; plus=a+b`}},
+				URI: "http://example.com/path/x?foo=bar&arr[]=1&n[a][b]=c",
+				Headers: map[string][]string{"X-Multi": {"one", "two"}, "X-Lower": {"v"},
+					"Cookie": {`sess=abc%20def; other=1; quoted="q"; badv=%zz`, "plus=a+b"}},
 				Cookies:  map[string]string{"sess": "abc def", "other": "1", "quoted": "q", "plus": "a b"},
 				RawQuery: "foo=bar&arr[]=1&n[a][b]=c", Attributes: map[string]any{},
 			},
 		},
 		{
-			name: "ipv6 remote, tls, parsed form",
-			build: func() *http.Request {
-				r := httptest.NewRequest("POST", "/f", strings.NewReader(""))
-				r.RemoteAddr = "[::1]:443"
-				r.TLS = &tls.ConnectionState{}
-				r.Host = "pivot.test:8443"
-				return r
-			},
+			name:   "ipv6 remote, http/1.0, parsed form",
+			raw:    "POST /f HTTP/1.0\r\nHost: pivot.test:8443\r\nContent-Length: 0\r\n\r\n",
+			remote: &net.TCPAddr{IP: net.ParseIP("::1"), Port: 443},
 			parsed: true,
 			want: decodedContext{
-				RemoteAddr: "::1", Protocol: "HTTP/1.1", Method: "POST", URI: "https://pivot.test:8443/f",
-				Headers: map[string][]string{}, Cookies: map[string]string{}, Parsed: true, Attributes: map[string]any{},
+				RemoteAddr: "::1", Protocol: "HTTP/1.0", Method: "POST", URI: "http://pivot.test:8443/f",
+				Headers: map[string][]string{"Content-Length": {"0"}}, Cookies: map[string]string{}, Parsed: true, Attributes: map[string]any{},
+			},
+		},
+		{
+			name:   "ipv4-mapped remote, absolute-form target",
+			raw:    "GET http://other.test/a?b HTTP/1.1\r\nHost: other.test\r\n\r\n",
+			remote: &net.TCPAddr{IP: net.ParseIP("::ffff:10.0.0.1"), Port: 1},
+			want: decodedContext{
+				RemoteAddr: "10.0.0.1", Protocol: "HTTP/1.1", Method: "GET", URI: "http://other.test/a?b",
+				Headers: map[string][]string{}, Cookies: map[string]string{}, RawQuery: "b", Attributes: map[string]any{},
 			},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out := appendRequestContext(nil, tc.build(), tc.parsed, nil)
+			out, _ := appendRequestContext(nil, requestCtx(t, tc.raw, tc.remote), nil, tc.parsed, nil)
 			var got decodedContext
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("%s: %v", out, err)
@@ -114,6 +130,24 @@ func TestAppendRequestContext(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAppendCanonicalHeaderName(t *testing.T) {
+	for _, name := range []string{"content-type", "X-FORWARDED-FOR", "x-a-b", "accept", "x_under", "bad name", "-x", "é"} {
+		got := appendCanonicalHeaderName(nil, []byte(name))
+		want, _ := json.Marshal(textproto.CanonicalMIMEHeaderKey(name))
+		if `"`+string(got)+`"` != string(want) {
+			t.Errorf("%q: got %s, want %s", name, got, want)
+		}
+	}
+}
+
+// headerMap collects response headers as net/http would hold them.
+type headerMap http.Header
+
+func (h headerMap) addHeader(name, value string) {
+	k := textproto.CanonicalMIMEHeaderKey(name)
+	h[k] = append(h[k], value)
 }
 
 func TestApplyResponseContext(t *testing.T) {
@@ -142,7 +176,7 @@ func TestApplyResponseContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{}
+			h := headerMap{}
 			status, err := applyResponseContext([]byte(tc.ctx), h)
 			if tc.wantErr {
 				if err == nil {
@@ -153,18 +187,9 @@ func TestApplyResponseContext(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if status != tc.status || !reflect.DeepEqual(h, tc.headers) {
+			if status != tc.status || !reflect.DeepEqual(http.Header(h), tc.headers) {
 				t.Fatalf("got %d %v, want %d %v", status, h, tc.status, tc.headers)
 			}
 		})
-	}
-}
-
-func TestMoveTrailers(t *testing.T) {
-	h := http.Header{"Trailer": {"X-Checksum, x-other"}, "X-Checksum": {"abc"}, "X-Other": {"1"}, "X-Keep": {"k"}}
-	moveTrailers(h)
-	want := http.Header{"Trailer:X-Checksum": {"abc"}, "Trailer:X-Other": {"1"}, "X-Keep": {"k"}}
-	if !reflect.DeepEqual(h, want) {
-		t.Fatalf("got %v", h)
 	}
 }

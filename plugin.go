@@ -2,7 +2,7 @@
 // supervised pool of PHP workers, speaking RoadRunner's http/v4 wire protocol so that any
 // RoadRunner PSR-7 worker runs unchanged.
 //
-// A request flows: server.go (listener, http.Server) → handler.go (ServeHTTP) →
+// A request flows: server.go (listener, fasthttp server) → handler.go (HandleRequest) →
 // form.go / uploads.go (body) → request_context.go (JSON context) → pool_handle.go (serving
 // generation) → worker_pool.go (a free worker) → relay.go (goridge frames over pipes) → PHP →
 // response.go (status, headers) → handler.go (body, streams).
@@ -11,9 +11,7 @@ package pivot
 
 import (
 	"context"
-	stderr "errors"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/roadrunner-server/errors"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
 
@@ -45,7 +44,8 @@ type Plugin struct {
 	resetting    atomic.Bool
 	stopping     atomic.Bool
 
-	http     *http.Server
+	http     *fasthttp.Server
+	ln       net.Listener
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	sigCh    chan os.Signal
@@ -107,6 +107,7 @@ func (p *Plugin) Serve() chan error {
 		return errCh
 	}
 
+	p.ln = ln
 	p.http = p.newHTTPServer()
 	p.done.Add(2)
 	go func() {
@@ -115,7 +116,7 @@ func (p *Plugin) Serve() chan error {
 	}()
 	go func() {
 		defer p.done.Done()
-		if errS := p.http.Serve(ln); errS != nil && !stderr.Is(errS, http.ErrServerClosed) {
+		if errS := p.http.Serve(lingeringListener{ln}); errS != nil && !p.stopping.Load() {
 			errCh <- errors.E(op, errS)
 		}
 	}()
@@ -145,10 +146,10 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	var err error
 	if p.http != nil {
 		p.log.Info("draining: no new connections, waiting for in-flight requests")
-		if errS := p.http.Shutdown(ctx); errS != nil {
+		if errS := p.http.ShutdownWithContext(ctx); errS != nil {
 			err = errors.E(errors.Op("pivot_plugin_stop"), errors.Errorf("pivot.shutdown_timeout reached with requests in flight: %v", errS))
-			_ = p.http.Close()
 		}
+		_ = p.ln.Close() // in case Serve had not started yet: it returns at once
 	}
 	p.mu.Lock()
 	h := p.current.Swap(nil)

@@ -1,91 +1,188 @@
 package pivot
 
 import (
+	"bytes"
 	"net"
-	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
 )
+
+// headerField is one request header line as received (name not canonicalised yet).
+type headerField struct {
+	name, value []byte
+	done        bool // already written as part of an earlier field's group
+}
 
 // appendRequestContext writes the http/v4 request context JSON:
 // {"remoteAddr","protocol","method","uri","headers","cookies","rawQuery","parsed","uploads","attributes"}.
-func appendRequestContext(dst []byte, r *http.Request, parsed bool, files dataTree) []byte {
-	dst = append(dst, `{"remoteAddr":`...)
-	dst = appendJSONString(dst, remoteHost(r.RemoteAddr))
-	dst = append(dst, `,"protocol":`...)
-	dst = appendJSONString(dst, r.Proto)
+// Headers are grouped by canonical name, without Host and Transfer-Encoding, as net/http (and
+// so RoadRunner's http plugin) presents them; fields is scratch space reused across requests.
+func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []headerField, parsed bool, files dataTree) ([]byte, []headerField) {
+	req := &c.Request.Header
+	dst = append(dst, `{"remoteAddr":"`...)
+	dst = appendRemoteIP(dst, c.RemoteAddr())
+	dst = append(dst, `","protocol":`...)
+	dst = appendJSONString(dst, b2s(req.Protocol()))
 	dst = append(dst, `,"method":`...)
-	dst = appendJSONString(dst, r.Method)
-	dst = append(dst, `,"uri":`...)
-	dst = appendURI(dst, r)
-	dst = append(dst, `,"headers":{`...)
-	first := true
-	for name, values := range r.Header {
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendJSONString(dst, name)
-		dst = append(dst, ':')
-		dst = appendJSONStrings(dst, values)
+	dst = appendJSONString(dst, b2s(req.Method()))
+	target := req.RequestURI()
+	dst = append(dst, `,"uri":"`...)
+	if len(target) == 0 || target[0] == '/' || target[0] == '*' {
+		dst = append(dst, "http://"...)
+		dst = appendJSONEscaped(dst, b2s(req.Host()))
 	}
+	dst = appendJSONEscaped(dst, b2s(target)) // else absolute-form (proxies): as received
+	dst = append(dst, `","headers":{`...)
+	fields = parseHeaderFields(fields[:0], req.RawHeaders())
+	dst = appendHeaderGroups(dst, fields)
 	dst = append(dst, `},"cookies":{`...)
-	dst = appendCookies(dst, r.Header["Cookie"])
-	dst = append(dst, `},"rawQuery":`...)
-	dst = appendJSONString(dst, r.URL.RawQuery)
+	dst = appendCookies(dst, fields)
+	dst = append(dst, `},"rawQuery":"`...)
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		dst = appendJSONEscaped(dst, b2s(target[i+1:]))
+	}
 	if parsed {
-		dst = append(dst, `,"parsed":true,"uploads":`...)
+		dst = append(dst, `","parsed":true,"uploads":`...)
 	} else {
-		dst = append(dst, `,"parsed":false,"uploads":`...)
+		dst = append(dst, `","parsed":false,"uploads":`...)
 	}
 	if files == nil {
 		dst = append(dst, "null"...)
 	} else {
 		dst = appendJSONObject(dst, files)
 	}
-	return append(dst, `,"attributes":{}}`...)
+	return append(dst, `,"attributes":{}}`...), fields
 }
 
-// remoteHost strips the port as RoadRunner does (IPv6 without brackets).
-func remoteHost(addr string) string {
-	if strings.IndexByte(addr, ':') < 0 {
-		return addr
+// appendRemoteIP writes the client's IP without the port, as RoadRunner does (IPv6 without
+// brackets, IPv4-mapped addresses as IPv4).
+func appendRemoteIP(dst []byte, addr net.Addr) []byte {
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(tcp.IP); ok {
+			return ip.Unmap().AppendTo(dst)
+		}
+		return dst
 	}
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
+	if addr == nil {
+		return dst
 	}
-	if ip := net.ParseIP(addr); ip != nil {
-		return ip.String()
+	s := addr.String()
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
 	}
-	return ""
+	return appendJSONEscaped(dst, s)
 }
 
-// appendURI writes the absolute request URI: scheme://host + the request target as received.
-func appendURI(dst []byte, r *http.Request) []byte {
-	if r.URL.Host != "" { // absolute-form request target (proxies)
-		return appendJSONString(dst, r.URL.String())
+// parseHeaderFields splits the raw header block ("Name: value\r\n"... "\r\n") into fields.
+// A line starting with a space or tab continues the previous value (obsolete folding).
+func parseHeaderFields(fields []headerField, raw []byte) []headerField {
+	for len(raw) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			line, raw = raw, nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			f := &fields[len(fields)-1]
+			f.value = append(append(append([]byte(nil), f.value...), ' '), bytes.TrimSpace(line)...)
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		fields = append(fields, headerField{
+			name:  bytes.TrimSpace(line[:colon]),
+			value: bytes.TrimSpace(line[colon+1:]),
+		})
 	}
-	target := r.RequestURI
-	if target == "" || target[0] != '/' {
-		target = r.URL.RequestURI()
+	return fields
+}
+
+// appendHeaderGroups writes "Name":["v1","v2"] members, one per canonical name, in the order
+// the names first appear.
+func appendHeaderGroups(dst []byte, fields []headerField) []byte {
+	first := true
+	for i := range fields {
+		f := &fields[i]
+		if f.done || bytes.EqualFold(f.name, hostHeader) || bytes.EqualFold(f.name, transferEncodingHeader) {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = appendCanonicalHeaderName(dst, f.name)
+		dst = append(dst, `":[`...)
+		dst = appendJSONString(dst, b2s(f.value))
+		for j := i + 1; j < len(fields); j++ {
+			if g := &fields[j]; !g.done && bytes.EqualFold(g.name, f.name) {
+				g.done = true
+				dst = append(dst, ',')
+				dst = appendJSONString(dst, b2s(g.value))
+			}
+		}
+		dst = append(dst, ']')
 	}
-	dst = append(dst, '"')
-	if r.TLS != nil {
-		dst = append(dst, "https://"...)
-	} else {
-		dst = append(dst, "http://"...)
+	for i := range fields {
+		fields[i].done = false
 	}
-	dst = appendJSONEscaped(dst, r.Host)
-	dst = appendJSONEscaped(dst, target)
-	return append(dst, '"')
+	return dst
+}
+
+var (
+	hostHeader             = []byte("Host")
+	transferEncodingHeader = []byte("Transfer-Encoding")
+	cookieHeader           = []byte("Cookie")
+)
+
+// appendCanonicalHeaderName writes name as textproto.CanonicalMIMEHeaderKey would return it
+// (JSON-escaped): "content-type" → "Content-Type"; a name with bytes outside the token set is
+// written as received.
+func appendCanonicalHeaderName(dst []byte, name []byte) []byte {
+	for _, c := range name {
+		if !isTokenByte(c) {
+			return appendJSONEscaped(dst, b2s(name))
+		}
+	}
+	upper := true
+	for _, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+		upper = c == '-'
+	}
+	return dst
+}
+
+func isTokenByte(c byte) bool {
+	return c < 0x80 && c > ' ' && c != 0x7f && strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) < 0
 }
 
 // appendCookies writes the request cookies as JSON members, parsing the Cookie headers in
 // place (no http.Cookie allocations). Values are URL-unescaped as RoadRunner does; a cookie whose
 // value does not unescape is dropped; a later duplicate wins (as PHP's json_decode keeps the last).
-func appendCookies(dst []byte, headers []string) []byte {
+func appendCookies(dst []byte, fields []headerField) []byte {
 	first := true
-	for _, line := range headers {
+	for i := range fields {
+		if !bytes.EqualFold(fields[i].name, cookieHeader) {
+			continue
+		}
+		line := b2s(fields[i].value)
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
@@ -145,3 +242,6 @@ func validCookieValue(s string) bool {
 	}
 	return true
 }
+
+// b2s views b as a string without copying; the string must not outlive b's contents.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -3,9 +3,7 @@ package pivot
 import (
 	"errors"
 	"net/http"
-	"net/textproto"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -21,9 +19,15 @@ type jsonScanner struct {
 	i int
 }
 
+// headerSink receives the response headers one value at a time; name and value point into
+// the context and are valid only during the call.
+type headerSink interface {
+	addHeader(name, value string)
+}
+
 // applyResponseContext parses ctx, adds its headers to h and returns the status (0 when the
 // worker sent no status).
-func applyResponseContext(ctx []byte, h http.Header) (int, error) {
+func applyResponseContext(ctx []byte, h headerSink) (int, error) {
 	s := jsonScanner{b: ctx}
 	status := 0
 	if !s.consume('{') {
@@ -103,7 +107,7 @@ func (s *jsonScanner) integer() (int, error) {
 }
 
 // headers reads {"Name":["v",...]} (PHP's [] for an empty map and null are accepted too).
-func (s *jsonScanner) headers(h http.Header) error {
+func (s *jsonScanner) headers(h headerSink) error {
 	switch s.peek() {
 	case 'n':
 		return s.skipValue()
@@ -125,7 +129,6 @@ func (s *jsonScanner) headers(h http.Header) error {
 		if err != nil || !s.consume(':') {
 			return errBadContext
 		}
-		key := textproto.CanonicalMIMEHeaderKey(name)
 		if s.peek() == '[' {
 			s.i++
 			if !s.consume(']') {
@@ -134,7 +137,7 @@ func (s *jsonScanner) headers(h http.Header) error {
 					if errV != nil {
 						return errV
 					}
-					h[key] = append(h[key], v)
+					h.addHeader(name, v)
 					if s.consume(',') {
 						continue
 					}
@@ -149,7 +152,7 @@ func (s *jsonScanner) headers(h http.Header) error {
 			if errV != nil {
 				return errV
 			}
-			h[key] = append(h[key], v)
+			h.addHeader(name, v)
 		}
 		if s.consume(',') {
 			continue
@@ -293,24 +296,6 @@ func (s *jsonScanner) skipValue() error {
 		_, err := s.scalar()
 		return err
 	}
-}
-
-// moveTrailers turns the headers named in `Trailer` into trailers, as RoadRunner does.
-func moveTrailers(h http.Header) {
-	names := h["Trailer"]
-	if len(names) == 0 {
-		return
-	}
-	for _, list := range names {
-		for _, n := range strings.Split(list, ",") {
-			n = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(n))
-			if v, ok := h[n]; ok {
-				h[http.TrailerPrefix+n] = v
-				delete(h, n)
-			}
-		}
-	}
-	delete(h, "Trailer")
 }
 
 // bodyAllowed reports whether a status may carry a body (RFC 9110).

@@ -3,7 +3,6 @@ package pivot
 import (
 	"io"
 	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,9 +19,7 @@ const (
 	uploadErrCantWrite = 7
 	uploadErrExtension = 8
 
-	// multipartMemory is how much of a multipart body Go keeps in memory; the rest spills to disk.
-	multipartMemory = 32 << 20
-	tempPattern     = "upload"
+	tempPattern = "upload"
 )
 
 // fileUpload is one uploaded file as the worker sees it in the `uploads` tree.
@@ -103,15 +100,15 @@ func chownUpload(name string, uid, gid int) error {
 }
 
 // parseMultipart fills the form tree and the uploads tree from a parsed multipart form.
-func (st *requestState) parseMultipart(r *http.Request, cfg *UploadsConfig, uid, gid int, log *zap.Logger) error {
-	form := make(dataTree, len(r.MultipartForm.Value))
-	for k, v := range r.MultipartForm.Value {
+func (st *requestState) parseMultipart(mf *multipart.Form, cfg *UploadsConfig, uid, gid int, log *zap.Logger) error {
+	form := make(dataTree, len(mf.Value))
+	for k, v := range mf.Value {
 		if err := form.pushValues(k, v); err != nil {
 			return err
 		}
 	}
-	files := make(dataTree, len(r.MultipartForm.File))
-	for k, headers := range r.MultipartForm.File {
+	files := make(dataTree, len(mf.File))
+	for k, headers := range mf.File {
 		list := make([]*fileUpload, 0, len(headers))
 		for _, h := range headers {
 			fu := &fileUpload{name: h.Filename, mime: h.Header.Get("Content-Type"), header: h}

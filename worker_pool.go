@@ -34,14 +34,15 @@ type workerPool struct {
 // stopRequest is a worker's "I did not handle this request, restart me" answer.
 const stopRequest = `{"stop":true}`
 
-// largeResponse: a complete response above this size is copied out so the worker is free
-// again before a slow client has read it.
+// largeResponse: after a complete response above this size the relay drops its read buffer,
+// so one large answer does not pin its memory on the worker for good.
 const largeResponse = 256 << 10
 
 // frameSink receives a request's response frames.
 type frameSink interface {
-	// onFrame gets each frame; ctx and body are valid only during the call. Returning false
-	// asks the worker to end its stream.
+	// onFrame gets each frame; ctx and body are valid only during the call (a complete
+	// response must be copied), except that a stream's body stays valid until the next frame
+	// is read. Returning false asks the worker to end its stream.
 	onFrame(ctx, body []byte, stream bool) bool
 }
 
@@ -164,15 +165,11 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 			sink.onFrame(ctx, body, false)
 			return false, nil
 		}
-		if len(f.payload) > largeResponse {
-			// copy and free the worker before a slow client reads the body
-			cp := append([]byte(nil), f.payload...)
-			rl.trimReadBuffer()
-			p.finish(w)
-			sink.onFrame(cp[:f.ctxLen], cp[f.ctxLen:], false)
-			return false, nil
-		}
+		// the sink copies the response: the worker is free before a slow client reads it
 		sink.onFrame(ctx, body, false)
+		if len(f.payload) > largeResponse {
+			rl.trimReadBuffer()
+		}
 		p.finish(w)
 		return false, nil
 	}
@@ -180,54 +177,108 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 }
 
 // stream relays the frames of a streamed response; if the client goes away, the worker is
-// told to stop (STOP bit) and its remaining frames are discarded.
+// told to stop (STOP bit) and its remaining frames are discarded. A sink that writes the
+// response after its handler returns (streamDetacher) takes the stream as a cursor instead and
+// pulls the frames itself; the worker stays taken until the cursor ends.
 func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, ctx, body []byte, sink frameSink) error {
-	const op = errors.Op("pivot_stream")
 	wanted := sink.onFrame(ctx, body, true)
-	var cancelTimer *execTimer
-	defer func() { cancelTimer.stop() }()
 	if !ttl.stop() { // fired while the first frame was written
 		return p.broken(w, ttl, nil)
 	}
+	c := &streamCursor{p: p, w: w, rl: rl, ttl: ttl, wanted: wanted}
+	if d, ok := sink.(streamDetacher); ok && d.detachStream(c) {
+		return nil
+	}
 	for {
-		if !wanted && cancelTimer == nil {
-			if err := rl.writeControl(frame.STOP); err != nil {
-				return p.broken(w, ttl, errors.E(op, errors.Network, err))
-			}
-			if !ttl.stop() {
-				return p.broken(w, ttl, nil)
-			}
-			cancelTimer = startExecTimer(w, p.cfg.StreamTimeout)
+		if done, err := c.next(sink); done {
+			return err
 		}
-		if wanted {
-			ttl.rearm() // exec_ttl applies to each frame
+	}
+}
+
+// streamDetacher is a frameSink that continues a stream after exec returns.
+type streamDetacher interface {
+	// detachStream takes over the stream; false leaves it to exec.
+	detachStream(c *streamCursor) bool
+}
+
+// streamCursor is a streamed response in progress, read frame by frame. It holds its worker
+// until the last frame (or the worker's failure); next or cancel must be called until done.
+type streamCursor struct {
+	p           *workerPool
+	w           *worker.Process
+	rl          *pipeRelay
+	ttl         *execTimer
+	cancelTimer *execTimer
+	wanted      bool
+	done        bool
+}
+
+// next reads one frame and hands its body to sink (nil: discard). done is true once the stream
+// ended, with the worker handed back, or failed, with err.
+func (c *streamCursor) next(sink frameSink) (done bool, err error) {
+	const op = errors.Op("pivot_stream")
+	if c.done {
+		return true, nil
+	}
+	defer func() {
+		if done {
+			c.done = true
+			c.cancelTimer.stop()
 		}
-		f, err := rl.readFrame()
-		if err != nil {
-			return p.broken(w, ttl, errors.E(op, errors.Network, err))
+	}()
+	p, w, rl, ttl := c.p, c.w, c.rl, c.ttl
+	if sink == nil {
+		c.wanted = false
+	}
+	if !c.wanted && c.cancelTimer == nil {
+		if err = rl.writeControl(frame.STOP); err != nil {
+			return true, p.broken(w, ttl, errors.E(op, errors.Network, err))
 		}
-		if f.flags&frame.ERROR != 0 {
-			// an error inside a stream leaves the worker in an unknown state: replace it
-			w.State().Transition(fsm.StateInvalid)
-			p.release(w)
-			return errors.E(op, errors.SoftJob, errors.Str(string(f.payload)))
+		if !ttl.stop() {
+			return true, p.broken(w, ttl, nil)
 		}
-		if f.byte10&frame.PING != 0 && wanted {
-			if err = rl.writeControl(frame.PONG); err != nil {
-				return p.broken(w, ttl, errors.E(op, errors.Network, err))
-			}
+		c.cancelTimer = startExecTimer(w, p.cfg.StreamTimeout)
+	}
+	if c.wanted {
+		ttl.rearm() // exec_ttl applies to each frame
+	}
+	f, err := rl.readFrame()
+	if err != nil {
+		return true, p.broken(w, ttl, errors.E(op, errors.Network, err))
+	}
+	if f.flags&frame.ERROR != 0 {
+		// an error inside a stream leaves the worker in an unknown state: replace it
+		w.State().Transition(fsm.StateInvalid)
+		p.release(w)
+		return true, errors.E(op, errors.SoftJob, errors.Str(string(f.payload)))
+	}
+	if f.byte10&frame.PING != 0 && c.wanted {
+		if err = rl.writeControl(frame.PONG); err != nil {
+			return true, p.broken(w, ttl, errors.E(op, errors.Network, err))
 		}
-		more := f.byte10&frame.STREAM != 0
-		if wanted && f.options == 1 && int(f.ctxLen) <= len(f.payload) {
-			wanted = sink.onFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], true)
+	}
+	more := f.byte10&frame.STREAM != 0
+	if c.wanted && f.options == 1 && int(f.ctxLen) <= len(f.payload) {
+		c.wanted = sink.onFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], true)
+	}
+	if !more {
+		rl.trimReadBuffer()
+		if !ttl.stop() || !c.cancelTimer.stop() {
+			return true, p.broken(w, ttl, errors.E(op, errors.Network, errors.Str("the stream ended as its timer fired")))
 		}
-		if !more {
-			rl.trimReadBuffer()
-			if !ttl.stop() || !cancelTimer.stop() {
-				return p.broken(w, ttl, errors.E(op, errors.Network, errors.Str("the stream ended as its timer fired")))
-			}
-			p.finish(w)
-			return nil
+		p.finish(w)
+		return true, nil
+	}
+	return false, nil
+}
+
+// cancel ends a stream whose client went away: the worker is told to stop and the rest of
+// its frames are discarded (bounded by pool.stream_timeout).
+func (c *streamCursor) cancel() error {
+	for {
+		if done, err := c.next(nil); done {
+			return err
 		}
 	}
 }
