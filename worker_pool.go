@@ -29,7 +29,14 @@ type workerPool struct {
 	queue    atomic.Uint64
 	stop     chan struct{}
 	stopOnce sync.Once
+	// takeCtxs is a bounded free list (not a sync.Pool: a context dropped by the GC would stay
+	// registered with the pool's context)
+	takeCtxs chan *takeContext
 }
+
+// maxFreeTakeContexts bounds the reusable wait contexts kept by a pool (one per request
+// waiting at once).
+const maxFreeTakeContexts = 256
 
 // stopRequest is a worker's "I did not handle this request, restart me" answer.
 const stopRequest = `{"stop":true}`
@@ -51,11 +58,12 @@ func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, 
 	cfg.InitDefaults()
 	allocator := pool.NewPoolAllocator(ctx, cfg.AllocateTimeout, factory, cmd, cfg.Command, log)
 	p := &workerPool{
-		cfg:  cfg,
-		log:  log,
-		ctx:  ctx,
-		ww:   workerWatcher.NewSyncWorkerWatcher(allocator, log, cfg.NumWorkers, cfg.AllocateTimeout),
-		stop: make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		ctx:      ctx,
+		ww:       workerWatcher.NewSyncWorkerWatcher(allocator, log, cfg.NumWorkers, cfg.AllocateTimeout),
+		stop:     make(chan struct{}),
+		takeCtxs: make(chan *takeContext, maxFreeTakeContexts),
 	}
 	workers, err := pool.AllocateParallel(cfg.NumWorkers, allocator)
 	if err != nil {
@@ -106,10 +114,76 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 	return errors.E(op, errors.WorkerAllocate, errors.Str("every worker handed the request back ({\"stop\":true}); none served it"))
 }
 
+// take waits up to allocate_timeout for a free worker. The wait's context is reused across
+// requests (context.WithTimeout would allocate a context and a timer and register with the
+// pool's context on every request): it ends at the timeout or when the pool's context ends.
 func (p *workerPool) take() (*worker.Process, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.AllocateTimeout)
-	defer cancel()
-	return p.ww.Take(ctx)
+	var tc *takeContext
+	select {
+	case tc = <-p.takeCtxs:
+	default:
+		tc = newTakeContext(p.ctx)
+	}
+	tc.timer.Reset(p.cfg.AllocateTimeout)
+	w, err := p.ww.Take(tc)
+	if tc.timer.Stop() && tc.state.Load() == takeWaiting {
+		select {
+		case p.takeCtxs <- tc: // never fired: reusable
+			return w, err
+		default:
+		}
+	}
+	tc.release()
+	return w, err
+}
+
+// takeContext is a reusable context for take: Done is closed when its timer fires or its
+// parent ends, after which it is not reused.
+type takeContext struct {
+	done      chan struct{}
+	timer     *time.Timer
+	state     atomic.Int32 // takeWaiting, takeTimedOut, takeCancelled
+	parent    context.Context
+	stopAfter func() bool
+}
+
+const (
+	takeWaiting int32 = iota
+	takeTimedOut
+	takeCancelled
+)
+
+var _ context.Context = (*takeContext)(nil)
+
+func newTakeContext(parent context.Context) *takeContext {
+	tc := &takeContext{done: make(chan struct{}), parent: parent}
+	tc.timer = time.AfterFunc(time.Hour, func() { tc.fire(takeTimedOut) })
+	tc.timer.Stop()
+	tc.stopAfter = context.AfterFunc(parent, func() { tc.fire(takeCancelled) })
+	return tc
+}
+
+func (tc *takeContext) fire(why int32) {
+	if tc.state.CompareAndSwap(takeWaiting, why) {
+		close(tc.done)
+	}
+}
+
+// release drops a fired context's hook on its parent.
+func (tc *takeContext) release() { tc.stopAfter() }
+
+func (tc *takeContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (tc *takeContext) Done() <-chan struct{}       { return tc.done }
+func (tc *takeContext) Value(key any) any           { return tc.parent.Value(key) }
+
+func (tc *takeContext) Err() error {
+	switch tc.state.Load() {
+	case takeTimedOut:
+		return context.DeadlineExceeded
+	case takeCancelled:
+		return context.Canceled
+	}
+	return nil
 }
 
 // run executes the request on w. retry is true when the worker answered {"stop":true}: it

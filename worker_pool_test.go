@@ -1,6 +1,7 @@
 package pivot
 
 import (
+	"context"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -65,4 +66,35 @@ func TestNilExecTimerIsDisabled(t *testing.T) {
 		t.Fatal("a nil timer must behave as disabled")
 	}
 	et.rearm()
+}
+
+func TestTakeContextEndsOnTimeoutOrParent(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	tc := newTakeContext(parent)
+	if tc.Err() != nil {
+		t.Fatal("a fresh context must not be done")
+	}
+	tc.timer.Reset(10 * time.Millisecond)
+	select {
+	case <-tc.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the timer did not end the context")
+	}
+	if tc.Err() != context.DeadlineExceeded {
+		t.Fatalf("Err = %v, want DeadlineExceeded", tc.Err())
+	}
+	tc.release()
+
+	tc2 := newTakeContext(parent)
+	tc2.timer.Reset(time.Hour)
+	cancel()
+	select {
+	case <-tc2.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the parent's end did not end the context")
+	}
+	if tc2.Err() != context.Canceled {
+		t.Fatalf("Err = %v, want Canceled", tc2.Err())
+	}
+	tc2.timer.Stop()
 }

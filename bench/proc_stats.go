@@ -79,6 +79,17 @@ func cpuTime(pid int) (self, reaped time.Duration) {
 	return time.Duration(t[0]+t[1]) * clockTick, time.Duration(t[2]+t[3]) * clockTick
 }
 
+// userTime is the user-mode CPU time a process has used so far (utime): for rr, the Go code
+// (fasthttp, handler, pool, runtime) without the kernel's work in its socket and pipe syscalls.
+func userTime(pid int) time.Duration {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 15 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	return time.Duration(u) * clockTick
+}
+
 // treeCPU is the CPU time of pid and all its descendants, live or reaped, so that workers
 // replaced during a run are still counted.
 func treeCPU(pid int) time.Duration {

@@ -26,18 +26,19 @@ func printReport(out io.Writer, r *results) {
 		fmt.Fprintf(out, "pivotphp: GET %s, %s\n", s.PivotPHPURL, s.PivotPHPEnv)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tworkers\tconns\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req: front\tPHP\twrk\tother\tCPU busy\tdisturbed\t")
+	fmt.Fprintln(tw, "server\tworkers\tconns\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req: front\t(user)\tPHP\twrk\tother\tCPU busy\tdisturbed\t")
 	for _, c := range sortedCells(r) {
 		if !c.ok() {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\t\t\t\t\t\t\t\t\t\n", c.Server, c.Workers, c.Conns, orDash(c.Failed))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\t\t\t\t\t\t\t\t\t\t\n", c.Server, c.Workers, c.Conns, orDash(c.Failed))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f%%\t%s\t\n",
-			c.Server, c.Workers, c.Conns, c.RPS, c.P50, c.P99, c.Errors, c.CPUFront, c.CPUPHP, c.CPUWrk, c.CPUOther, c.Busy,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%s\t%.1f\t%.1f\t%.1f\t%.0f%%\t%s\t\n",
+			c.Server, c.Workers, c.Conns, c.RPS, c.P50, c.P99, c.Errors, c.CPUFront, userCPU(c), c.CPUPHP, c.CPUWrk, c.CPUOther, c.Busy,
 			disturbed(c))
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(out, "(CPU time per request: front = rr's Go process, or nginx master+workers; PHP = the PHP workers and")
+	fmt.Fprintln(out, "(CPU time per request: front = rr's Go process, or nginx master+workers; (user) = rr's user-mode part:")
+	fmt.Fprintln(out, " its Go code without the kernel's socket and pipe work; PHP = the PHP workers and")
 	fmt.Fprintln(out, " php-fpm's master; wrk = the load generator; other = the rest of the machine's busy time: kernel")
 	fmt.Fprintln(out, " softirq for loopback TCP and whatever else ran. CPU busy = the machine's busy share during the run;")
 	fmt.Fprintf(out, " disturbed = rounds in which more than %d%% of the CPU went to other processes — rerun on a quiet box)\n", disturbedPct)
@@ -203,4 +204,12 @@ func writeJSON(path string, r *results) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// userCPU shows rr's user-mode CPU per request; nginx's is not split.
+func userCPU(c *cell) string {
+	if c.Server == "fpm" {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", c.CPUFrontUser)
 }

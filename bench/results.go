@@ -65,10 +65,13 @@ type cell struct {
 	Errors  int64   `json:"errors"`
 	// CPU time per request in µs (medians): the front process (rr / nginx), PHP, and wrk.
 	CPUFront float64 `json:"cpu_us_per_req_front"`
-	CPUPHP   float64 `json:"cpu_us_per_req_php"`
-	CPUWrk   float64 `json:"cpu_us_per_req_wrk"`
-	CPUOther float64 `json:"cpu_us_per_req_other"`
-	Busy     float64 `json:"machine_cpu_busy_pct"`
+	// CPUFrontUser is the user-mode part of CPUFront for rr (its Go code, not the kernel's
+	// socket and pipe work); 0 for nginx.
+	CPUFrontUser float64 `json:"cpu_us_per_req_front_user"`
+	CPUPHP       float64 `json:"cpu_us_per_req_php"`
+	CPUWrk       float64 `json:"cpu_us_per_req_wrk"`
+	CPUOther     float64 `json:"cpu_us_per_req_other"`
+	Busy         float64 `json:"machine_cpu_busy_pct"`
 	// Disturbed is how many rounds were flagged (see round.Disturbed).
 	Disturbed int      `json:"disturbed_rounds"`
 	Rounds    []*round `json:"rounds"`
@@ -77,9 +80,10 @@ type cell struct {
 
 type round struct {
 	wrkResult
-	CPUFront float64 `json:"cpu_us_per_req_front"`
-	CPUPHP   float64 `json:"cpu_us_per_req_php"`
-	CPUWrk   float64 `json:"cpu_us_per_req_wrk"`
+	CPUFront     float64 `json:"cpu_us_per_req_front"`
+	CPUFrontUser float64 `json:"cpu_us_per_req_front_user"`
+	CPUPHP       float64 `json:"cpu_us_per_req_php"`
+	CPUWrk       float64 `json:"cpu_us_per_req_wrk"`
 	// CPUOther is the machine's busy time not in the three above; Busy the machine's busy share.
 	CPUOther float64 `json:"cpu_us_per_req_other"`
 	Busy     float64 `json:"machine_cpu_busy_pct"`
@@ -145,6 +149,7 @@ func (r *results) summarize() {
 		c.P50 = pick(func(rd *round) float64 { return rd.P50 })
 		c.P99 = pick(func(rd *round) float64 { return rd.P99 })
 		c.CPUFront = pick(func(rd *round) float64 { return rd.CPUFront })
+		c.CPUFrontUser = pick(func(rd *round) float64 { return rd.CPUFrontUser })
 		c.CPUPHP = pick(func(rd *round) float64 { return rd.CPUPHP })
 		c.CPUWrk = pick(func(rd *round) float64 { return rd.CPUWrk })
 		c.CPUOther = pick(func(rd *round) float64 { return rd.CPUOther })

@@ -174,7 +174,7 @@ func runRounds(ctx context.Context, cfg *config, servers []*server, res *results
 
 // measure is one wrk run with the CPU time each side used during it.
 func measure(ctx context.Context, cfg *config, s *server, conns int) (*round, error) {
-	m0, f0, p0 := readMachineCPU(), s.frontCPU(), s.phpCPU()
+	m0, f0, u0, p0 := readMachineCPU(), s.frontCPU(), s.frontUserCPU(), s.phpCPU()
 	w, wrkCPU, err := runWrk(ctx, cfg.wrk, s.url, cfg.threads, conns, cfg.duration)
 	if err != nil {
 		return nil, err
@@ -184,11 +184,12 @@ func measure(ctx context.Context, cfg *config, s *server, conns int) (*round, er
 			return nil, p.exitError()
 		}
 	}
-	f1, p1, m1 := s.frontCPU(), s.phpCPU(), readMachineCPU()
+	f1, u1, p1, m1 := s.frontCPU(), s.frontUserCPU(), s.phpCPU(), readMachineCPU()
 	rd := &round{wrkResult: w}
 	if w.Requests > 0 {
 		per := func(d time.Duration) float64 { return round3(float64(d.Microseconds()) / float64(w.Requests)) }
 		rd.CPUFront, rd.CPUPHP, rd.CPUWrk = per(f1-f0), per(p1-p0), per(wrkCPU)
+		rd.CPUFrontUser = per(u1 - u0)
 		// the rest of the machine's busy time: kernel work outside these processes (softirq)
 		// and anything else running on the box
 		rd.CPUOther = max(0, round3(per(m1.busy-m0.busy)-rd.CPUFront-rd.CPUPHP-rd.CPUWrk))

@@ -54,6 +54,14 @@ func (s *server) frontCPU() time.Duration {
 	return self
 }
 
+// frontUserCPU is the user-mode part of frontCPU for rr (0 for nginx, not shown).
+func (s *server) frontUserCPU() time.Duration {
+	if s.php != nil {
+		return 0
+	}
+	return userTime(s.front.pid())
+}
+
 // phpCPU is the CPU time used so far by every PHP process, live or replaced: rr's children, or
 // php-fpm's master and children.
 func (s *server) phpCPU() time.Duration {

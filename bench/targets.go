@@ -12,6 +12,7 @@ const (
 	targetRSSKB      = 20 * 1024
 	targetReadyMS    = 50.0
 	targetAllocs     = 10.0
+	targetGoUS       = 10.0
 	targetRPS4       = 30000.0
 	targetP50MS      = 2.0
 	targetP99MS      = 8.0
@@ -75,8 +76,16 @@ func evaluateTargets(r *results) []target {
 	name = "≤ 10 Go allocations per request (handler benchmark)"
 	if b := findBench(r); b != nil {
 		add(name, yes(b.AllocsPerOp <= targetAllocs), "%.0f allocs/op (%s)", b.AllocsPerOp, b.Name)
-		add("Go-side overhead ≤ 10 µs per request", nil,
-			"%.1f µs/op includes the PHP round trip; not separable by this benchmark", b.NsPerOp/1000)
+	} else {
+		add(name, nil, "not measured")
+	}
+
+	// The Go side's own work is rr's user-mode CPU: fasthttp, handler, pool, relay and the Go
+	// runtime. The kernel's work for the socket and pipe syscalls (rr's system time) is the
+	// transport every server pays, shown in the table's front column.
+	name = "Go-side overhead ≤ 10 µs per request (rr user-mode CPU, every workers × conns)"
+	if key, v, ok := worstFrontUser(r); ok {
+		add(name, yes(v <= targetGoUS), "max %.1f µs (%s); rr's CPU with its kernel time: see the table", v, key)
 	} else {
 		add(name, nil, "not measured")
 	}
@@ -131,4 +140,15 @@ func findBench(r *results) *goBench {
 		}
 	}
 	return nil
+}
+
+// worstFrontUser is the largest user-mode CPU per request of rr over pivot's cells.
+func worstFrontUser(r *results) (string, float64, bool) {
+	m := map[string]float64{}
+	for _, c := range r.Throughput {
+		if c.Server == kindPivot && c.ok() && c.CPUFrontUser > 0 {
+			m[fmt.Sprintf("w%d_c%d", c.Workers, c.Conns)] = c.CPUFrontUser
+		}
+	}
+	return worst(m, true)
 }
