@@ -39,6 +39,7 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"wrong type", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: many\n", []string{"pivot: invalid configuration", "num_workers"}},
 		{"too many workers", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: 5000\n", []string{"pivot.pool.num_workers", "maximum is 1000"}},
 		{"missing uploads dir", "  address: 127.0.0.1:8080\n  uploads:\n    dir: /nonexistent/pivot\n", []string{"pivot.uploads.dir", "not an existing directory"}},
+		{"header limit too small", "  address: 127.0.0.1:8080\n  max_header_bytes: 16\n", []string{"pivot.max_header_bytes is 16", "in bytes, from 1024"}},
 		{"debug pool", "  address: 127.0.0.1:8080\n  pool:\n    debug: true\n", []string{"pivot.pool.debug is not supported", "max_jobs: 1"}},
 	}
 	for _, tc := range cases {

@@ -78,6 +78,7 @@ func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
 	h := p.acquire()
 	if h == nil {
 		p.writeUnavailable(c)
+		c.Request.RemoveMultipartFormFiles() // pre-parsed by fasthttp before the handler
 		return
 	}
 	st := p.states.Get().(*requestState)

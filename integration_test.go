@@ -296,6 +296,20 @@ func TestRequestTooLargeGets413(t *testing.T) {
 	}
 }
 
+// A request head over pivot.max_header_bytes gets 431 (not a reset connection), and the limit
+// is the configured one: a head that fits is served, also through a large cookie.
+func TestOversizedHeadGets431(t *testing.T) {
+	s := startStack(t, stackOptions{pivot: "  max_header_bytes: 4096\n  pool:\n    num_workers: 1\n"})
+	resp, body := do(t, "GET", s.base+"/headers", nil, http.Header{"X-Big": {strings.Repeat("b", 8000)}})
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("an 8 KB header with max_header_bytes 4096: status %d: %.100s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "GET", s.base+"/cookies", nil, http.Header{"Cookie": {"big=" + strings.Repeat("c", 3000)}})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), strings.Repeat("c", 3000)) {
+		t.Fatalf("a 3 KB cookie under the limit: status %d: %.100s", resp.StatusCode, body)
+	}
+}
+
 func TestConcurrentRequestsUseEveryWorker(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 4\n    allocate_timeout: 20s\n"})
 	waitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
