@@ -175,6 +175,95 @@ final class StreamRelayTest extends TestCase
         }
     }
 
+    /** @return array<string, array{0: int}> */
+    public static function chunkSizes(): array
+    {
+        return ['5 bytes' => [5], '13 bytes' => [13], '4 KiB' => [4096], '64 KiB' => [65536]];
+    }
+
+    /**
+     * Frames are read ahead (one fread() may bring several, or end inside one): however the
+     * bytes are cut, every frame comes out whole and in order.
+     *
+     * @dataProvider chunkSizes
+     */
+    public function testFramesReadAheadComeOutWholeWhereverTheReadsEnd(int $chunk): void
+    {
+        $frames = [
+            new Frame('{"a":1}hello', [7], Frame::CODEC_JSON),
+            new Frame('', [], 0, Frame::PONG),
+            new Frame('{"pid":1}', [], Frame::CONTROL | Frame::CODEC_JSON),
+            new Frame(str_repeat('b', 70000), [0], Frame::CODEC_RAW), // more than one read
+            new Frame('rpc', [1, 2, 0xFFFFFFFF], Frame::CODEC_JSON, Frame::STREAM),
+            new Frame('', [0]),
+            new Frame(str_repeat('c', 200000), [100], Frame::CODEC_RAW),
+            new Frame('last', [4]),
+        ];
+        $stream = $this->track(TrickleStream::open(implode('', array_map(FrameCodec::encode(...), $frames)), $chunk));
+        $relay = new StreamRelay($stream, $stream);
+
+        foreach ($frames as $i => $expected) {
+            $frame = $relay->receive();
+            self::assertTrue($frame->payload === $expected->payload, "payload of frame $i");
+            self::assertSame(
+                [$expected->options, $expected->flags, $expected->streamFlags],
+                [$frame->options, $frame->flags, $frame->streamFlags],
+                "frame $i",
+            );
+        }
+    }
+
+    public function testAFrameReadAheadIsPendingInputAndTheStreamIsNotReadAgain(): void
+    {
+        [$a, $b] = $this->socketPair();
+        fwrite($a, FrameCodec::encode(new Frame('one', [0])) . FrameCodec::encode(new Frame('', [], 0, Frame::STOP)));
+        $reader = new StreamRelay($b, $b);
+
+        self::assertSame('one', $reader->receive()->payload);
+        $read = [$b];
+        $none = null;
+        self::assertSame(0, stream_select($read, $none, $none, 0), 'the socket is drained: the relay holds the STOP frame');
+        self::assertTrue($reader->hasPendingInput(0.0));
+        self::assertSame(Frame::STOP, $reader->receive()->streamFlags);
+        self::assertFalse($reader->hasPendingInput(0.0));
+    }
+
+    /**
+     * A frame that sits in PHP's own read buffer (left by another fread() on the stream) is
+     * taken as is: an fread() for more would block although the frame is complete.
+     */
+    public function testAFrameInPhpsReadBufferIsNotWaitedFor(): void
+    {
+        [$a, $b] = $this->socketPair();
+        stream_set_timeout($b, 2);
+        fwrite($a, 'xyz' . FrameCodec::encode(new Frame('before', [0])));
+        self::assertSame('xyz', fread($b, 3)); // PHP's buffer now holds the whole frame
+
+        $relay = new StreamRelay($b, $b);
+        $start = microtime(true);
+        self::assertTrue($relay->hasPendingInput(0.0));
+        self::assertSame('before', $relay->receive()->payload);
+
+        // Reads by others after the relay exists take only what they ask for.
+        fwrite($a, 'garbage' . FrameCodec::encode(new Frame('after', [0])));
+        self::assertSame('garbage', fread($b, 7));
+        self::assertTrue($relay->hasPendingInput(1.0));
+        self::assertSame('after', $relay->receive()->payload);
+        self::assertLessThan(1.0, microtime(true) - $start, 'no read waited for bytes that never come');
+    }
+
+    public function testGarbageAfterAFrameReadAheadIsAFrameError(): void
+    {
+        [$a, $b] = $this->socketPair();
+        fwrite($a, FrameCodec::encode(new Frame('ok', [0])) . "this is not a goridge frame\n");
+        $reader = new StreamRelay($b, $b);
+
+        self::assertSame('ok', $reader->receive()->payload);
+        $this->expectException(FrameException::class);
+        $this->expectExceptionMessage('CRC mismatch');
+        $reader->receive();
+    }
+
     public function testRequiresStreamResources(): void
     {
         $this->expectException(RelayException::class);
