@@ -34,6 +34,12 @@ final class SocketRelay implements RelayInterface
         $this->connection()->send($frame);
     }
 
+    /** {@see StreamRelay::sendPayload()} */
+    public function sendPayload(string $context, string $body, int $streamFlags = 0): void
+    {
+        $this->connection()->sendPayload($context, $body, $streamFlags);
+    }
+
     public function receive(): Frame
     {
         return $this->connection()->receive();

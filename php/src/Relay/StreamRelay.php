@@ -89,6 +89,38 @@ final class StreamRelay implements RelayInterface
         $this->write(FrameCodec::encode($frame));
     }
 
+    /**
+     * Sends a worker frame: the same bytes as `send(new Frame($context . $body,
+     * [strlen($context)], 0, $streamFlags))`, without building the Frame or copying a
+     * large body. The worker's per-response path.
+     */
+    public function sendPayload(string $context, string $body, int $streamFlags = 0): void
+    {
+        $length = strlen($context) + strlen($body);
+        if ($length > Frame::MAX_PAYLOAD_LENGTH || ($streamFlags & ~0xFF) !== 0) {
+            $this->send(new Frame($context . $body, [strlen($context)], 0, $streamFlags)); // throws
+
+            return;
+        }
+
+        // 0x14: version 1, HL 4 (one option, the context length); flags 0.
+        $start = pack('CCV', 0x14, 0, $length);
+        $bytes = $start . pack('VCxV', crc32($start), $streamFlags, strlen($context)) . $context;
+
+        if ($length > self::SEPARATE_PAYLOAD_THRESHOLD) {
+            $this->write($bytes);
+            $this->write($body);
+
+            return;
+        }
+
+        $bytes .= $body;
+        $written = @fwrite($this->output, $bytes);
+        if ($written !== strlen($bytes)) {
+            $this->writeRest($bytes, $written);
+        }
+    }
+
     public function receive(): Frame
     {
         // One fread() usually brings the whole frame (and maybe more): parse it from
@@ -238,10 +270,14 @@ final class StreamRelay implements RelayInterface
     private function write(string $bytes): void
     {
         $written = @fwrite($this->output, $bytes);
-        if ($written === strlen($bytes)) {
-            return;
+        if ($written !== strlen($bytes)) {
+            $this->writeRest($bytes, $written);
         }
+    }
 
+    /** Goes on after a first fwrite() that did not write everything ($written bytes or false). */
+    private function writeRest(string $bytes, int|false $written): void
+    {
         $idleWrites = 0;
         while (true) {
             if ($written === false) {

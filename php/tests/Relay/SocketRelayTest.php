@@ -103,6 +103,12 @@ final class SocketRelayTest extends TestCase
         self::assertSame('{"a":1}hello', $frame->payload);
         self::assertSame([7], $frame->options);
 
+        $relay->sendPayload('{"status":200,"headers":{}}', 'OK', Frame::STREAM);
+        self::assertSame(
+            FrameCodec::encode(new Frame('{"status":200,"headers":{}}OK', [27], 0, Frame::STREAM)),
+            FrameCodec::encode($roadRunner->receive()),
+        );
+
         $relay->close();
         self::assertFalse($relay->isConnected());
         self::assertSame('', fread($connection, 1), 'the peer sees the connection closed');

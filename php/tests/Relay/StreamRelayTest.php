@@ -264,6 +264,50 @@ final class StreamRelayTest extends TestCase
         $reader->receive();
     }
 
+    /** @return array<string, array{0: string, 1: string, 2: int}> */
+    public static function payloads(): array
+    {
+        return [
+            'context and body' => ['{"status":200,"headers":{}}', 'OK', 0],
+            'empty' => ['', '', 0],
+            'body only, stream bit' => ['', 'chunk', Frame::STREAM],
+            'large body (header written apart)' => ['{"status":200,"headers":{}}', str_repeat('y', 3 * 1024 * 1024), 0],
+        ];
+    }
+
+    /**
+     * sendPayload() is the worker's shortcut for send(new Frame(...)): the same bytes, also
+     * through partial writes.
+     *
+     * @dataProvider payloads
+     */
+    public function testSendPayloadWritesExactlyTheFrameSendWould(string $context, string $body, int $streamFlags): void
+    {
+        $expected = FrameCodec::encode(new Frame($context . $body, [strlen($context)], 0, $streamFlags));
+
+        $stream = $this->track(TrickleStream::open('', 7));
+        (new StreamRelay($stream, $stream))->sendPayload($context, $body, $streamFlags);
+        self::assertTrue($expected === TrickleStream::contents($stream), 'through 7-byte writes');
+
+        if (strlen($body) > 100000) {
+            return; // more than a socket pair buffers without a reader
+        }
+        [$a, $b] = $this->socketPair();
+        $reader = new StreamRelay($b, $b);
+        (new StreamRelay($a, $a))->sendPayload($context, $body, $streamFlags);
+        $frame = $reader->receive();
+        self::assertTrue($frame->payload === $context . $body);
+        self::assertSame([[strlen($context)], 0, $streamFlags], [$frame->options, $frame->flags, $frame->streamFlags]);
+    }
+
+    public function testSendPayloadRefusesStreamFlagsBeyondOneByte(): void
+    {
+        [$a] = $this->socketPair();
+
+        $this->expectException(FrameException::class);
+        (new StreamRelay($a, $a))->sendPayload('', 'x', 0x100);
+    }
+
     public function testRequiresStreamResources(): void
     {
         $this->expectException(RelayException::class);
