@@ -9,11 +9,49 @@ use PivotPHP\Runtime\RoadRunner\Exception\InvalidRequestException;
 /**
  * An HTTP request as RoadRunner's http plugin describes it (wire-protocol.md §3.2–3.4).
  *
- * Immutable and cheap to build: one json_decode of the context, plus one of the body for
- * parsed forms.
+ * Immutable and cheap to build. Contexts in RoadRunner's usual shape (plain ASCII strings,
+ * no form, no uploads, no attributes) are read with one regular expression instead of
+ * json_decode(), and `headers`, `cookies` and `query` are then decoded on first access;
+ * anything else takes one json_decode of the context, plus one of the body for parsed forms.
  */
 final class Request
 {
+    /**
+     * A request context exactly as RoadRunner writes it (wire-protocol.md §3.2: keys in struct
+     * order, no whitespace), restricted to strings of printable ASCII without escapes other
+     * than goccy's `\u0026` `\u003c` `\u003e`, `parsed` false, `uploads` null and
+     * `attributes` {}. Whatever matches is valid JSON whose values the groups give exactly;
+     * whatever does not goes through json_decode().
+     *
+     * Groups: 1 remoteAddr, 2 protocol, 3 method, 4 uri, 5 headers object, 6 cookies
+     * object, 7 rawQuery.
+     */
+    private const PLAIN_CONTEXT = '/^\\{"remoteAddr":"(' . self::STRING . ')","protocol":"(' . self::STRING
+        . ')","method":"(' . self::STRING . ')","uri":"(' . self::STRING . ')","headers":(\\{(?:'
+        . self::HEADER . '(?:,' . self::HEADER . ')*+)?\\}),"cookies":(\\{(?:' . self::COOKIE . '(?:,'
+        . self::COOKIE . ')*+)?\\}),"rawQuery":"(' . self::STRING
+        . ')","parsed":false,"uploads":null,"attributes":\\{\\}\\}$/D';
+
+    /** The inside of a JSON string: printable ASCII but `"` and `\`, or an HTML escape. */
+    private const STRING = '(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7f]++|\\\\u00(?:26|3c|3e))*+';
+
+    /** `"name":["value",…]` */
+    private const HEADER = '"' . self::STRING . '":\\[(?:"' . self::STRING . '"(?:,"' . self::STRING . '")*+)?\\]';
+
+    /** `"name":"value"` */
+    private const COOKIE = '"' . self::STRING . '":"' . self::STRING . '"';
+
+    /** goccy/go-json's HTML escapes, the only escapes PLAIN_CONTEXT lets through. */
+    private const HTML_ESCAPES = ['\u0026' => '&', '\u003c' => '<', '\u003e' => '>'];
+
+    /** A Request with the fields that PLAIN_CONTEXT fixes; fromContext() clones it. */
+    private static ?self $plainPrototype = null;
+
+    /** JSON of `headers` / `cookies` not decoded yet (lazy requests only). */
+    private ?string $pendingHeaders = null;
+    private ?string $pendingCookies = null;
+    private bool $pendingQuery = false;
+
     /**
      * @param array<string, list<string>> $headers   Go-canonical names (`X-Multi`); no `Host` (see host())
      * @param array<string, string>       $cookies   already URL-decoded by RoadRunner
@@ -45,18 +83,16 @@ final class Request
      */
     public static function fromContext(string $context, string $body = ''): self
     {
+        if (preg_match(self::PLAIN_CONTEXT, $context, $match) === 1) {
+            return self::fromPlainContext($match, $body);
+        }
+
         $data = self::decodeJson($context, 'request context');
         if (!is_array($data)) {
             throw new InvalidRequestException('The request context must be a JSON object');
         }
 
-        $headers = [];
-        foreach (is_array($data['headers'] ?? null) ? $data['headers'] : [] as $name => $values) {
-            // Numeric names became integer keys in json_decode(): not valid header names.
-            if (is_string($name) && $name !== '') {
-                $headers[$name] = is_array($values) ? $values : [(string) $values];
-            }
-        }
+        $headers = self::normalizeHeaders(is_array($data['headers'] ?? null) ? $data['headers'] : []);
 
         $rawQuery = is_string($data['rawQuery'] ?? null) ? $data['rawQuery'] : '';
         $query = [];
@@ -88,6 +124,126 @@ final class Request
             is_array($data['uploads'] ?? null) ? $data['uploads'] : null,
             is_array($data['attributes'] ?? null) ? $data['attributes'] : [],
         );
+    }
+
+    /**
+     * The lazily decoded properties (`headers`, `cookies`, `query`) of a request read by
+     * PLAIN_CONTEXT: PHP calls this on the first access because they were unset.
+     */
+    public function __get(string $name): mixed
+    {
+        switch ($name) {
+            case 'headers':
+                if ($this->pendingHeaders !== null) {
+                    // Valid JSON (PLAIN_CONTEXT): an object of string lists; names as in fromContext().
+                    $headers = self::normalizeHeaders(json_decode($this->pendingHeaders, true));
+                    $this->pendingHeaders = null;
+
+                    return $this->headers = $headers;
+                }
+                break;
+            case 'cookies':
+                if ($this->pendingCookies !== null) {
+                    $cookies = json_decode($this->pendingCookies, true);
+                    $this->pendingCookies = null;
+
+                    return $this->cookies = $cookies;
+                }
+                break;
+            case 'query':
+                if ($this->pendingQuery) {
+                    parse_str($this->rawQuery, $query);
+                    $this->pendingQuery = false;
+
+                    return $this->query = $query;
+                }
+                break;
+        }
+
+        // What PHP does without __get.
+        if (property_exists($this, $name)) {
+            throw new \Error(sprintf('Cannot access private property %s::$%s', self::class, $name));
+        }
+        trigger_error(sprintf('Undefined property: %s::$%s', self::class, $name), E_USER_WARNING);
+
+        return null;
+    }
+
+    public function __isset(string $name): bool
+    {
+        return match ($name) {
+            'headers' => $this->pendingHeaders !== null,
+            'cookies' => $this->pendingCookies !== null,
+            'query' => $this->pendingQuery,
+            default => false,
+        };
+    }
+
+    /** @param array<int, string> $match the groups of PLAIN_CONTEXT */
+    private static function fromPlainContext(array $match, string $body): self
+    {
+        if (self::$plainPrototype === null) {
+            $prototype = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
+            $prototype->parsed = false;
+            $prototype->parsedBody = null;
+            $prototype->uploads = null;
+            $prototype->attributes = [];
+            self::$plainPrototype = $prototype;
+        }
+
+        $request = clone self::$plainPrototype;
+        $request->body = $body;
+
+        [, $remoteAddr, $protocol, $method, $uri, $headers, $cookies, $rawQuery] = $match;
+        if (str_contains($match[0], '\\')) {
+            // Only HTML escapes can be there; those in headers/cookies are left to json_decode.
+            [$remoteAddr, $protocol, $method, $uri, $rawQuery] = str_replace(
+                array_keys(self::HTML_ESCAPES),
+                self::HTML_ESCAPES,
+                [$remoteAddr, $protocol, $method, $uri, $rawQuery],
+            );
+        }
+        $request->remoteAddr = $remoteAddr;
+        $request->protocol = $protocol;
+        $request->method = $method;
+        $request->uri = $uri;
+        $request->rawQuery = $rawQuery;
+
+        // Unset (not just uninitialized) typed properties make PHP call __get().
+        if ($headers === '{}') {
+            $request->headers = [];
+        } else {
+            unset($request->headers);
+            $request->pendingHeaders = $headers;
+        }
+        if ($cookies === '{}') {
+            $request->cookies = [];
+        } else {
+            unset($request->cookies);
+            $request->pendingCookies = $cookies;
+        }
+        if ($rawQuery === '') {
+            $request->query = [];
+        } else {
+            unset($request->query);
+            $request->pendingQuery = true;
+        }
+
+        return $request;
+    }
+
+    /** Drops numeric and empty header names, and makes every value a list. */
+    private static function normalizeHeaders(array $raw): array
+    {
+        $headers = [];
+        foreach ($raw as $name => $values) {
+            // Numeric names became integer keys in json_decode(): not valid header names.
+            if (is_string($name) && $name !== '') {
+                $headers[$name] = is_array($values) ? $values : [(string) $values];
+            }
+        }
+
+        return $headers;
     }
 
     /** All values of a header, name matched case-insensitively. */
