@@ -27,7 +27,7 @@ final class Worker
     private bool $streaming = false;
     private bool $streamStopped = false;
 
-    /** The relay again when it can send a response without building a Frame (our own relays). */
+    /** The relay again when it can receive/send payloads without Frame objects (our own relays). */
     private readonly StreamRelay|SocketRelay|null $payloadRelay;
 
     public function __construct(private readonly RelayInterface $relay)
@@ -63,7 +63,19 @@ final class Worker
         }
 
         while (true) {
-            $frame = $this->backlog === [] ? $this->relay->receive() : array_shift($this->backlog);
+            if ($this->backlog !== []) {
+                $frame = array_shift($this->backlog);
+            } elseif ($this->payloadRelay !== null) {
+                // Our relays hand a plain request frame over as its Payload directly.
+                $frame = $this->payloadRelay->receivePayload();
+                if ($frame instanceof Payload) {
+                    $this->requestPending = true;
+
+                    return $frame;
+                }
+            } else {
+                $frame = $this->relay->receive();
+            }
 
             if (($frame->flags & Frame::CONTROL) !== 0) {
                 if ($this->handleControl($frame)) {

@@ -120,6 +120,56 @@ final class WorkerTest extends TestCase
         }
     }
 
+    /** Our relays hand requests over as Payloads; any other relay's Frames give the same. */
+    public function testAnyRelayGivesTheSamePayloads(): void
+    {
+        foreach ([false, true] as $decorate) {
+            [$workerEnd, $roadRunnerEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+            $relay = new StreamRelay($workerEnd, $workerEnd);
+            $worker = new Worker($decorate ? self::decorate($relay) : $relay);
+            $roadRunner = new FakeRoadRunner(new StreamRelay($roadRunnerEnd, $roadRunnerEnd));
+
+            $roadRunner->sendPidRequest();
+            $roadRunner->sendStreamFlag(Frame::PONG);
+            $roadRunner->sendRequest('{"a":1}', 'hello');
+            $roadRunner->sendRequest('', 'raw', Frame::CODEC_RAW);
+            $roadRunner->sendFrame(new Frame('no option', [], Frame::CODEC_JSON));
+            $roadRunner->sendStopCommand();
+
+            $seen = [];
+            while (($payload = $worker->waitPayload()) !== null) {
+                $seen[] = [$payload->context, $payload->body];
+                $worker->respondWith('');
+            }
+            self::assertSame([['{"a":1}', 'hello'], ['', 'raw'], ['', 'no option']], $seen, $decorate ? 'decorated' : 'StreamRelay');
+            self::assertSame('{"pid":' . getmypid() . '}', $roadRunner->receive()->payload);
+        }
+    }
+
+    private static function decorate(RelayInterface $inner): RelayInterface
+    {
+        return new class ($inner) implements RelayInterface {
+            public function __construct(private readonly RelayInterface $inner)
+            {
+            }
+
+            public function send(Frame $frame): void
+            {
+                $this->inner->send($frame);
+            }
+
+            public function receive(): Frame
+            {
+                return $this->inner->receive();
+            }
+
+            public function hasPendingInput(float $timeout = 0.0): bool
+            {
+                return $this->inner->hasPendingInput($timeout);
+            }
+        };
+    }
+
     public function testPidRequestIsAnsweredBeforeTheNextPayload(): void
     {
         $this->roadRunner->sendPidRequest();

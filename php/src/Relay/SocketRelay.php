@@ -6,6 +6,7 @@ namespace PivotPHP\Runtime\RoadRunner\Relay;
 
 use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
+use PivotPHP\Runtime\RoadRunner\Payload;
 
 /**
  * Frames over a TCP or Unix socket (`RR_RELAY=tcp://host:port` or `unix:///path`).
@@ -43,6 +44,12 @@ final class SocketRelay implements RelayInterface
     public function receive(): Frame
     {
         return $this->connection()->receive();
+    }
+
+    /** {@see StreamRelay::receivePayload()} */
+    public function receivePayload(): Payload|Frame
+    {
+        return $this->connection()->receivePayload();
     }
 
     public function hasPendingInput(float $timeout = 0.0): bool

@@ -8,6 +8,7 @@ use PivotPHP\Runtime\RoadRunner\Exception\FrameException;
 use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
 use PivotPHP\Runtime\RoadRunner\Goridge\FrameCodec;
+use PivotPHP\Runtime\RoadRunner\Payload;
 
 /**
  * Frames over a pair of PHP streams: STDIN/STDOUT in pipes mode, a socket for socket relays,
@@ -123,6 +124,21 @@ final class StreamRelay implements RelayInterface
 
     public function receive(): Frame
     {
+        return $this->next(false);
+    }
+
+    /**
+     * Like receive(), but a plain worker request frame (one option, the context length, not
+     * a control frame, no STOP/PONG bit) comes back as its Payload, split into context and
+     * body, without a Frame in between. Any other frame comes back as the Frame.
+     */
+    public function receivePayload(): Payload|Frame
+    {
+        return $this->next(true);
+    }
+
+    private function next(bool $payloadWanted): Payload|Frame
+    {
         // One fread() usually brings the whole frame (and maybe more): parse it from
         // $this->buffer instead of reading the header, the options and the payload apart.
         // $this->offset is where the next frame starts, so frames read ahead are not copied.
@@ -145,7 +161,8 @@ final class StreamRelay implements RelayInterface
         }
 
         $headerLength = 4 * $words;
-        $frameLength = $headerLength + $header['length'];
+        $length = $header['length'];
+        $frameLength = $headerLength + $length;
         if (strlen($buffer) - $offset < $frameLength) {
             if ($offset !== 0) {
                 $buffer = $this->buffer = substr($buffer, $offset);
@@ -160,23 +177,35 @@ final class StreamRelay implements RelayInterface
             }
         }
 
-        $options = match ($words) {
-            3 => [],
-            4 => [unpack('V', $buffer, $offset + FrameCodec::FIXED_HEADER_LENGTH)[1]],
-            default => array_values(unpack('V' . ($words - 3), $buffer, $offset + FrameCodec::FIXED_HEADER_LENGTH)),
-        };
-
+        // The frame is taken: $buffer keeps the bytes alive for the substr() calls below.
         $end = $offset + $frameLength;
         if ($end === strlen($buffer)) {
             $this->buffer = '';
             $this->offset = 0;
-            $payload = $offset === 0 ? substr($buffer, $headerLength) : substr($buffer, $offset + $headerLength);
         } else {
             $this->offset = $end;
-            $payload = substr($buffer, $offset + $headerLength, $header['length']);
+        }
+        $start = $offset + $headerLength;
+
+        if ($words === 4) {
+            $option = unpack('V', $buffer, $offset + FrameCodec::FIXED_HEADER_LENGTH)[1];
+            if (
+                $payloadWanted
+                && $option <= $length
+                && ($header['flags'] & Frame::CONTROL) === 0
+                && ($header['stream'] & (Frame::STOP | Frame::PONG)) === 0
+            ) {
+                return new Payload(
+                    $option === 0 ? '' : substr($buffer, $start, $option),
+                    $option === $length ? '' : substr($buffer, $start + $option, $length - $option),
+                );
+            }
+            $options = [$option];
+        } else {
+            $options = $words === 3 ? [] : array_values(unpack('V' . ($words - 3), $buffer, $offset + FrameCodec::FIXED_HEADER_LENGTH));
         }
 
-        return new Frame($payload, $options, $header['flags'], $header['stream']);
+        return new Frame($length === 0 ? '' : substr($buffer, $start, $length), $options, $header['flags'], $header['stream']);
     }
 
     public function hasPendingInput(float $timeout = 0.0): bool

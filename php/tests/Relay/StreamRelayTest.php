@@ -9,6 +9,7 @@ use PivotPHP\Runtime\RoadRunner\Exception\FrameException;
 use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
 use PivotPHP\Runtime\RoadRunner\Goridge\FrameCodec;
+use PivotPHP\Runtime\RoadRunner\Payload;
 use PivotPHP\Runtime\RoadRunner\Relay\StreamRelay;
 use PivotPHP\Runtime\RoadRunner\Tests\Support\TrickleStream;
 
@@ -306,6 +307,40 @@ final class StreamRelayTest extends TestCase
 
         $this->expectException(FrameException::class);
         (new StreamRelay($a, $a))->sendPayload('', 'x', 0x100);
+    }
+
+    /** receivePayload(): plain request frames as Payloads, everything else as the Frame. */
+    public function testReceivePayloadSplitsPlainRequestFramesOnly(): void
+    {
+        $frames = [
+            [new Frame('{"a":1}hello', [7], Frame::CODEC_JSON), ['{"a":1}', 'hello']],
+            [new Frame('body only', [0], Frame::CODEC_RAW), ['', 'body only']],
+            [new Frame('{"ctx":"only"}', [14], Frame::CODEC_JSON), ['{"ctx":"only"}', '']],
+            [new Frame('', [0]), ['', '']],
+            [new Frame('{}x', [2], Frame::CODEC_JSON, Frame::STREAM), ['{}', 'x']],
+            [new Frame(str_repeat('z', 100000), [10], Frame::CODEC_RAW), [str_repeat('z', 10), str_repeat('z', 99990)]],
+            [new Frame('{"pid":1}', [], Frame::CONTROL | Frame::CODEC_JSON), null],
+            [new Frame('{"stop":true}', [13], Frame::CONTROL | Frame::CODEC_JSON), null],
+            [new Frame('', [0], 0, Frame::PONG), null],
+            [new Frame('', [0], 0, Frame::STOP), null],
+            [new Frame('no options', [], Frame::CODEC_JSON), null],
+            [new Frame('two options', [3, 4], Frame::CODEC_JSON), null],
+            [new Frame('abc', [10], Frame::CODEC_JSON), null], // context longer than the payload
+            [new Frame('last', [4]), ['last', '']],
+        ];
+        $stream = $this->track(TrickleStream::open(implode('', array_map(static fn (array $f) => FrameCodec::encode($f[0]), $frames)), 4096));
+        $relay = new StreamRelay($stream, $stream);
+
+        foreach ($frames as $i => [$frame, $split]) {
+            $received = $relay->receivePayload();
+            if ($split === null) {
+                self::assertInstanceOf(Frame::class, $received, "frame $i");
+                self::assertSame(FrameCodec::encode($frame), FrameCodec::encode($received), "frame $i");
+            } else {
+                self::assertInstanceOf(Payload::class, $received, "frame $i");
+                self::assertTrue([$received->context, $received->body] === $split, "frame $i");
+            }
+        }
     }
 
     public function testRequiresStreamResources(): void
