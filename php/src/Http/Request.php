@@ -11,7 +11,7 @@ use PivotPHP\Runtime\RoadRunner\Exception\InvalidRequestException;
  *
  * Immutable and cheap to build. Contexts in RoadRunner's usual shape (plain ASCII strings,
  * no form, no uploads, no attributes) are read with one regular expression instead of
- * json_decode(), and `headers`, `cookies` and `query` are then decoded on first access;
+ * json_decode() (plus a json_decode of the headers and cookies objects when not empty);
  * anything else takes one json_decode of the context, plus one of the body for parsed forms.
  */
 final class Request
@@ -44,13 +44,8 @@ final class Request
     /** goccy/go-json's HTML escapes, the only escapes PLAIN_CONTEXT lets through. */
     private const HTML_ESCAPES = ['\u0026' => '&', '\u003c' => '<', '\u003e' => '>'];
 
-    /** A Request with the fields that PLAIN_CONTEXT fixes; fromContext() clones it. */
+    /** See plainPrototype(). */
     private static ?self $plainPrototype = null;
-
-    /** JSON of `headers` / `cookies` not decoded yet (lazy requests only). */
-    private ?string $pendingHeaders = null;
-    private ?string $pendingCookies = null;
-    private bool $pendingQuery = false;
 
     /**
      * @param array<string, list<string>> $headers   Go-canonical names (`X-Multi`); no `Host` (see host())
@@ -126,74 +121,9 @@ final class Request
         );
     }
 
-    /**
-     * The lazily decoded properties (`headers`, `cookies`, `query`) of a request read by
-     * PLAIN_CONTEXT: PHP calls this on the first access because they were unset.
-     */
-    public function __get(string $name): mixed
-    {
-        switch ($name) {
-            case 'headers':
-                if ($this->pendingHeaders !== null) {
-                    // Valid JSON (PLAIN_CONTEXT): an object of string lists; names as in fromContext().
-                    $headers = self::normalizeHeaders(json_decode($this->pendingHeaders, true));
-                    $this->pendingHeaders = null;
-
-                    return $this->headers = $headers;
-                }
-                break;
-            case 'cookies':
-                if ($this->pendingCookies !== null) {
-                    $cookies = json_decode($this->pendingCookies, true);
-                    $this->pendingCookies = null;
-
-                    return $this->cookies = $cookies;
-                }
-                break;
-            case 'query':
-                if ($this->pendingQuery) {
-                    parse_str($this->rawQuery, $query);
-                    $this->pendingQuery = false;
-
-                    return $this->query = $query;
-                }
-                break;
-        }
-
-        // What PHP does without __get.
-        if (property_exists($this, $name)) {
-            throw new \Error(sprintf('Cannot access private property %s::$%s', self::class, $name));
-        }
-        trigger_error(sprintf('Undefined property: %s::$%s', self::class, $name), E_USER_WARNING);
-
-        return null;
-    }
-
-    public function __isset(string $name): bool
-    {
-        return match ($name) {
-            'headers' => $this->pendingHeaders !== null,
-            'cookies' => $this->pendingCookies !== null,
-            'query' => $this->pendingQuery,
-            default => false,
-        };
-    }
-
     /** @param array<int, string> $match the groups of PLAIN_CONTEXT */
     private static function fromPlainContext(array $match, string $body): self
     {
-        if (self::$plainPrototype === null) {
-            $prototype = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
-            $prototype->parsed = false;
-            $prototype->parsedBody = null;
-            $prototype->uploads = null;
-            $prototype->attributes = [];
-            self::$plainPrototype = $prototype;
-        }
-
-        $request = clone self::$plainPrototype;
-        $request->body = $body;
-
         [, $remoteAddr, $protocol, $method, $uri, $headers, $cookies, $rawQuery] = $match;
         if (str_contains($match[0], '\\')) {
             // Only HTML escapes can be there; those in headers/cookies are left to json_decode.
@@ -203,33 +133,37 @@ final class Request
                 [$remoteAddr, $protocol, $method, $uri, $rawQuery],
             );
         }
+        $query = [];
+        if ($rawQuery !== '') {
+            parse_str($rawQuery, $query);
+        }
+
+        // A clone of a request that already holds what PLAIN_CONTEXT fixes: cheaper than the
+        // 13-argument constructor. Headers and cookies are valid JSON (PLAIN_CONTEXT).
+        $request = clone (self::$plainPrototype ??= self::plainPrototype());
         $request->remoteAddr = $remoteAddr;
         $request->protocol = $protocol;
         $request->method = $method;
         $request->uri = $uri;
+        $request->headers = $headers === '{}' ? [] : self::normalizeHeaders(json_decode($headers, true));
+        $request->cookies = $cookies === '{}' ? [] : json_decode($cookies, true);
         $request->rawQuery = $rawQuery;
-
-        // Unset (not just uninitialized) typed properties make PHP call __get().
-        if ($headers === '{}') {
-            $request->headers = [];
-        } else {
-            unset($request->headers);
-            $request->pendingHeaders = $headers;
-        }
-        if ($cookies === '{}') {
-            $request->cookies = [];
-        } else {
-            unset($request->cookies);
-            $request->pendingCookies = $cookies;
-        }
-        if ($rawQuery === '') {
-            $request->query = [];
-        } else {
-            unset($request->query);
-            $request->pendingQuery = true;
-        }
+        $request->query = $query;
+        $request->body = $body;
 
         return $request;
+    }
+
+    /** A Request with only parsed/parsedBody/uploads/attributes set, as PLAIN_CONTEXT fixes them. */
+    private static function plainPrototype(): self
+    {
+        $prototype = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
+        $prototype->parsed = false;
+        $prototype->parsedBody = null;
+        $prototype->uploads = null;
+        $prototype->attributes = [];
+
+        return $prototype;
     }
 
     /** Drops numeric and empty header names, and makes every value a list. */
