@@ -8,6 +8,8 @@ use PivotPHP\Runtime\RoadRunner\Exception\ProtocolException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
 use PivotPHP\Runtime\RoadRunner\Relay\RelayFactory;
 use PivotPHP\Runtime\RoadRunner\Relay\RelayInterface;
+use PivotPHP\Runtime\RoadRunner\Relay\SocketRelay;
+use PivotPHP\Runtime\RoadRunner\Relay\StreamRelay;
 
 /**
  * The worker side of RoadRunner's protocol (wire-protocol.md §2): receives payloads,
@@ -25,8 +27,12 @@ final class Worker
     private bool $streaming = false;
     private bool $streamStopped = false;
 
+    /** The relay again when it can receive/send payloads without Frame objects (our own relays). */
+    private readonly StreamRelay|SocketRelay|null $payloadRelay;
+
     public function __construct(private readonly RelayInterface $relay)
     {
+        $this->payloadRelay = $relay instanceof StreamRelay || $relay instanceof SocketRelay ? $relay : null;
     }
 
     /**
@@ -57,7 +63,19 @@ final class Worker
         }
 
         while (true) {
-            $frame = $this->backlog === [] ? $this->relay->receive() : array_shift($this->backlog);
+            if ($this->backlog !== []) {
+                $frame = array_shift($this->backlog);
+            } elseif ($this->payloadRelay !== null) {
+                // Our relays hand a plain request frame over as its Payload directly.
+                $frame = $this->payloadRelay->receivePayload();
+                if ($frame instanceof Payload) {
+                    $this->requestPending = true;
+
+                    return $frame;
+                }
+            } else {
+                $frame = $this->relay->receive();
+            }
 
             if (($frame->flags & Frame::CONTROL) !== 0) {
                 if ($this->handleControl($frame)) {
@@ -98,22 +116,33 @@ final class Worker
      */
     public function respond(Payload $payload, bool $more = false): void
     {
-        $this->assertRequestPending('respond');
+        $this->respondWith($payload->context, $payload->body, $more);
+    }
+
+    /**
+     * {@see respond()} with the context and body as strings, without a Payload object: the
+     * per-response path of the HTTP worker.
+     */
+    public function respondWith(string $context, string $body = '', bool $more = false): void
+    {
+        if (!$this->requestPending) {
+            $this->assertRequestPending('respond'); // throws
+        }
 
         if ($more && !$this->streaming) {
             $this->streaming = true;
             $this->streamStopped = false;
         }
 
-        $this->relay->send(new Frame(
-            $payload->context . $payload->body,
-            [strlen($payload->context)],
-            0,
-            $more ? Frame::STREAM : 0,
-        ));
+        if ($this->payloadRelay !== null) {
+            $this->payloadRelay->sendPayload($context, $body, $more ? Frame::STREAM : 0);
+        } else {
+            $this->relay->send(new Frame($context . $body, [strlen($context)], 0, $more ? Frame::STREAM : 0));
+        }
 
         if (!$more) {
-            $this->finishRequest();
+            $this->requestPending = false;
+            $this->streaming = false;
         }
     }
 

@@ -8,6 +8,7 @@ use PHPUnit\Framework\TestCase;
 use PivotPHP\Runtime\RoadRunner\Exception\ProtocolException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
 use PivotPHP\Runtime\RoadRunner\Payload;
+use PivotPHP\Runtime\RoadRunner\Relay\RelayInterface;
 use PivotPHP\Runtime\RoadRunner\Relay\StreamRelay;
 use PivotPHP\Runtime\RoadRunner\Tests\Support\FakeRoadRunner;
 use PivotPHP\Runtime\RoadRunner\Worker;
@@ -64,6 +65,109 @@ final class WorkerTest extends TestCase
         self::assertSame([27], $frame->options);
         self::assertSame('{"status":200,"headers":{}}OK', $frame->payload);
         self::assertFalse($this->worker->hasPendingRequest());
+    }
+
+    /**
+     * respondWith() is respond() without the Payload object; our relays send it without a
+     * Frame object, any other relay gets the same Frame as respond() builds.
+     */
+    public function testRespondWithSendsTheFramesRespondSends(): void
+    {
+        [$workerEnd, $roadRunnerEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+        $inner = new StreamRelay($workerEnd, $workerEnd);
+        $decorated = new class ($inner) implements RelayInterface {
+            public function __construct(private readonly RelayInterface $inner)
+            {
+            }
+
+            public function send(Frame $frame): void
+            {
+                $this->inner->send($frame);
+            }
+
+            public function receive(): Frame
+            {
+                return $this->inner->receive();
+            }
+
+            public function hasPendingInput(float $timeout = 0.0): bool
+            {
+                return $this->inner->hasPendingInput($timeout);
+            }
+        };
+        $roadRunner = new FakeRoadRunner(new StreamRelay($roadRunnerEnd, $roadRunnerEnd));
+
+        foreach ([$this->worker, new Worker($decorated)] as $worker) {
+            $rr = $worker === $this->worker ? $this->roadRunner : $roadRunner;
+            $frames = [];
+            foreach (['respond', 'respondWith'] as $method) {
+                $rr->sendRequest('{}', 'x');
+                $worker->waitPayload();
+                if ($method === 'respond') {
+                    $worker->respond(new Payload('{"h":1}', 'a'), true);
+                    $worker->respond(new Payload('', 'b'));
+                } else {
+                    $worker->respondWith('{"h":1}', 'a', true);
+                    self::assertTrue($worker->hasPendingRequest(), 'a stream keeps the request open');
+                    $worker->respondWith('', 'b');
+                }
+                self::assertFalse($worker->hasPendingRequest());
+                $frames[$method] = [$rr->receive(), $rr->receive()];
+            }
+            self::assertEquals($frames['respond'], $frames['respondWith']);
+            self::assertSame([Frame::STREAM, '{"h":1}a'], $this->streamFlagsAndPayload($frames['respondWith'][0]));
+            self::assertSame([0, 'b'], $this->streamFlagsAndPayload($frames['respondWith'][1]));
+        }
+    }
+
+    /** Our relays hand requests over as Payloads; any other relay's Frames give the same. */
+    public function testAnyRelayGivesTheSamePayloads(): void
+    {
+        foreach ([false, true] as $decorate) {
+            [$workerEnd, $roadRunnerEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+            $relay = new StreamRelay($workerEnd, $workerEnd);
+            $worker = new Worker($decorate ? self::decorate($relay) : $relay);
+            $roadRunner = new FakeRoadRunner(new StreamRelay($roadRunnerEnd, $roadRunnerEnd));
+
+            $roadRunner->sendPidRequest();
+            $roadRunner->sendStreamFlag(Frame::PONG);
+            $roadRunner->sendRequest('{"a":1}', 'hello');
+            $roadRunner->sendRequest('', 'raw', Frame::CODEC_RAW);
+            $roadRunner->sendFrame(new Frame('no option', [], Frame::CODEC_JSON));
+            $roadRunner->sendStopCommand();
+
+            $seen = [];
+            while (($payload = $worker->waitPayload()) !== null) {
+                $seen[] = [$payload->context, $payload->body];
+                $worker->respondWith('');
+            }
+            self::assertSame([['{"a":1}', 'hello'], ['', 'raw'], ['', 'no option']], $seen, $decorate ? 'decorated' : 'StreamRelay');
+            self::assertSame('{"pid":' . getmypid() . '}', $roadRunner->receive()->payload);
+        }
+    }
+
+    private static function decorate(RelayInterface $inner): RelayInterface
+    {
+        return new class ($inner) implements RelayInterface {
+            public function __construct(private readonly RelayInterface $inner)
+            {
+            }
+
+            public function send(Frame $frame): void
+            {
+                $this->inner->send($frame);
+            }
+
+            public function receive(): Frame
+            {
+                return $this->inner->receive();
+            }
+
+            public function hasPendingInput(float $timeout = 0.0): bool
+            {
+                return $this->inner->hasPendingInput($timeout);
+            }
+        };
     }
 
     public function testPidRequestIsAnsweredBeforeTheNextPayload(): void
@@ -155,6 +259,7 @@ final class WorkerTest extends TestCase
     {
         return [
             'respond' => [static fn (Worker $worker) => $worker->respond(new Payload('{}', 'x'))],
+            'respondWith' => [static fn (Worker $worker) => $worker->respondWith('{}', 'x')],
             'error' => [static fn (Worker $worker) => $worker->error('x')],
             'stop' => [static fn (Worker $worker) => $worker->stop()],
         ];

@@ -6,7 +6,6 @@ namespace PivotPHP\Runtime\RoadRunner\Http;
 
 use PivotPHP\Runtime\RoadRunner\Exception\InvalidRequestException;
 use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
-use PivotPHP\Runtime\RoadRunner\Payload;
 use PivotPHP\Runtime\RoadRunner\Worker;
 
 /**
@@ -57,7 +56,7 @@ final class HttpWorker
      */
     public function respond(int $status, string $body = '', array $headers = []): void
     {
-        $this->worker->respond(new Payload(ResponseContext::encode($status, $headers), $body));
+        $this->worker->respondWith(ResponseContext::encode($status, $headers), $body);
     }
 
     /**
@@ -81,11 +80,11 @@ final class HttpWorker
         try {
             foreach ($chunks as $chunk) {
                 // The context goes with the first frame only: each context rewrites headers.
-                $this->worker->respond(new Payload($started ? '' : $context, (string) $chunk), true);
+                $this->worker->respondWith($started ? '' : $context, (string) $chunk, true);
                 $started = true;
 
                 if ($this->worker->wasStreamStopped()) {
-                    $this->worker->respond(new Payload());
+                    $this->worker->respondWith('');
 
                     return false;
                 }
@@ -98,7 +97,7 @@ final class HttpWorker
             throw $e;
         }
 
-        $this->worker->respond(new Payload($started ? '' : $context));
+        $this->worker->respondWith($started ? '' : $context);
 
         return true;
     }

@@ -9,11 +9,44 @@ use PivotPHP\Runtime\RoadRunner\Exception\InvalidRequestException;
 /**
  * An HTTP request as RoadRunner's http plugin describes it (wire-protocol.md §3.2–3.4).
  *
- * Immutable and cheap to build: one json_decode of the context, plus one of the body for
- * parsed forms.
+ * Immutable and cheap to build. Contexts in RoadRunner's usual shape (plain ASCII strings,
+ * no form, no uploads, no attributes) are read with one regular expression instead of
+ * json_decode() (plus a json_decode of the headers and cookies objects when not empty);
+ * anything else takes one json_decode of the context, plus one of the body for parsed forms.
  */
 final class Request
 {
+    /**
+     * A request context exactly as RoadRunner writes it (wire-protocol.md §3.2: keys in struct
+     * order, no whitespace), restricted to strings of printable ASCII without escapes other
+     * than goccy's `\u0026` `\u003c` `\u003e`, `parsed` false, `uploads` null and
+     * `attributes` {}. Whatever matches is valid JSON whose values the groups give exactly;
+     * whatever does not goes through json_decode().
+     *
+     * Groups: 1 remoteAddr, 2 protocol, 3 method, 4 uri, 5 headers object, 6 cookies
+     * object, 7 rawQuery.
+     */
+    private const PLAIN_CONTEXT = '/^\\{"remoteAddr":"(' . self::STRING . ')","protocol":"(' . self::STRING
+        . ')","method":"(' . self::STRING . ')","uri":"(' . self::STRING . ')","headers":(\\{(?:'
+        . self::HEADER . '(?:,' . self::HEADER . ')*+)?\\}),"cookies":(\\{(?:' . self::COOKIE . '(?:,'
+        . self::COOKIE . ')*+)?\\}),"rawQuery":"(' . self::STRING
+        . ')","parsed":false,"uploads":null,"attributes":\\{\\}\\}$/D';
+
+    /** The inside of a JSON string: printable ASCII but `"` and `\`, or an HTML escape. */
+    private const STRING = '(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7f]++|\\\\u00(?:26|3c|3e))*+';
+
+    /** `"name":["value",…]` */
+    private const HEADER = '"' . self::STRING . '":\\[(?:"' . self::STRING . '"(?:,"' . self::STRING . '")*+)?\\]';
+
+    /** `"name":"value"` */
+    private const COOKIE = '"' . self::STRING . '":"' . self::STRING . '"';
+
+    /** goccy/go-json's HTML escapes, the only escapes PLAIN_CONTEXT lets through. */
+    private const HTML_ESCAPES = ['\u0026' => '&', '\u003c' => '<', '\u003e' => '>'];
+
+    /** See plainPrototype(). */
+    private static ?self $plainPrototype = null;
+
     /**
      * @param array<string, list<string>> $headers   Go-canonical names (`X-Multi`); no `Host` (see host())
      * @param array<string, string>       $cookies   already URL-decoded by RoadRunner
@@ -45,18 +78,16 @@ final class Request
      */
     public static function fromContext(string $context, string $body = ''): self
     {
+        if (preg_match(self::PLAIN_CONTEXT, $context, $match) === 1) {
+            return self::fromPlainContext($match, $body);
+        }
+
         $data = self::decodeJson($context, 'request context');
         if (!is_array($data)) {
             throw new InvalidRequestException('The request context must be a JSON object');
         }
 
-        $headers = [];
-        foreach (is_array($data['headers'] ?? null) ? $data['headers'] : [] as $name => $values) {
-            // Numeric names became integer keys in json_decode(): not valid header names.
-            if (is_string($name) && $name !== '') {
-                $headers[$name] = is_array($values) ? $values : [(string) $values];
-            }
-        }
+        $headers = self::normalizeHeaders(is_array($data['headers'] ?? null) ? $data['headers'] : []);
 
         $rawQuery = is_string($data['rawQuery'] ?? null) ? $data['rawQuery'] : '';
         $query = [];
@@ -88,6 +119,65 @@ final class Request
             is_array($data['uploads'] ?? null) ? $data['uploads'] : null,
             is_array($data['attributes'] ?? null) ? $data['attributes'] : [],
         );
+    }
+
+    /** @param array<int, string> $match the groups of PLAIN_CONTEXT */
+    private static function fromPlainContext(array $match, string $body): self
+    {
+        [, $remoteAddr, $protocol, $method, $uri, $headers, $cookies, $rawQuery] = $match;
+        if (str_contains($match[0], '\\')) {
+            // Only HTML escapes can be there; those in headers/cookies are left to json_decode.
+            [$remoteAddr, $protocol, $method, $uri, $rawQuery] = str_replace(
+                array_keys(self::HTML_ESCAPES),
+                self::HTML_ESCAPES,
+                [$remoteAddr, $protocol, $method, $uri, $rawQuery],
+            );
+        }
+        $query = [];
+        if ($rawQuery !== '') {
+            parse_str($rawQuery, $query);
+        }
+
+        // A clone of a request that already holds what PLAIN_CONTEXT fixes: cheaper than the
+        // 13-argument constructor. Headers and cookies are valid JSON (PLAIN_CONTEXT).
+        $request = clone (self::$plainPrototype ??= self::plainPrototype());
+        $request->remoteAddr = $remoteAddr;
+        $request->protocol = $protocol;
+        $request->method = $method;
+        $request->uri = $uri;
+        $request->headers = $headers === '{}' ? [] : self::normalizeHeaders(json_decode($headers, true));
+        $request->cookies = $cookies === '{}' ? [] : json_decode($cookies, true);
+        $request->rawQuery = $rawQuery;
+        $request->query = $query;
+        $request->body = $body;
+
+        return $request;
+    }
+
+    /** A Request with only parsed/parsedBody/uploads/attributes set, as PLAIN_CONTEXT fixes them. */
+    private static function plainPrototype(): self
+    {
+        $prototype = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
+        $prototype->parsed = false;
+        $prototype->parsedBody = null;
+        $prototype->uploads = null;
+        $prototype->attributes = [];
+
+        return $prototype;
+    }
+
+    /** Drops numeric and empty header names, and makes every value a list. */
+    private static function normalizeHeaders(array $raw): array
+    {
+        $headers = [];
+        foreach ($raw as $name => $values) {
+            // Numeric names became integer keys in json_decode(): not valid header names.
+            if (is_string($name) && $name !== '') {
+                $headers[$name] = is_array($values) ? $values : [(string) $values];
+            }
+        }
+
+        return $headers;
     }
 
     /** All values of a header, name matched case-insensitively. */

@@ -12,10 +12,22 @@ use PivotPHP\Runtime\RoadRunner\Exception\InvalidResponseException;
 final class ResponseContext
 {
     /**
+     * The last headers (strings or lists of strings only), status and context encoded:
+     * a worker tends to answer with the same headers array again and again, and `===` on
+     * the same array is one pointer comparison.
+     */
+    private static ?array $lastHeaders = null;
+    private static int $lastStatus = 0;
+    private static string $lastContext = '';
+
+    /**
      * @param array<string, string|int|float|\Stringable|list<string|int|float|\Stringable>> $headers
      */
     public static function encode(int $status, array $headers = []): string
     {
+        if ($headers === self::$lastHeaders && $status === self::$lastStatus) {
+            return self::$lastContext;
+        }
         if ($status < 100 || $status > 599) {
             throw new InvalidResponseException(sprintf('HTTP status must be within 100-599, got %d', $status));
         }
@@ -25,6 +37,7 @@ final class ResponseContext
         }
 
         $normalized = [];
+        $onlyStrings = true; // other values may not convert the same way next time (floats, objects)
         foreach ($headers as $name => $value) {
             if ($name === '') {
                 throw new InvalidResponseException('A response header name cannot be empty');
@@ -34,9 +47,11 @@ final class ResponseContext
             } elseif (is_array($value)) {
                 if ($value !== []) {
                     $normalized[$name] = self::stringList($name, $value);
+                    $onlyStrings = $onlyStrings && $normalized[$name] === array_values($value);
                 }
             } else {
                 $normalized[$name] = [self::stringValue($name, $value)];
+                $onlyStrings = false;
             }
         }
 
@@ -53,7 +68,14 @@ final class ResponseContext
             throw new InvalidResponseException('Response headers cannot be encoded: ' . $e->getMessage(), 0, $e);
         }
 
-        return '{"status":' . $status . ',"headers":' . $json . '}';
+        $context = '{"status":' . $status . ',"headers":' . $json . '}';
+        if ($onlyStrings) {
+            self::$lastHeaders = $headers;
+            self::$lastStatus = $status;
+            self::$lastContext = $context;
+        }
+
+        return $context;
     }
 
     /** @return list<string> */

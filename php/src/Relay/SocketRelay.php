@@ -6,6 +6,7 @@ namespace PivotPHP\Runtime\RoadRunner\Relay;
 
 use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
+use PivotPHP\Runtime\RoadRunner\Payload;
 
 /**
  * Frames over a TCP or Unix socket (`RR_RELAY=tcp://host:port` or `unix:///path`).
@@ -34,9 +35,21 @@ final class SocketRelay implements RelayInterface
         $this->connection()->send($frame);
     }
 
+    /** {@see StreamRelay::sendPayload()} */
+    public function sendPayload(string $context, string $body, int $streamFlags = 0): void
+    {
+        $this->connection()->sendPayload($context, $body, $streamFlags);
+    }
+
     public function receive(): Frame
     {
         return $this->connection()->receive();
+    }
+
+    /** {@see StreamRelay::receivePayload()} */
+    public function receivePayload(): Payload|Frame
+    {
+        return $this->connection()->receivePayload();
     }
 
     public function hasPendingInput(float $timeout = 0.0): bool

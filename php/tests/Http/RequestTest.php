@@ -202,4 +202,174 @@ final class RequestTest extends TestCase
         self::assertSame([[], [], [], null, []], [$request->headers, $request->cookies, $request->query, $request->uploads, $request->attributes]);
         self::assertSame('/', $request->path());
     }
+
+    /**
+     * The fast path (one regular expression, lazy headers/cookies/query) must give exactly
+     * what json_decode() gives: random contexts in RoadRunner's shape, with strings that do
+     * and do not qualify for it, against the json_decode() reading of the same context.
+     */
+    public function testFastPathAgreesWithJsonDecode(): void
+    {
+        mt_srand(6);
+        $fast = 0;
+        for ($i = 0; $i < 3000; $i++) {
+            $context = self::randomContext();
+            $body = mt_rand(0, 3) === 0 ? 'raw body' : '';
+            $request = Request::fromContext($context, $body);
+            $fast += (int) self::tookFastPath($context);
+
+            self::assertSame(self::reference($context, $body), self::properties($request), $context);
+            self::assertSame(self::properties($request), self::properties($request), 'stable after the first access');
+        }
+        self::assertGreaterThan(300, $fast, 'the fast path was exercised');
+        self::assertLessThan(2700, $fast, 'the json_decode path was exercised');
+    }
+
+    public function testUsualContextsTakeTheFastPath(): void
+    {
+        $hello = '{"remoteAddr":"127.0.0.1","protocol":"HTTP/1.1","method":"GET","uri":"http://127.0.0.1:18181/hello",'
+            . '"headers":{},"cookies":{},"rawQuery":"","parsed":false,"uploads":null,"attributes":{}}';
+        self::assertTrue(self::tookFastPath($hello));
+        self::assertTrue(self::tookFastPath(self::GET_CONTEXT));
+        self::assertFalse(self::tookFastPath($hello . "\n"));
+
+        // The same object as the constructor builds: every property set, nothing else.
+        self::assertEquals(
+            new Request('127.0.0.1', 'HTTP/1.1', 'GET', 'http://127.0.0.1:18181/hello', body: 'b'),
+            Request::fromContext($hello, 'b'),
+        );
+        $request = Request::fromContext(self::GET_CONTEXT);
+        self::assertEquals(
+            new Request(
+                $request->remoteAddr,
+                $request->protocol,
+                $request->method,
+                $request->uri,
+                $request->headers,
+                $request->cookies,
+                $request->rawQuery,
+                $request->query,
+            ),
+            $request,
+        );
+        self::assertSame(serialize(Request::fromContext($hello)), serialize(Request::fromContext($hello . ' ')), 'both paths');
+    }
+
+    public function testFastPathRequestsAreReadonly(): void
+    {
+        $request = Request::fromContext(self::GET_CONTEXT);
+
+        $this->expectException(\Error::class);
+        $this->expectExceptionMessage('Cannot modify readonly property');
+        $request->headers = [];
+    }
+
+    /** Whether fromContext() reads this context with its regular expression. */
+    private static function tookFastPath(string $context): bool
+    {
+        $pattern = (new \ReflectionClassConstant(Request::class, 'PLAIN_CONTEXT'))->getValue();
+
+        return preg_match($pattern, $context) === 1;
+    }
+
+    /** @return array<string, mixed> every public property */
+    private static function properties(Request $request): array
+    {
+        $result = [];
+        foreach ((new \ReflectionClass(Request::class))->getProperties(\ReflectionProperty::IS_PUBLIC) as $property) {
+            $result[$property->getName()] = $request->{$property->getName()};
+        }
+
+        return $result;
+    }
+
+    /** The request context read the json_decode() way (the code before the fast path). */
+    private static function reference(string $context, string $body): array
+    {
+        $data = json_decode($context, true, 512, JSON_THROW_ON_ERROR);
+        $headers = [];
+        foreach (is_array($data['headers'] ?? null) ? $data['headers'] : [] as $name => $values) {
+            if (is_string($name) && $name !== '') {
+                $headers[$name] = is_array($values) ? $values : [(string) $values];
+            }
+        }
+        $rawQuery = is_string($data['rawQuery'] ?? null) ? $data['rawQuery'] : '';
+        $query = [];
+        if ($rawQuery !== '') {
+            parse_str($rawQuery, $query);
+        }
+        $parsed = ($data['parsed'] ?? false) === true;
+
+        return [
+            'remoteAddr' => is_string($data['remoteAddr'] ?? null) ? $data['remoteAddr'] : '',
+            'protocol' => is_string($data['protocol'] ?? null) ? $data['protocol'] : 'HTTP/1.1',
+            'method' => is_string($data['method'] ?? null) ? $data['method'] : 'GET',
+            'uri' => is_string($data['uri'] ?? null) ? $data['uri'] : '',
+            'headers' => $headers,
+            'cookies' => is_array($data['cookies'] ?? null) ? $data['cookies'] : [],
+            'rawQuery' => $rawQuery,
+            'query' => $query,
+            'body' => $body,
+            'parsed' => $parsed,
+            'parsedBody' => $parsed ? ($body === '' ? [] : json_decode($body, true)) : null,
+            'uploads' => is_array($data['uploads'] ?? null) ? $data['uploads'] : null,
+            'attributes' => is_array($data['attributes'] ?? null) ? $data['attributes'] : [],
+        ];
+    }
+
+    /** A context as RoadRunner writes it, with random strings; sometimes a little off. */
+    private static function randomContext(): string
+    {
+        $headers = [];
+        for ($n = mt_rand(0, 4); $n > 0; $n--) {
+            $values = [];
+            for ($v = mt_rand(0, 3); $v > 0; $v--) {
+                $values[] = self::randomString();
+            }
+            $headers[self::randomString()] = $values;
+        }
+        $cookies = [];
+        for ($n = mt_rand(0, 2); $n > 0; $n--) {
+            $cookies[self::randomString()] = self::randomString();
+        }
+        $rawQuery = mt_rand(0, 1) === 0 ? '' : self::randomString() . '=' . self::randomString() . '&a[]=1&a[]=2';
+        $object = static fn (array $map): string => $map === [] ? '{}' : self::json($map);
+
+        $context = '{"remoteAddr":' . self::json(mt_rand(0, 9) === 0 ? '::1' : '127.0.0.1')
+            . ',"protocol":' . self::json(['HTTP/1.1', 'HTTP/2.0', 'HTTP/1.0'][mt_rand(0, 2)])
+            . ',"method":' . self::json(['GET', 'POST', 'HEAD', 'DELETE'][mt_rand(0, 3)])
+            . ',"uri":' . self::json('http://127.0.0.1:8080/' . self::randomString() . ($rawQuery === '' ? '' : '?' . $rawQuery))
+            . ',"headers":' . $object($headers)
+            . ',"cookies":' . $object($cookies)
+            . ',"rawQuery":' . self::json($rawQuery)
+            . ',"parsed":false,"uploads":null,"attributes":{}}';
+
+        return match (mt_rand(0, 12)) {
+            0 => str_replace('"attributes":{}', '"attributes":{"ipAddress":"10.0.0.1"}', $context),
+            1 => str_replace('"uploads":null', '"uploads":{}', $context),
+            2 => str_replace(',"', ', "', $context), // whitespace
+            3 => str_replace('"headers":', '"headers":{"123":["numeric"],"":["empty"]},"x":', $context),
+            4 => str_replace('"protocol":', '"protocol":null,"p":', $context),
+            default => $context,
+        };
+    }
+
+    private static function randomString(): string
+    {
+        static $pieces = ['a', 'Z', '0', '-', '_', '.', '/', ' ', '%20', '&', '<', '>', '=', "'", '"', '\\', "\t", "\x7f", 'é', '€', '[', ']', '{', '}', ':', ','];
+        $string = '';
+        for ($n = mt_rand(0, 8); $n > 0; $n--) {
+            $string .= mt_rand(0, 3) === 0 ? $pieces[mt_rand(0, count($pieces) - 1)] : chr(mt_rand(0x61, 0x7a));
+        }
+
+        return $string;
+    }
+
+    /** JSON the way goccy writes it: HTML escaped in lowercase hex, slashes and Unicode as is. */
+    private static function json(mixed $value): string
+    {
+        $json = json_encode($value, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_HEX_AMP | JSON_HEX_TAG | JSON_THROW_ON_ERROR);
+
+        return mt_rand(0, 4) === 0 ? $json : str_replace(['\u003C', '\u003E'], ['\u003c', '\u003e'], $json);
+    }
 }

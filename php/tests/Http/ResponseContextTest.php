@@ -98,4 +98,46 @@ final class ResponseContextTest extends TestCase
         $this->expectExceptionMessage('Response headers cannot be encoded: Malformed UTF-8');
         ResponseContext::encode(200, ['X-Bin' => "\xff"]);
     }
+
+    /** The last string headers are remembered; a repeat must still encode what was asked. */
+    public function testRepeatedHeadersGiveTheSameContextAndNothingStale(): void
+    {
+        $headers = ['Content-Type' => 'text/plain'];
+        $first = ResponseContext::encode(200, $headers);
+        self::assertSame('{"status":200,"headers":{"Content-Type":["text/plain"]}}', $first);
+        self::assertSame($first, ResponseContext::encode(200, $headers));
+        self::assertSame($first, ResponseContext::encode(200, ['Content-Type' => 'text/plain']), 'equal array');
+        self::assertSame('{"status":404,"headers":{"Content-Type":["text/plain"]}}', ResponseContext::encode(404, $headers));
+        self::assertSame('{"status":200,"headers":{"Content-Type":["text/html"]}}', ResponseContext::encode(200, ['Content-Type' => 'text/html']));
+        self::assertSame('{"status":200,"headers":{"Content-Type":["1"]}}', ResponseContext::encode(200, ['Content-Type' => 1]));
+        self::assertSame('{"status":200,"headers":{"Content-Type":["text/plain"]}}', ResponseContext::encode(200, $headers));
+
+        // Values that are not strings may encode differently next time: never remembered.
+        $value = new class () implements \Stringable {
+            public string $text = 'one';
+
+            public function __toString(): string
+            {
+                return $this->text;
+            }
+        };
+        $withObject = ['X-Value' => $value];
+        self::assertSame('{"status":200,"headers":{"X-Value":["one"]}}', ResponseContext::encode(200, $withObject));
+        $value->text = 'two';
+        self::assertSame('{"status":200,"headers":{"X-Value":["two"]}}', ResponseContext::encode(200, $withObject));
+        $inList = ['X-Value' => ['a', $value]];
+        self::assertSame('{"status":200,"headers":{"X-Value":["a","two"]}}', ResponseContext::encode(200, $inList));
+        $value->text = 'three';
+        self::assertSame('{"status":200,"headers":{"X-Value":["a","three"]}}', ResponseContext::encode(200, $inList));
+
+        $precision = ini_get('precision');
+        try {
+            $withFloat = ['X-Float' => 0.1 + 0.2];
+            $before = ResponseContext::encode(200, $withFloat);
+            ini_set('precision', '17');
+            self::assertNotSame($before, ResponseContext::encode(200, $withFloat));
+        } finally {
+            ini_set('precision', (string) $precision);
+        }
+    }
 }

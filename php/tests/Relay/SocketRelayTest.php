@@ -8,6 +8,7 @@ use PHPUnit\Framework\TestCase;
 use PivotPHP\Runtime\RoadRunner\Exception\RelayException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
 use PivotPHP\Runtime\RoadRunner\Goridge\FrameCodec;
+use PivotPHP\Runtime\RoadRunner\Payload;
 use PivotPHP\Runtime\RoadRunner\Relay\SocketRelay;
 use PivotPHP\Runtime\RoadRunner\Relay\StreamRelay;
 
@@ -102,6 +103,17 @@ final class SocketRelayTest extends TestCase
         $frame = $relay->receive();
         self::assertSame('{"a":1}hello', $frame->payload);
         self::assertSame([7], $frame->options);
+
+        $roadRunner->send(new Frame('{"a":1}hello', [7], Frame::CODEC_JSON));
+        $payload = $relay->receivePayload();
+        self::assertInstanceOf(Payload::class, $payload);
+        self::assertSame(['{"a":1}', 'hello'], [$payload->context, $payload->body]);
+
+        $relay->sendPayload('{"status":200,"headers":{}}', 'OK', Frame::STREAM);
+        self::assertSame(
+            FrameCodec::encode(new Frame('{"status":200,"headers":{}}OK', [27], 0, Frame::STREAM)),
+            FrameCodec::encode($roadRunner->receive()),
+        );
 
         $relay->close();
         self::assertFalse($relay->isConnected());
