@@ -69,32 +69,37 @@ func TestNilExecTimerIsDisabled(t *testing.T) {
 }
 
 func TestTakeContextEndsOnTimeoutOrParent(t *testing.T) {
-	parent, cancel := context.WithCancel(context.Background())
-	tc := newTakeContext(parent)
-	if tc.Err() != nil {
-		t.Fatal("a fresh context must not be done")
+	cases := []struct {
+		name    string
+		timeout time.Duration
+		cancel  bool
+		want    error
+	}{
+		{"timer fires", 10 * time.Millisecond, false, context.DeadlineExceeded},
+		{"parent ends", time.Hour, true, context.Canceled},
 	}
-	tc.timer.Reset(10 * time.Millisecond)
-	select {
-	case <-tc.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatal("the timer did not end the context")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			parent, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := newTakeContext(parent)
+			defer c.release()
+			if c.Err() != nil {
+				t.Fatal("a fresh context must not be done")
+			}
+			c.timer.Reset(tc.timeout)
+			defer c.timer.Stop()
+			if tc.cancel {
+				cancel()
+			}
+			select {
+			case <-c.Done():
+			case <-time.After(2 * time.Second):
+				t.Fatal("the context did not end")
+			}
+			if c.Err() != tc.want {
+				t.Fatalf("Err = %v, want %v", c.Err(), tc.want)
+			}
+		})
 	}
-	if tc.Err() != context.DeadlineExceeded {
-		t.Fatalf("Err = %v, want DeadlineExceeded", tc.Err())
-	}
-	tc.release()
-
-	tc2 := newTakeContext(parent)
-	tc2.timer.Reset(time.Hour)
-	cancel()
-	select {
-	case <-tc2.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatal("the parent's end did not end the context")
-	}
-	if tc2.Err() != context.Canceled {
-		t.Fatalf("Err = %v, want Canceled", tc2.Err())
-	}
-	tc2.timer.Stop()
 }

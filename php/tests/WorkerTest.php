@@ -75,26 +75,7 @@ final class WorkerTest extends TestCase
     {
         [$workerEnd, $roadRunnerEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
         $inner = new StreamRelay($workerEnd, $workerEnd);
-        $decorated = new class ($inner) implements RelayInterface {
-            public function __construct(private readonly RelayInterface $inner)
-            {
-            }
-
-            public function send(Frame $frame): void
-            {
-                $this->inner->send($frame);
-            }
-
-            public function receive(): Frame
-            {
-                return $this->inner->receive();
-            }
-
-            public function hasPendingInput(float $timeout = 0.0): bool
-            {
-                return $this->inner->hasPendingInput($timeout);
-            }
-        };
+        $decorated = self::decorate($inner);
         $roadRunner = new FakeRoadRunner(new StreamRelay($roadRunnerEnd, $roadRunnerEnd));
 
         foreach ([$this->worker, new Worker($decorated)] as $worker) {
@@ -146,6 +127,7 @@ final class WorkerTest extends TestCase
         }
     }
 
+    /** A relay that is not one of ours: the worker must take the generic Frame path. */
     private static function decorate(RelayInterface $inner): RelayInterface
     {
         return new class ($inner) implements RelayInterface {
