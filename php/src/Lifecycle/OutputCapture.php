@@ -22,11 +22,15 @@ final class OutputCapture
     private int $baseLevel = -1;
     private int $open = 0;
 
+    /** collector() as a Closure, made once instead of once per buffer per request. */
+    private readonly \Closure $collect;
+
     public function __construct(private readonly int $depth = self::DEFAULT_DEPTH)
     {
         if ($depth < 1) {
             throw new \InvalidArgumentException(sprintf('OutputCapture needs at least 1 buffer, got %d', $depth));
         }
+        $this->collect = $this->collector(...);
     }
 
     public function start(): void
@@ -39,7 +43,7 @@ final class OutputCapture
         $this->open = 0;
 
         for ($i = 0; $i < $this->depth; ++$i) {
-            if (!ob_start($this->collector(...), 0, PHP_OUTPUT_HANDLER_STDFLAGS)) {
+            if (!ob_start($this->collect, 0, PHP_OUTPUT_HANDLER_STDFLAGS)) {
                 $this->stop();
                 throw new \RuntimeException('Cannot start an output buffer to capture the response');
             }

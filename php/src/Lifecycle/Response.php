@@ -16,6 +16,9 @@ final class Response
     /** @var array<string, list<string>> */
     public readonly array $headers;
 
+    /** See withNormalized(). */
+    private static ?self $prototype = null;
+
     /**
      * @param array<string, string|int|float|\Stringable|list<string|int|float|\Stringable>> $headers
      */
@@ -80,7 +83,7 @@ final class Response
             }
         }
 
-        return new self($this->status, $headers, $body);
+        return self::withNormalized($this->status, $headers, $body, false);
     }
 
     public function withAddedHeader(string $name, string $value): self
@@ -94,7 +97,24 @@ final class Response
         }
         $headers[$name][] = $value;
 
-        return new self($this->status, $headers, $this->body, $this->bodyInOutput);
+        return self::withNormalized($this->status, $headers, $this->body, $this->bodyInOutput);
+    }
+
+    /**
+     * A Response from headers already in the normalized shape (this class's own): a clone of
+     * an uninitialised prototype, without the constructor's pass over every header.
+     *
+     * @param array<string, list<string>> $headers
+     */
+    private static function withNormalized(int $status, array $headers, string $body, bool $bodyInOutput): self
+    {
+        $response = clone (self::$prototype ??= (new \ReflectionClass(self::class))->newInstanceWithoutConstructor());
+        $response->status = $status;
+        $response->headers = $headers;
+        $response->body = $body;
+        $response->bodyInOutput = $bodyInOutput;
+
+        return $response;
     }
 
     /** A header's values joined with ", ", the name matched case-insensitively; null when absent. */

@@ -41,7 +41,7 @@ final class Sessions
      */
     public function finish(Response $response): Response
     {
-        if (!self::available() || session_status() !== PHP_SESSION_ACTIVE) {
+        if (self::status() !== PHP_SESSION_ACTIVE) {
             return $response;
         }
 
@@ -58,16 +58,18 @@ final class Sessions
     /** Closes any session and forgets its id and data, so the next request starts clean. */
     public function reset(): void
     {
-        if (!self::available()) {
+        $status = self::status();
+        if ($status === PHP_SESSION_DISABLED) {
             return;
         }
-        if (session_status() === PHP_SESSION_ACTIVE) {
+        if ($status === PHP_SESSION_ACTIVE) {
             session_write_close();
+            $status = session_status();
         }
         if (isset($_SESSION)) {
             $_SESSION = [];
         }
-        if (session_status() === PHP_SESSION_NONE && session_id() !== '') {
+        if ($status === PHP_SESSION_NONE && session_id() !== '') {
             session_id('');
         }
         $this->requestId = null;
@@ -75,7 +77,16 @@ final class Sessions
 
     private static function available(): bool
     {
-        return function_exists('session_status') && session_status() !== PHP_SESSION_DISABLED;
+        return self::status() !== PHP_SESSION_DISABLED;
+    }
+
+    /** session_status(), or PHP_SESSION_DISABLED without the session extension. */
+    private static function status(): int
+    {
+        static $extension = null;
+        $extension ??= function_exists('session_status');
+
+        return $extension ? session_status() : PHP_SESSION_DISABLED;
     }
 
     private static function cookie(string $name, string $id): string

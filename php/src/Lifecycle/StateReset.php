@@ -26,14 +26,22 @@ final class StateReset
     /** @return list<string> what failed; empty when the worker is clean */
     public function reset(Handler $handler): array
     {
+        // Three steps, each run even when an earlier one fails (no closures built per request).
         $failures = [];
-        foreach ([$handler->reset(...), $this->sessions->reset(...), self::resetPhpState(...)] as $step) {
-            try {
-                $step();
-            } catch (\Throwable $e) {
-                $this->log->exception($e, 'Reset step failed');
-                $failures[] = $e->getMessage();
-            }
+        try {
+            $handler->reset();
+        } catch (\Throwable $e) {
+            $this->stepFailed($e, $failures);
+        }
+        try {
+            $this->sessions->reset();
+        } catch (\Throwable $e) {
+            $this->stepFailed($e, $failures);
+        }
+        try {
+            self::resetPhpState();
+        } catch (\Throwable $e) {
+            $this->stepFailed($e, $failures);
         }
         foreach ($this->hooks->reset() as $e) {
             $this->log->exception($e, 'onReset listener failed');
@@ -47,6 +55,13 @@ final class StateReset
         return $failures;
     }
 
+    /** @param list<string> $failures */
+    private function stepFailed(\Throwable $e, array &$failures): void
+    {
+        $this->log->exception($e, 'Reset step failed');
+        $failures[] = $e->getMessage();
+    }
+
     private static function resetPhpState(): void
     {
         if (!headers_sent()) {
@@ -54,8 +69,8 @@ final class StateReset
             header_remove();
         }
         // Frameworks switch display_errors on, which in the CLI prints errors on STDOUT.
-        $display = strtolower(trim((string) ini_get('display_errors')));
-        if (!in_array($display, ['', '0', 'off', 'false', 'no', 'stderr'], true)) {
+        $display = ini_get('display_errors');
+        if ($display !== 'stderr' && !in_array(strtolower(trim((string) $display)), ['', '0', 'off', 'false', 'no', 'stderr'], true)) {
             ini_set('display_errors', 'stderr');
         }
     }

@@ -31,6 +31,15 @@ final class Superglobals
 
     private bool $applied = false;
 
+    /** @var array<string, string> header name => its `$_SERVER` key (`X-Foo` => `X_FOO`), see serverKey() */
+    private static array $serverKeys = [];
+
+    /** The last splitHost() input and result: a worker mostly sees one Host. */
+    private static string $lastHost = '';
+    private static int $lastDefaultPort = 0;
+    /** @var array{0: string, 1: int} */
+    private static array $lastSplit = ['', 0];
+
     public function __construct()
     {
         $this->base = [
@@ -51,8 +60,8 @@ final class Superglobals
         $_GET = $request->query;
         $_POST = $request->parsed ? ($request->parsedBody ?? []) : [];
         $_COOKIE = $request->cookies;
-        $_FILES = UploadedFiles::toFilesArray($request->uploads);
-        $_REQUEST = array_replace($_GET, $_POST); // request_order "GP"
+        $_FILES = $request->uploads === null ? [] : UploadedFiles::toFilesArray($request->uploads);
+        $_REQUEST = $_POST === [] ? $_GET : array_replace($_GET, $_POST); // request_order "GP"
         $this->applied = true;
     }
 
@@ -89,7 +98,13 @@ final class Superglobals
         $path = $request->path();
         $https = strncasecmp($request->uri, 'https://', 8) === 0;
         $host = $request->host();
-        [$name, $port] = self::splitHost($host, $https ? 443 : 80);
+        $defaultPort = $https ? 443 : 80;
+        if ($host !== self::$lastHost || $defaultPort !== self::$lastDefaultPort) {
+            self::$lastSplit = self::splitHost($host, $defaultPort);
+            self::$lastHost = $host;
+            self::$lastDefaultPort = $defaultPort;
+        }
+        [$name, $port] = self::$lastSplit;
 
         $server['REQUEST_METHOD'] = $request->method;
         $server['REQUEST_URI'] = $request->rawQuery === '' ? $path : $path . '?' . $request->rawQuery;
@@ -111,7 +126,7 @@ final class Superglobals
         }
 
         foreach ($request->headers as $header => $values) {
-            $key = strtoupper(str_replace('-', '_', $header));
+            $key = self::$serverKeys[$header] ?? self::serverKey($header);
             if ($key === 'HOST' && $host !== '') {
                 continue;
             }
@@ -123,6 +138,16 @@ final class Superglobals
         }
 
         return $server;
+    }
+
+    /** `X-Foo` => `X_FOO`, remembered for the next requests (up to 512 names). */
+    private static function serverKey(string $header): string
+    {
+        if (count(self::$serverKeys) >= 512) {
+            self::$serverKeys = [];
+        }
+
+        return self::$serverKeys[$header] = strtoupper(str_replace('-', '_', $header));
     }
 
     /** @return array<string, mixed> */

@@ -15,8 +15,10 @@ namespace PivotPHP\Runtime\RoadRunner\Lifecycle;
  */
 final class WorkerManager
 {
-    private readonly \Closure $clock;
-    private readonly \Closure $memory;
+    /** null: microtime(true), called directly on the per-request path */
+    private readonly ?\Closure $clock;
+    /** null: memory_get_usage(), called directly on the per-request path */
+    private readonly ?\Closure $memory;
     private readonly \Closure $collector;
     private readonly float $startedAt;
 
@@ -39,11 +41,11 @@ final class WorkerManager
         ?\Closure $memory = null,
         ?\Closure $collector = null,
     ) {
-        $this->clock = $clock ?? static fn (): float => microtime(true);
-        $this->memory = $memory ?? static fn (): int => memory_get_usage();
+        $this->clock = $clock;
+        $this->memory = $memory;
         $this->collector = $collector ?? static fn (): int => gc_collect_cycles();
-        $this->startedAt = ($this->clock)();
-        $this->memoryAfterGc = $this->lastMemory = ($this->memory)();
+        $this->startedAt = $this->now();
+        $this->memoryAfterGc = $this->lastMemory = $this->memoryUsage();
     }
 
     public function config(): Config
@@ -58,7 +60,7 @@ final class WorkerManager
     public function requestFinished(): void
     {
         ++$this->requests;
-        $memory = ($this->memory)();
+        $memory = $this->memory === null ? memory_get_usage() : ($this->memory)();
         $collected = false;
 
         if ($this->config->gcThreshold > 0 && $memory - $this->memoryAfterGc >= $this->config->gcThreshold) {
@@ -132,8 +134,8 @@ final class WorkerManager
         return [
             'pid' => (int) getmypid(),
             'requests' => $this->requests,
-            'uptime_seconds' => round(($this->clock)() - $this->startedAt, 3),
-            'memory_bytes' => ($this->memory)(),
+            'uptime_seconds' => round($this->now() - $this->startedAt, 3),
+            'memory_bytes' => $this->memoryUsage(),
             'memory_peak_bytes' => memory_get_peak_usage(),
             'memory_after_last_request_bytes' => $this->lastMemory,
             'gc_runs' => $this->gcRuns,
@@ -151,7 +153,7 @@ final class WorkerManager
         ++$this->gcRuns;
         $this->gcCollected += ($this->collector)();
 
-        return $this->memoryAfterGc = ($this->memory)();
+        return $this->memoryAfterGc = $this->memoryUsage();
     }
 
     private function checkAge(): void
@@ -159,10 +161,20 @@ final class WorkerManager
         if ($this->recycleReason !== null || $this->config->ttl === 0) {
             return;
         }
-        $age = ($this->clock)() - $this->startedAt;
+        $age = ($this->clock === null ? microtime(true) : ($this->clock)()) - $this->startedAt;
         if ($age >= $this->config->ttl) {
             $this->recycle(sprintf('is %d s old (ttl %d s)', (int) $age, $this->config->ttl));
         }
+    }
+
+    private function now(): float
+    {
+        return $this->clock === null ? microtime(true) : ($this->clock)();
+    }
+
+    private function memoryUsage(): int
+    {
+        return $this->memory === null ? memory_get_usage() : ($this->memory)();
     }
 
     private static function megabytes(int $bytes): string

@@ -21,14 +21,19 @@ use PivotPHP\Core\Http\Request as PivotRequest;
  */
 final class FrameworkState
 {
-    private static ?\ReflectionProperty $cachedInput = null;
+    /** @var (\Closure(?string): void)|null sets the private static Request::$cachedInput */
+    private static ?\Closure $cachedInput = null;
+
+    /** Whether the pool classes exist (checked until they do: classes are never unloaded). */
+    private static bool $psr7Pool = false;
+    private static bool $headerPool = false;
 
     public function reset(): void
     {
-        if (class_exists(Psr7Pool::class)) {
+        if (self::$psr7Pool || self::$psr7Pool = class_exists(Psr7Pool::class)) {
             Psr7Pool::clearPools();
         }
-        if (class_exists(HeaderPool::class)) {
+        if (self::$headerPool || self::$headerPool = class_exists(HeaderPool::class)) {
             HeaderPool::clearAll();
         }
         self::setCachedInput(null);
@@ -39,24 +44,22 @@ final class FrameworkState
      */
     public static function setCachedInput(?string $body): void
     {
-        self::cachedInputProperty()->setValue(null, $body);
+        (self::$cachedInput ??= self::cachedInputSetter())($body);
     }
 
-    private static function cachedInputProperty(): \ReflectionProperty
+    /** @return \Closure(?string): void */
+    private static function cachedInputSetter(): \Closure
     {
-        if (self::$cachedInput === null) {
-            if (!property_exists(PivotRequest::class, 'cachedInput')) {
-                throw new \LogicException(sprintf(
-                    '%s has no static $cachedInput property: this PivotPHP core version is not supported'
-                    . ' (pivotphp/core ^1.1 || ^2.0 is)',
-                    PivotRequest::class,
-                ));
-            }
-            $property = new \ReflectionProperty(PivotRequest::class, 'cachedInput');
-            $property->setAccessible(true);
-            self::$cachedInput = $property;
+        if (!property_exists(PivotRequest::class, 'cachedInput')) {
+            throw new \LogicException(sprintf(
+                '%s has no static $cachedInput property: this PivotPHP core version is not supported'
+                . ' (pivotphp/core ^1.1 || ^2.0 is)',
+                PivotRequest::class,
+            ));
         }
-
-        return self::$cachedInput;
+        // Bound to the Request's scope: a plain assignment, no ReflectionProperty::setValue() per call.
+        return \Closure::bind(static function (?string $body): void {
+            self::$cachedInput = $body;
+        }, null, PivotRequest::class);
     }
 }
