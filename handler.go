@@ -121,7 +121,7 @@ func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
 		p.writeUnavailable(c) // the generation was abandoned while this request waited
 	default:
 		if st.wroteHead {
-			c.Response.Reset() // the worker failed after its head: nothing has been sent yet
+			resetResponse(c) // the worker failed after its head: nothing has been sent yet
 		}
 		p.writeExecError(c, err)
 	}
@@ -190,7 +190,7 @@ func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
 		s, err := applyResponseContext(ctx, st)
 		if err != nil {
 			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
-			c.Response.Reset()
+			resetResponse(c)
 			p.writeError(c, http.StatusInternalServerError, "malformed response from worker")
 			return false
 		}
@@ -199,7 +199,7 @@ func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
 		}
 		if status < 100 || status > 599 {
 			p.log.Error("worker sent an invalid status code", zap.Int("status", status))
-			c.Response.Reset()
+			resetResponse(c)
 			p.writeError(c, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
 			return false
 		}
@@ -301,6 +301,14 @@ func (st *requestState) Close() error {
 	}
 	st.p.endRequest(st)
 	return nil
+}
+
+// resetResponse drops what the worker's answer set, keeping what the server set for this
+// request (no body for HEAD, no default Content-Type).
+func resetResponse(c *fasthttp.RequestCtx) {
+	c.Response.Reset()
+	c.Response.SkipBody = c.IsHead()
+	c.Response.Header.SetNoDefaultContentType(true)
 }
 
 func truncate(b []byte) []byte {
