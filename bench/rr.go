@@ -38,6 +38,7 @@ type rrSpec struct {
 	section string // pivot or http
 	plugin  string // the informer's name for it
 	script  string // PHP worker script
+	phpArgs string // before the script, e.g. -n
 	path    string // URL path wrk drives
 	env     []string
 }
@@ -52,9 +53,12 @@ func startRR(ps *procs, cfg *config, dir string, spec rrSpec, workers int) (*ser
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("%s-w%d", spec.kind, workers)
+	name := fmt.Sprintf("%s-w%d", strings.ReplaceAll(spec.kind, " ", ""), workers)
 	conf := filepath.Join(dir, name+".rr.yaml")
 	command := cfg.php + " " + spec.script
+	if spec.phpArgs != "" {
+		command = cfg.php + " " + spec.phpArgs + " " + spec.script
+	}
 	if err := os.WriteFile(conf, []byte(rrConfig(spec.section, command, rpcPort, httpPort, workers)), 0o644); err != nil {
 		return nil, err
 	}

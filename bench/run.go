@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -66,6 +67,13 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 				res.errorf("warm-up %s: %v", s.label(), err)
 			}
 		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+
+	if slices.Contains(cfg.kinds, kindPivot) {
+		measureNoIniRSS(ctx, ps, cfg, dir, res)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
@@ -220,4 +228,28 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// measureNoIniRSS starts pivot once more at the smallest worker count with its workers run as
+// `php -n`, drives the same exact-count load and reads their RSS, then stops it: the figure
+// shows what the worker costs without the PHP build's php.ini and shared extensions.
+func measureNoIniRSS(ctx context.Context, ps *procs, cfg *config, dir string, res *results) {
+	w := slices.Min(cfg.workers)
+	spec := rrSpec{kind: kindPivotNoIni, section: "pivot", plugin: "pivot", path: "/hello", phpArgs: "-n",
+		script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")}
+	s, err := startRR(ps, cfg, dir, spec, w)
+	if err == nil {
+		err = s.waitReady(ctx, readyTimeout)
+	}
+	if err == nil {
+		progress("RSS %s: %d requests", s.label(), cfg.rssRequests*w)
+		measureRSS(ctx, s, cfg.rssRequests*w, res)
+	} else if ctx.Err() == nil {
+		res.errorf("%s w%d failed to start: %v", kindPivotNoIni, w, err)
+	}
+	if s != nil {
+		for _, p := range s.procs() {
+			p.stop(stopGrace)
+		}
+	}
 }

@@ -59,7 +59,13 @@ func evaluateTargets(r *results) []target {
 	if maxRSS > 0 {
 		base := ""
 		if b := r.PHPBaseline; b != nil {
-			base = fmt.Sprintf(" (an idle php -r: %.1f MB)", float64(b.RSSKB)/1024)
+			base = fmt.Sprintf(" (an idle php -r: %.1f MB", float64(b.RSSKB)/1024)
+			for _, m := range r.WorkerRSS {
+				if m.Server == kindPivotNoIni && m.Failed == "" {
+					base += fmt.Sprintf("; workers run as php -n: %.1f MB", float64(m.MaxKB)/1024)
+				}
+			}
+			base += ")"
 		}
 		add(name, yes(maxRSS < targetRSSKB), "max VmRSS %.1f MB%s", float64(maxRSS)/1024, base)
 	} else {
