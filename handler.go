@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/roadrunner-server/errors"
 	"github.com/valyala/fasthttp"
@@ -216,6 +217,9 @@ func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
 	return true
 }
 
+// newlineToSpace is net/http's own replacer for header values.
+var newlineToSpace = strings.NewReplacer("\r", " ", "\n", " ")
+
 // addHeader adds one response header from the worker. Names that are not HTTP tokens are
 // dropped and CR/LF in values become spaces, as net/http writes them: a PHP app echoing user
 // input into a header cannot split the response.
@@ -224,9 +228,9 @@ func (st *requestState) addHeader(name, value string) {
 		st.badHeader = true
 		return
 	}
-	if len(name) == len("Content-Type") && equalFoldASCII(name, "Content-Type") {
+	if strings.EqualFold(name, "Content-Type") {
 		st.hasContentType = true
-	} else if len(name) == len("Trailer") && equalFoldASCII(name, "Trailer") {
+	} else if strings.EqualFold(name, "Trailer") {
 		st.hasTrailer = true
 		for _, t := range bytes.Split([]byte(value), []byte{','}) {
 			if t = bytes.TrimSpace(t); len(t) > 0 {
@@ -235,29 +239,10 @@ func (st *requestState) addHeader(name, value string) {
 		}
 		return
 	}
-	v := []byte(nil)
-	for i := 0; i < len(value); i++ {
-		if value[i] == '\r' || value[i] == '\n' {
-			if v == nil {
-				v = []byte(value)
-			}
-			v[i] = ' '
-		}
-	}
-	if v != nil {
-		value = b2s(v)
+	if strings.ContainsAny(value, "\r\n") {
+		value = newlineToSpace.Replace(value)
 	}
 	st.c.Response.Header.Add(name, value)
-}
-
-func equalFoldASCII(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x|0x20 != y|0x20 {
-			return false
-		}
-	}
-	return true
 }
 
 // detachStream keeps a streamed response's worker past the handler: fasthttp writes the

@@ -37,6 +37,7 @@ func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []headerFie
 	}
 	dst = appendJSONEscaped(dst, b2s(target)) // else absolute-form (proxies): as received
 	dst = append(dst, `","headers":{`...)
+	// from the raw head: fasthttp's parsed view re-serialises cookies and drops some headers
 	fields = parseHeaderFields(fields[:0], req.RawHeaders())
 	dst = appendHeaderGroups(dst, fields)
 	dst = append(dst, `},"cookies":{`...)

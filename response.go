@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // The worker answers with the context {"status":<int>,"headers":{"Name":["v",...]}} followed by
@@ -99,7 +98,7 @@ func (s *jsonScanner) integer() (int, error) {
 	for s.i < len(s.b) && (s.b[s.i] == '-' || s.b[s.i] >= '0' && s.b[s.i] <= '9') {
 		s.i++
 	}
-	n, err := strconv.Atoi(unsafe.String(unsafe.SliceData(s.b[start:s.i]), s.i-start))
+	n, err := strconv.Atoi(b2s(s.b[start:s.i]))
 	if err != nil {
 		return 0, errBadContext
 	}
@@ -176,7 +175,7 @@ func (s *jsonScanner) scalar() (string, error) {
 	if start == s.i {
 		return "", errBadContext
 	}
-	return unsafe.String(unsafe.SliceData(s.b[start:s.i]), s.i-start), nil
+	return b2s(s.b[start:s.i]), nil
 }
 
 // str reads a JSON string; without escapes it points into the payload instead of copying.
@@ -190,7 +189,7 @@ func (s *jsonScanner) str() (string, error) {
 		case '"':
 			out := s.b[start:s.i]
 			s.i++
-			return unsafe.String(unsafe.SliceData(out), len(out)), nil
+			return b2s(out), nil
 		case '\\':
 			return s.strEscaped(start)
 		}

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
@@ -225,7 +224,7 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 		return false, errors.E(op, errors.Decode, errors.Str("the response frame must carry exactly one option, the context length"))
 	}
 	ctx, body := f.payload[:f.ctxLen], f.payload[f.ctxLen:]
-	if len(body) == 0 && unsafe.String(unsafe.SliceData(ctx), len(ctx)) == stopRequest {
+	if len(body) == 0 && b2s(ctx) == stopRequest {
 		w.State().Transition(fsm.StateInvalid)
 		p.release(w)
 		return true, nil
