@@ -63,23 +63,18 @@ type cell struct {
 	P50     float64 `json:"p50_ms"`
 	P99     float64 `json:"p99_ms"`
 	Errors  int64   `json:"errors"`
-	// CPU time per request in µs (medians): the front process (rr / nginx), PHP, and wrk.
-	CPUFront float64 `json:"cpu_us_per_req_front"`
-	// CPUFrontUser is the user-mode part of CPUFront for rr (its Go code, not the kernel's
-	// socket and pipe work); 0 for nginx.
-	CPUFrontUser float64 `json:"cpu_us_per_req_front_user"`
-	CPUPHP       float64 `json:"cpu_us_per_req_php"`
-	CPUWrk       float64 `json:"cpu_us_per_req_wrk"`
-	CPUOther     float64 `json:"cpu_us_per_req_other"`
-	Busy         float64 `json:"machine_cpu_busy_pct"`
+	// cpuPerRequest: the medians of the rounds' figures
+	cpuPerRequest
 	// Disturbed is how many rounds were flagged (see round.Disturbed).
 	Disturbed int      `json:"disturbed_rounds"`
 	Rounds    []*round `json:"rounds"`
 	Failed    string   `json:"failed,omitempty"`
 }
 
-type round struct {
-	wrkResult
+// cpuPerRequest is where the CPU went during a wrk run, in µs per request.
+type cpuPerRequest struct {
+	// CPUFront is the front process (rr / nginx master and workers); CPUFrontUser its
+	// user-mode part for rr (its Go code, not the kernel's socket and pipe work), 0 for nginx.
 	CPUFront     float64 `json:"cpu_us_per_req_front"`
 	CPUFrontUser float64 `json:"cpu_us_per_req_front_user"`
 	CPUPHP       float64 `json:"cpu_us_per_req_php"`
@@ -87,6 +82,11 @@ type round struct {
 	// CPUOther is the machine's busy time not in the three above; Busy the machine's busy share.
 	CPUOther float64 `json:"cpu_us_per_req_other"`
 	Busy     float64 `json:"machine_cpu_busy_pct"`
+}
+
+type round struct {
+	wrkResult
+	cpuPerRequest
 	// Others is the share of the machine's CPU that went to none of the above (other processes,
 	// kernel threads); Disturbed when it is above disturbedPct.
 	Others    float64 `json:"others_cpu_pct"`
