@@ -277,19 +277,7 @@ final class ExampleWorkerTest extends TestCase
         ?array $uploads = null,
         array $cookies = [],
     ): void {
-        $query = (string) parse_url($target, PHP_URL_QUERY);
-        $context = json_encode([
-            'remoteAddr' => '127.0.0.1',
-            'protocol' => 'HTTP/1.1',
-            'method' => $method,
-            'uri' => 'http://127.0.0.1:8080' . $target,
-            'headers' => (object) $headers,
-            'cookies' => (object) $cookies,
-            'rawQuery' => $query,
-            'parsed' => $parsed,
-            'uploads' => $uploads,
-            'attributes' => new \stdClass(),
-        ], JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR);
+        $context = FakeRoadRunner::requestContext($method, $target, $headers, $cookies, $parsed, $uploads);
         $this->worker->roadRunner->sendRequest($context, $body);
     }
 

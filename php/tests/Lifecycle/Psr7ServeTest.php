@@ -171,17 +171,6 @@ final class Psr7ServeTest extends TestCase
 
     private function send(string $target, array $headers = [], array $cookies = []): void
     {
-        $this->roadRunner->sendRequest((string) json_encode([
-            'remoteAddr' => '127.0.0.1',
-            'protocol' => 'HTTP/1.1',
-            'method' => 'GET',
-            'uri' => 'http://127.0.0.1:8080' . $target,
-            'headers' => $headers === [] ? new \stdClass() : $headers,
-            'cookies' => $cookies === [] ? new \stdClass() : $cookies,
-            'rawQuery' => (string) parse_url($target, PHP_URL_QUERY),
-            'parsed' => false,
-            'uploads' => null,
-            'attributes' => new \stdClass(),
-        ]));
+        $this->roadRunner->sendRequest(FakeRoadRunner::requestContext('GET', $target, $headers, $cookies));
     }
 }

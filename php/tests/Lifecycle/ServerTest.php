@@ -193,19 +193,7 @@ final class ServerTest extends TestCase
 
     private function send(string $target): void
     {
-        $query = (string) parse_url($target, PHP_URL_QUERY);
-        $this->roadRunner->sendRequest((string) json_encode([
-            'remoteAddr' => '127.0.0.1',
-            'protocol' => 'HTTP/1.1',
-            'method' => 'GET',
-            'uri' => 'http://127.0.0.1:8080' . $target,
-            'headers' => new \stdClass(),
-            'cookies' => new \stdClass(),
-            'rawQuery' => $query,
-            'parsed' => false,
-            'uploads' => null,
-            'attributes' => new \stdClass(),
-        ]));
+        $this->roadRunner->sendRequest(FakeRoadRunner::requestContext('GET', $target));
     }
 
     private function answer(): array

@@ -237,18 +237,7 @@ final class StateBleedTest extends TestCase
             $headers['Cookie'] = [implode('; ', array_map(static fn ($k, $v) => "$k=$v", array_keys($cookies), $cookies))];
         }
 
-        return (string) json_encode([
-            'remoteAddr' => $remoteAddr,
-            'protocol' => 'HTTP/1.1',
-            'method' => $method,
-            'uri' => 'http://127.0.0.1:8080' . $target,
-            'headers' => $headers === [] ? new \stdClass() : $headers,
-            'cookies' => $cookies === [] ? new \stdClass() : $cookies,
-            'rawQuery' => (string) parse_url($target, PHP_URL_QUERY),
-            'parsed' => $parsed,
-            'uploads' => $uploads,
-            'attributes' => new \stdClass(),
-        ], JSON_UNESCAPED_SLASHES);
+        return FakeRoadRunner::requestContext($method, $target, $headers, $cookies, $parsed, $uploads, $remoteAddr);
     }
 
     /** @return array{0: int, 1: array<string, list<string>>, 2: array} */

@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace PivotPHP\Runtime\RoadRunner\Tests\PivotPHP;
 
 use PHPUnit\Framework\TestCase;
+use PivotPHP\Runtime\RoadRunner\Tests\Support\FakeRoadRunner;
 use PivotPHP\Runtime\RoadRunner\Tests\Support\WorkerProcess;
 
 /**
@@ -310,18 +311,7 @@ final class ContractTest extends TestCase
         array $cookies = [],
         string $remoteAddr = '127.0.0.1',
     ): string {
-        return (string) json_encode([
-            'remoteAddr' => $remoteAddr,
-            'protocol' => 'HTTP/1.1',
-            'method' => $method,
-            'uri' => 'http://127.0.0.1:8080' . $target,
-            'headers' => $headers === [] ? new \stdClass() : $headers,
-            'cookies' => $cookies === [] ? new \stdClass() : $cookies,
-            'rawQuery' => (string) parse_url($target, PHP_URL_QUERY),
-            'parsed' => $parsed,
-            'uploads' => $uploads,
-            'attributes' => new \stdClass(),
-        ], JSON_UNESCAPED_SLASHES);
+        return FakeRoadRunner::requestContext($method, $target, $headers, $cookies, $parsed, $uploads, $remoteAddr);
     }
 
     /** @return array{0: int, 1: array<string, list<string>>, 2: string} */

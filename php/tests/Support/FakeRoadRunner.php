@@ -28,6 +28,36 @@ final class FakeRoadRunner
         $this->relay->send(new Frame($context . $body, [strlen($context)], $codec));
     }
 
+    /**
+     * A request context as RoadRunner's http plugin (and pivot) writes it, for a request to
+     * http://127.0.0.1:8080$target.
+     *
+     * @param array<string, list<string>> $headers
+     * @param array<string, string>       $cookies
+     */
+    public static function requestContext(
+        string $method,
+        string $target,
+        array $headers = [],
+        array $cookies = [],
+        bool $parsed = false,
+        ?array $uploads = null,
+        string $remoteAddr = '127.0.0.1',
+    ): string {
+        return json_encode([
+            'remoteAddr' => $remoteAddr,
+            'protocol' => 'HTTP/1.1',
+            'method' => $method,
+            'uri' => 'http://127.0.0.1:8080' . $target,
+            'headers' => $headers === [] ? new \stdClass() : $headers,
+            'cookies' => $cookies === [] ? new \stdClass() : $cookies,
+            'rawQuery' => (string) parse_url($target, PHP_URL_QUERY),
+            'parsed' => $parsed,
+            'uploads' => $uploads,
+            'attributes' => new \stdClass(),
+        ], JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR);
+    }
+
     public function sendControl(string $json): void
     {
         $this->relay->send(new Frame($json, [], Frame::CONTROL | Frame::CODEC_JSON));
