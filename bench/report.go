@@ -82,8 +82,12 @@ func printReport(out io.Writer, r *results) {
 	}
 	_ = tw.Flush()
 
-	if b := r.PHPBaseline; b != nil {
-		fmt.Fprintf(out, "baseline: an idle %s (no worker code) has %.1f [%.1f] MB\n", b.Comment, float64(b.RSSKB)/1024, float64(b.AnonKB)/1024)
+	for _, kind := range []string{kindPivot, kindPivotCLIExt, kindPivotNoIni} {
+		b, ok := r.PHPBaselines[kind]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(out, "baseline: an idle php -r (no worker code), %s: %.1f [%.1f] MB\n", b.Comment, float64(b.RSSKB)/1024, float64(b.AnonKB)/1024)
 	}
 
 	fmt.Fprintln(out, "\nWorker start (informer.AddWorker over RPC: spawn to handshake), ms")

@@ -12,15 +12,17 @@ type results struct {
 	Settings settings `json:"settings"`
 	// Ratios of medians per "wW_cC" (workers, connections): "pivot/stock" and "pivot/fpm" of
 	// req/s, "p99 pivot/stock" of p99 latency (below 1 is better for pivot).
-	Ratios      map[string]map[string]float64 `json:"ratios"`
-	Targets     []target                      `json:"targets"`
-	Throughput  []*cell                       `json:"throughput"`
-	WorkerRSS   []*rssResult                  `json:"worker_rss"`
-	PHPBaseline *memory                       `json:"php_cli_baseline_rss,omitempty"`
-	WorkerStart []*startResult                `json:"worker_start"`
-	GoBench     []goBench                     `json:"go_bench"`
-	Skipped     []string                      `json:"skipped"`
-	Errors      []string                      `json:"errors"`
+	Ratios     map[string]map[string]float64 `json:"ratios"`
+	Targets    []target                      `json:"targets"`
+	Throughput []*cell                       `json:"throughput"`
+	WorkerRSS  []*rssResult                  `json:"worker_rss"`
+	// PHPBaselines: an idle `php -r` per server kind whose workers it stands for: "pivot" with
+	// the system php.ini, and each RSS-only variant with its flags.
+	PHPBaselines map[string]memory `json:"php_cli_baseline_rss"`
+	WorkerStart  []*startResult    `json:"worker_start"`
+	GoBench      []goBench         `json:"go_bench"`
+	Skipped      []string          `json:"skipped"`
+	Errors       []string          `json:"errors"`
 }
 
 type machine struct {

@@ -43,10 +43,14 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 	}
 	defer ps.close(stopGrace)
 
-	if m, err := phpBaseline(ctx, cfg.php); err == nil {
-		res.PHPBaseline = &m
-	} else {
-		res.errorf("php baseline RSS: %v", err)
+	variants := phpVariants(ctx, cfg.php)
+	res.PHPBaselines = map[string]memory{}
+	for _, v := range append([]phpVariant{{kind: kindPivot, label: "this machine's php.ini"}}, variants...) {
+		if m, err := phpBaseline(ctx, cfg.php, v); err == nil {
+			res.PHPBaselines[v.kind] = m
+		} else {
+			res.errorf("php baseline RSS (%s): %v", v.kind, err)
+		}
 	}
 	servers := startServers(ctx, ps, cfg, dir, res)
 	if ctx.Err() != nil {
@@ -73,9 +77,11 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 	}
 
 	if slices.Contains(cfg.kinds, kindPivot) {
-		measureNoIniRSS(ctx, ps, cfg, dir, res)
-		if ctx.Err() != nil {
-			return res, ctx.Err()
+		for _, v := range variants {
+			measureVariantRSS(ctx, ps, cfg, dir, v, res)
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
 		}
 	}
 
@@ -230,12 +236,11 @@ func cpuModel() string {
 	return ""
 }
 
-// measureNoIniRSS starts pivot once more at the smallest worker count with its workers run as
-// `php -n`, drives the same exact-count load and reads their RSS, then stops it: the figure
-// shows what the worker costs without the PHP build's php.ini and shared extensions.
-func measureNoIniRSS(ctx context.Context, ps *procs, cfg *config, dir string, res *results) {
+// measureVariantRSS starts pivot once more at the smallest worker count with its workers run as
+// the variant says, drives the same exact-count load and reads their RSS, then stops it.
+func measureVariantRSS(ctx context.Context, ps *procs, cfg *config, dir string, v phpVariant, res *results) {
 	w := slices.Min(cfg.workers)
-	spec := rrSpec{kind: kindPivotNoIni, section: "pivot", plugin: "pivot", path: "/hello", phpArgs: "-n",
+	spec := rrSpec{kind: v.kind, section: "pivot", plugin: "pivot", path: "/hello", phpArgs: strings.Join(v.args, " "),
 		script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")}
 	s, err := startRR(ps, cfg, dir, spec, w)
 	if err == nil {
@@ -245,7 +250,7 @@ func measureNoIniRSS(ctx context.Context, ps *procs, cfg *config, dir string, re
 		progress("RSS %s: %d requests", s.label(), cfg.rssRequests*w)
 		measureRSS(ctx, s, cfg.rssRequests*w, res)
 	} else if ctx.Err() == nil {
-		res.errorf("%s w%d failed to start: %v", kindPivotNoIni, w, err)
+		res.errorf("%s w%d failed to start: %v", v.kind, w, err)
 	}
 	if s != nil {
 		for _, p := range s.procs() {

@@ -16,9 +16,10 @@ const (
 	kindStock    = "stock"    // RoadRunner's http plugin in the same binary, same script
 	kindFPM      = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
 	kindPivotPHP = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
-	// kindPivotNoIni is pivot with its workers started as `php -n` (no php.ini, no shared
-	// extensions), measured for RSS only: the worker's footprint without the PHP build's extras.
-	kindPivotNoIni = "pivot php -n"
+	// RSS-only variants of pivot (see php_variants.go): workers started with just the extensions
+	// Debian's php-cli loads by default, and as `php -n` (no php.ini, no shared extensions).
+	kindPivotCLIExt = "pivot php-cli ext"
+	kindPivotNoIni  = "pivot php -n"
 )
 
 // server is one running server under test: a kind at a worker count.

@@ -49,26 +49,17 @@ func evaluateTargets(r *results) []target {
 		add("pivot p99 no worse than stock (every workers × conns)", nil, "not measured")
 	}
 
-	var maxRSS int64
-	for _, m := range r.WorkerRSS {
-		if m.Server == kindPivot && m.Failed == "" {
-			maxRSS = max(maxRSS, m.MaxKB)
-		}
-	}
 	name := fmt.Sprintf("pivot worker RSS < 20 MB after %d requests per worker", r.Settings.RSSRequests)
-	if maxRSS > 0 {
-		base := ""
-		if b := r.PHPBaseline; b != nil {
-			base = fmt.Sprintf(" (an idle php -r: %.1f MB", float64(b.RSSKB)/1024)
-			for _, m := range r.WorkerRSS {
-				if m.Server == kindPivotNoIni && m.Failed == "" {
-					base += fmt.Sprintf("; workers run as php -n: %.1f MB", float64(m.MaxKB)/1024)
-				}
-			}
-			base += ")"
-		}
-		add(name, yes(maxRSS < targetRSSKB), "max VmRSS %.1f MB%s", float64(maxRSS)/1024, base)
-	} else {
+	system, cli, noIni := maxRSSOf(r, kindPivot), maxRSSOf(r, kindPivotCLIExt), maxRSSOf(r, kindPivotNoIni)
+	switch {
+	case cli > 0:
+		// Judged with the extension set a fresh `make bench` machine loads (php_variants.go): the
+		// system php.ini's figure depends on what else is installed, and is shown beside it.
+		add(name, yes(cli < targetRSSKB), "max VmRSS %s with php-cli's own extensions; with this machine's php.ini %s; php -n %s",
+			rssWithBaseline(r, kindPivotCLIExt, cli), rssWithBaseline(r, kindPivot, system), rssWithBaseline(r, kindPivotNoIni, noIni))
+	case system > 0:
+		add(name, yes(system < targetRSSKB), "max VmRSS %.1f MB with this machine's php.ini", mb(system))
+	default:
 		add(name, nil, "not measured")
 	}
 
@@ -158,3 +149,27 @@ func worstFrontUser(r *results) (string, float64, bool) {
 	}
 	return worst(m, true)
 }
+
+// maxRSSOf is the largest worker VmRSS (KB) measured for a server kind, 0 when none was.
+func maxRSSOf(r *results, kind string) int64 {
+	var kb int64
+	for _, m := range r.WorkerRSS {
+		if m.Server == kind && m.Failed == "" {
+			kb = max(kb, m.MaxKB)
+		}
+	}
+	return kb
+}
+
+// rssWithBaseline formats a worker RSS with the idle php -r of the same PHP set-up, when known.
+func rssWithBaseline(r *results, kind string, kb int64) string {
+	if kb == 0 {
+		return "not measured"
+	}
+	if b, ok := r.PHPBaselines[kind]; ok {
+		return fmt.Sprintf("%.1f MB (an idle php -r: %.1f MB)", mb(kb), mb(b.RSSKB))
+	}
+	return fmt.Sprintf("%.1f MB", mb(kb))
+}
+
+func mb(kb int64) float64 { return float64(kb) / 1024 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,12 +136,13 @@ func measureWorkerStart(ctx context.Context, cfg *config, servers []*server, res
 	}
 }
 
-// phpBaseline is the memory of an idle `php -r` process that has served nothing: what the PHP
-// binary and its extensions cost before any worker code runs.
-func phpBaseline(ctx context.Context, php string) (memory, error) {
+// phpBaseline is the memory of an idle `php -r` process started as the variant says, that has
+// served nothing: what the PHP binary and its extensions cost before any worker code runs.
+func phpBaseline(ctx context.Context, php string, v phpVariant) (memory, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, php, "-r", `echo "ready\n"; sleep(10);`)
+	args := append(slices.Clip(v.args), "-r", `echo "ready\n"; sleep(10);`)
+	cmd := exec.CommandContext(ctx, php, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return memory{}, err
@@ -157,6 +159,6 @@ func phpBaseline(ctx context.Context, php string) (memory, error) {
 		return memory{}, fmt.Errorf("php -r: %q %v", line, err)
 	}
 	m, err := readMemory(cmd.Process.Pid)
-	m.Comment = "php -r 'sleep(10);'"
+	m.Comment = v.label
 	return m, err
 }
