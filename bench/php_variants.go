@@ -19,6 +19,10 @@ type phpVariant struct {
 	args  []string // before the script
 }
 
+// systemPHP is PHP as the machine's php.ini starts it: pivot's own rows, whose idle baseline is
+// read with the variants'.
+var systemPHP = phpVariant{kind: kindPivot, label: "this machine's php.ini"}
+
 // debianCLIExtensions are the extensions Debian's php-cli and php-fpm load by default: the modules
 // of php8.2-common, php8.2-opcache and php8.2-readline, which is what scripts/install-deps.sh
 // bench installs. intl, mbstring and xml come only with phpunit and composer (make test).

@@ -22,6 +22,9 @@ type memory struct {
 	Comment string `json:"comment,omitempty"`
 }
 
+// mb is a /proc figure in KB as MB, for the report.
+func mb(kb int64) float64 { return float64(kb) / 1024 }
+
 func readMemory(pid int) (memory, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

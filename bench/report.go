@@ -82,12 +82,14 @@ func printReport(out io.Writer, r *results) {
 	}
 	_ = tw.Flush()
 
-	for _, kind := range []string{kindPivot, kindPivotCLIExt, kindPivotNoIni} {
-		b, ok := r.PHPBaselines[kind]
-		if !ok {
+	shown := map[string]bool{}
+	for _, m := range r.WorkerRSS { // in the rows' order: pivot, then its RSS-only variants
+		b, ok := r.PHPBaselines[m.Server]
+		if !ok || shown[m.Server] {
 			continue
 		}
-		fmt.Fprintf(out, "baseline: an idle php -r (no worker code), %s: %.1f [%.1f] MB\n", b.Comment, float64(b.RSSKB)/1024, float64(b.AnonKB)/1024)
+		shown[m.Server] = true
+		fmt.Fprintf(out, "baseline: an idle php -r (no worker code), %s: %.1f [%.1f] MB\n", b.Comment, mb(b.RSSKB), mb(b.AnonKB))
 	}
 
 	fmt.Fprintln(out, "\nWorker start (informer.AddWorker over RPC: spawn to handshake), ms")
@@ -149,7 +151,7 @@ func memList(ms []memory) string {
 	}
 	var parts []string
 	for _, m := range ms {
-		parts = append(parts, fmt.Sprintf("%.1f [%.1f]", float64(m.RSSKB)/1024, float64(m.AnonKB)/1024))
+		parts = append(parts, fmt.Sprintf("%.1f [%.1f]", mb(m.RSSKB), mb(m.AnonKB)))
 	}
 	return strings.Join(parts, " ")
 }

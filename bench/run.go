@@ -45,7 +45,7 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 
 	variants := phpVariants(ctx, cfg.php)
 	res.PHPBaselines = map[string]memory{}
-	for _, v := range append([]phpVariant{{kind: kindPivot, label: "this machine's php.ini"}}, variants...) {
+	for _, v := range append([]phpVariant{systemPHP}, variants...) {
 		if m, err := phpBaseline(ctx, cfg.php, v); err == nil {
 			res.PHPBaselines[v.kind] = m
 		} else {

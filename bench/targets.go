@@ -171,5 +171,3 @@ func rssWithBaseline(r *results, kind string, kb int64) string {
 	}
 	return fmt.Sprintf("%.1f MB", mb(kb))
 }
-
-func mb(kb int64) float64 { return float64(kb) / 1024 }
