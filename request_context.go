@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 )
 
 // headerField is one request header line as received (name not canonicalised yet).
@@ -151,10 +152,8 @@ var (
 // (JSON-escaped): "content-type" → "Content-Type"; a name with bytes outside the token set is
 // written as received.
 func appendCanonicalHeaderName(dst []byte, name []byte) []byte {
-	for _, c := range name {
-		if !isTokenByte(c) {
-			return appendJSONEscaped(dst, b2s(name))
-		}
+	if !httpguts.ValidHeaderFieldName(b2s(name)) {
+		return appendJSONEscaped(dst, b2s(name))
 	}
 	upper := true
 	for _, c := range name {
@@ -168,10 +167,6 @@ func appendCanonicalHeaderName(dst []byte, name []byte) []byte {
 		upper = c == '-'
 	}
 	return dst
-}
-
-func isTokenByte(c byte) bool {
-	return c < 0x80 && c > ' ' && c != 0x7f && strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) < 0
 }
 
 // appendCookies writes the request cookies as JSON members, parsing the Cookie headers in
