@@ -6,10 +6,9 @@ namespace PivotPHP\Runtime\RoadRunner;
 
 use PivotPHP\Runtime\RoadRunner\Exception\ProtocolException;
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
+use PivotPHP\Runtime\RoadRunner\Relay\PayloadRelayInterface;
 use PivotPHP\Runtime\RoadRunner\Relay\RelayFactory;
 use PivotPHP\Runtime\RoadRunner\Relay\RelayInterface;
-use PivotPHP\Runtime\RoadRunner\Relay\SocketRelay;
-use PivotPHP\Runtime\RoadRunner\Relay\StreamRelay;
 
 /**
  * The worker side of RoadRunner's protocol (wire-protocol.md §2): receives payloads,
@@ -28,11 +27,11 @@ final class Worker
     private bool $streamStopped = false;
 
     /** The relay again when it can receive/send payloads without Frame objects (our own relays). */
-    private readonly StreamRelay|SocketRelay|null $payloadRelay;
+    private readonly ?PayloadRelayInterface $payloadRelay;
 
     public function __construct(private readonly RelayInterface $relay)
     {
-        $this->payloadRelay = $relay instanceof StreamRelay || $relay instanceof SocketRelay ? $relay : null;
+        $this->payloadRelay = $relay instanceof PayloadRelayInterface ? $relay : null;
     }
 
     /**
@@ -141,8 +140,7 @@ final class Worker
         }
 
         if (!$more) {
-            $this->requestPending = false;
-            $this->streaming = false;
+            $this->finishRequest();
         }
     }
 

@@ -28,11 +28,19 @@ final class FrameCodec
     /** Encodes the header only (fixed part + options), for writers that send the payload apart. */
     public static function encodeHeader(Frame $frame): string
     {
+        return self::encodeHeaderFields($frame->flags, strlen($frame->payload), $frame->streamFlags, ...$frame->options);
+    }
+
+    /**
+     * The header of a frame given by its fields, for senders that do not build a Frame.
+     */
+    public static function encodeHeaderFields(int $flags, int $payloadLength, int $streamFlags, int ...$options): string
+    {
         // Bytes 0-5: version/HL, flags, payload length; the CRC covers exactly these.
-        $start = pack('CCV', self::VERSION | (3 + count($frame->options)), $frame->flags, strlen($frame->payload));
+        $start = pack('CCV', self::VERSION | (3 + count($options)), $flags, $payloadLength);
 
         // CRC, byte10, reserved zero byte, then the options (one pack call: this is per frame).
-        return $start . pack('VCxV*', crc32($start), $frame->streamFlags, ...$frame->options);
+        return $start . pack('VCxV*', crc32($start), $streamFlags, ...$options);
     }
 
     /**

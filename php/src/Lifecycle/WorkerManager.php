@@ -60,7 +60,7 @@ final class WorkerManager
     public function requestFinished(): void
     {
         ++$this->requests;
-        $memory = $this->memory === null ? memory_get_usage() : ($this->memory)();
+        $memory = $this->memoryUsage();
         $collected = false;
 
         if ($this->config->gcThreshold > 0 && $memory - $this->memoryAfterGc >= $this->config->gcThreshold) {
@@ -161,7 +161,7 @@ final class WorkerManager
         if ($this->recycleReason !== null || $this->config->ttl === 0) {
             return;
         }
-        $age = ($this->clock === null ? microtime(true) : ($this->clock)()) - $this->startedAt;
+        $age = $this->now() - $this->startedAt;
         if ($age >= $this->config->ttl) {
             $this->recycle(sprintf('is %d s old (ttl %d s)', (int) $age, $this->config->ttl));
         }

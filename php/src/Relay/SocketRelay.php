@@ -13,7 +13,7 @@ use PivotPHP\Runtime\RoadRunner\Payload;
  *
  * Connects on first use, so building the relay never blocks or fails on the network.
  */
-final class SocketRelay implements RelayInterface
+final class SocketRelay implements PayloadRelayInterface
 {
     /** Idle workers may wait for a request far longer than PHP's default socket timeout. */
     private const IO_TIMEOUT_SECONDS = 86400;
@@ -35,7 +35,7 @@ final class SocketRelay implements RelayInterface
         $this->connection()->send($frame);
     }
 
-    /** {@see StreamRelay::sendPayload()} */
+    /** {@see PayloadRelayInterface::sendPayload()} */
     public function sendPayload(string $context, string $body, int $streamFlags = 0): void
     {
         $this->connection()->sendPayload($context, $body, $streamFlags);
@@ -46,7 +46,7 @@ final class SocketRelay implements RelayInterface
         return $this->connection()->receive();
     }
 
-    /** {@see StreamRelay::receivePayload()} */
+    /** {@see PayloadRelayInterface::receivePayload()} */
     public function receivePayload(): Payload|Frame
     {
         return $this->connection()->receivePayload();

@@ -14,7 +14,7 @@ use PivotPHP\Runtime\RoadRunner\Payload;
  * Frames over a pair of PHP streams: STDIN/STDOUT in pipes mode, a socket for socket relays,
  * or any readable/writable pair in tests (one stream may serve both directions).
  */
-final class StreamRelay implements RelayInterface
+final class StreamRelay implements PayloadRelayInterface
 {
     /**
      * Read size: one fread() per frame in the common case. PHP's default (8 KiB) costs
@@ -90,11 +90,7 @@ final class StreamRelay implements RelayInterface
         $this->write(FrameCodec::encode($frame));
     }
 
-    /**
-     * Sends a worker frame: the same bytes as `send(new Frame($context . $body,
-     * [strlen($context)], 0, $streamFlags))`, without building the Frame or copying a
-     * large body. The worker's per-response path.
-     */
+    /** Without building the Frame or copying a large body: the worker's per-response path. */
     public function sendPayload(string $context, string $body, int $streamFlags = 0): void
     {
         $length = strlen($context) + strlen($body);
@@ -104,9 +100,7 @@ final class StreamRelay implements RelayInterface
             return;
         }
 
-        // 0x14: version 1, HL 4 (one option, the context length); flags 0.
-        $start = pack('CCV', 0x14, 0, $length);
-        $bytes = $start . pack('VCxV', crc32($start), $streamFlags, strlen($context)) . $context;
+        $bytes = FrameCodec::encodeHeaderFields(0, $length, $streamFlags, strlen($context)) . $context;
 
         if ($length > self::SEPARATE_PAYLOAD_THRESHOLD) {
             $this->write($bytes);
@@ -127,11 +121,7 @@ final class StreamRelay implements RelayInterface
         return $this->next(false);
     }
 
-    /**
-     * Like receive(), but a plain worker request frame (one option, the context length, not
-     * a control frame, no STOP/PONG bit) comes back as its Payload, split into context and
-     * body, without a Frame in between. Any other frame comes back as the Frame.
-     */
+    /** Splits a request frame into its Payload without a Frame in between. */
     public function receivePayload(): Payload|Frame
     {
         return $this->next(true);
