@@ -1,10 +1,13 @@
 package pivot_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -402,6 +405,57 @@ func TestNotReadyWhileDrainingAndInFlightRequestsFinish(t *testing.T) {
 	select {
 	case <-stopped:
 	case <-time.After(15 * time.Second):
+		t.Fatal("the container did not stop")
+	}
+}
+
+// A connection that never sent a byte (a browser's preconnect, an extra dial Go's client parked)
+// must not hold the drain until read_header_timeout: it is closed once silent for 5 s, as
+// net/http does. A connection that has started its request head is still waited for and served.
+func TestDrainClosesSilentConnectionsAndServesStartedOnes(t *testing.T) {
+	s := startStack(t, stackOptions{pivot: "  shutdown_timeout: 9s\n  read_header_timeout: 30s\n  pool:\n    num_workers: 1\n"})
+	addr := strings.TrimPrefix(s.base, "http://")
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = silent.Close() }()
+	started, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = started.Close() }()
+	if _, err := io.WriteString(started, "GET / HTTP/1.1\r\nHost: pivot\r\n"); err != nil {
+		t.Fatal(err)
+	}
+
+	stopped := make(chan struct{})
+	go func() {
+		s.stop() // fails the test if pivot.shutdown_timeout is reached
+		close(stopped)
+	}()
+
+	_ = silent.SetReadDeadline(time.Now().Add(8 * time.Second))
+	n, err := silent.Read(make([]byte, 64))
+	if n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("silent connection during the drain: read %d bytes, %v; want it closed without an answer", n, err)
+	}
+
+	if _, err := io.WriteString(started, "\r\n"); err != nil {
+		t.Fatalf("the started connection was closed by the drain: %v", err)
+	}
+	_ = started.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(started), nil)
+	if err != nil {
+		t.Fatalf("the started connection got no answer: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Fatalf("the started request during the drain: %d, Connection: close %v; want 200 and close", resp.StatusCode, resp.Close)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(9 * time.Second):
 		t.Fatal("the container did not stop")
 	}
 }

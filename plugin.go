@@ -45,7 +45,7 @@ type Plugin struct {
 	stopping     atomic.Bool
 
 	http     *fasthttp.Server
-	ln       net.Listener
+	ln       *connListener
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	sigCh    chan os.Signal
@@ -107,7 +107,7 @@ func (p *Plugin) Serve() chan error {
 		return errCh
 	}
 
-	p.ln = ln
+	p.ln = newConnListener(ln)
 	p.http = p.newHTTPServer()
 	p.done.Add(2)
 	go func() {
@@ -116,7 +116,7 @@ func (p *Plugin) Serve() chan error {
 	}()
 	go func() {
 		defer p.done.Done()
-		if errS := p.http.Serve(lingeringListener{ln}); errS != nil && !p.stopping.Load() {
+		if errS := p.http.Serve(p.ln); errS != nil && !p.stopping.Load() {
 			errCh <- errors.E(op, errS)
 		}
 	}()
@@ -146,7 +146,11 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	var err error
 	if p.http != nil {
 		p.log.Info("draining: no new connections, waiting for in-flight requests")
-		if errS := p.http.ShutdownWithContext(ctx); errS != nil {
+		swept := make(chan struct{})
+		go p.ln.closeSilentUntil(swept)
+		errS := p.http.ShutdownWithContext(ctx)
+		close(swept)
+		if errS != nil {
 			err = errors.E(errors.Op("pivot_plugin_stop"), errors.Errorf("pivot.shutdown_timeout reached with requests in flight: %v", errS))
 		}
 		_ = p.ln.Close() // in case Serve had not started yet: it returns at once

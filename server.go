@@ -3,10 +3,8 @@ package pivot
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -51,7 +49,7 @@ func (p *Plugin) newHTTPServer() *fasthttp.Server {
 // handleProtocolError answers a request fasthttp could not read: too large a body or head, a
 // timeout, or a malformed request.
 func (p *Plugin) handleProtocolError(c *fasthttp.RequestCtx, err error) {
-	if lc, ok := c.Conn().(*lingeringConn); ok {
+	if lc, ok := c.Conn().(*serverConn); ok {
 		lc.linger.Store(true) // the rest of the request may still be arriving
 	}
 	var small *fasthttp.ErrSmallBuffer
@@ -74,42 +72,4 @@ type fasthttpLogger struct{ log *zap.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(fmt.Sprintf(format, args...))
-}
-
-// Lingering close: a connection closed after an error response (413, 431, 400) may still have
-// unread request bytes, and closing such a socket makes the kernel send RST, which can destroy
-// the response before the client reads it. So it is half-closed and drained briefly first, as
-// net/http does (closeWriteAndWait).
-const (
-	lingerTimeout  = 500 * time.Millisecond
-	lingerMaxBytes = 4 << 20
-)
-
-type lingeringListener struct{ net.Listener }
-
-func (l lingeringListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &lingeringConn{Conn: c}, nil
-}
-
-type lingeringConn struct {
-	net.Conn
-	linger atomic.Bool
-}
-
-func (c *lingeringConn) Close() error {
-	tc, ok := c.Conn.(*net.TCPConn)
-	if !ok || !c.linger.Load() {
-		return c.Conn.Close()
-	}
-	_ = tc.CloseWrite()
-	go func() {
-		_ = tc.SetReadDeadline(time.Now().Add(lingerTimeout))
-		_, _ = io.CopyN(io.Discard, tc, lingerMaxBytes)
-		_ = tc.Close()
-	}()
-	return nil
 }

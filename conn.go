@@ -1,0 +1,152 @@
+package pivot
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Accepted connections. The server's connections are wrapped for two jobs fasthttp does not do:
+//
+//   - lingering close: a connection closed after an error response (413, 431, 400) may still
+//     have unread request bytes, and closing such a socket makes the kernel send RST, which can
+//     destroy the response before the client reads it. So it is half-closed and drained briefly
+//     first, as net/http does (closeWriteAndWait).
+//   - silent connections on drain: fasthttp counts a connection that has not sent its first
+//     request as active, so its graceful shutdown waits for it until read_header_timeout or
+//     pivot.shutdown_timeout. Browsers preconnect such sockets and Go's client parks extra
+//     dials in its idle pool (golang/go#21204), so a stop could hang for 30 s with nothing in
+//     flight. As net/http does, a connection silent for newConnGrace since accept is closed.
+const (
+	lingerTimeout  = 500 * time.Millisecond
+	lingerMaxBytes = 4 << 20
+
+	// newConnGrace is how long a drain waits for an accepted connection's first byte
+	// (net/http's Server.Shutdown uses the same 5 s).
+	newConnGrace = 5 * time.Second
+	// silentSweepEvery is how often the drain looks for silent connections (fasthttp looks
+	// for idle ones as often).
+	silentSweepEvery = 100 * time.Millisecond
+)
+
+// A connection's first-byte state: silent until a read returns data, then talking for good;
+// closing when the drain has chosen to close it while it was silent.
+const (
+	connSilent int32 = iota
+	connTalking
+	connClosing
+)
+
+type connListener struct {
+	net.Listener
+
+	mu     sync.Mutex
+	silent map[*serverConn]struct{}
+}
+
+func newConnListener(ln net.Listener) *connListener {
+	return &connListener{Listener: ln, silent: make(map[*serverConn]struct{})}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	sc := &serverConn{Conn: c, owner: l, accepted: time.Now()}
+	l.mu.Lock()
+	l.silent[sc] = struct{}{}
+	l.mu.Unlock()
+	return sc, nil
+}
+
+func (l *connListener) forget(c *serverConn) {
+	l.mu.Lock()
+	delete(l.silent, c)
+	l.mu.Unlock()
+}
+
+// closeSilent closes the connections accepted at least grace before now that have not sent
+// a byte, and returns how many it closed.
+func (l *connListener) closeSilent(now time.Time, grace time.Duration) int {
+	closed := 0
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.silent {
+		if now.Sub(c.accepted) < grace || !c.state.CompareAndSwap(connSilent, connClosing) {
+			continue
+		}
+		delete(l.silent, c)
+		_ = c.Conn.Close() // fasthttp's blocked read ends; it sees a clean EOF (Read)
+		closed++
+	}
+	return closed
+}
+
+// closeSilentUntil sweeps silent connections until done is closed: the drain runs it beside
+// fasthttp's ShutdownWithContext, which closes the idle keep-alive ones itself.
+func (l *connListener) closeSilentUntil(done <-chan struct{}) {
+	t := time.NewTicker(silentSweepEvery)
+	defer t.Stop()
+	for {
+		l.closeSilent(time.Now(), newConnGrace)
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+type serverConn struct {
+	net.Conn
+	owner    *connListener
+	accepted time.Time
+	state    atomic.Int32
+	linger   atomic.Bool
+}
+
+// Read marks the connection talking at its first byte. A connection the drain closed while it
+// was silent reads as a clean EOF, so fasthttp neither answers it nor logs an error.
+func (c *serverConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.state.Load() != connTalking {
+		return c.firstRead(n, err)
+	}
+	return n, err
+}
+
+func (c *serverConn) firstRead(n int, err error) (int, error) {
+	if n > 0 && c.state.CompareAndSwap(connSilent, connTalking) {
+		c.owner.forget(c)
+		return n, err
+	}
+	if c.state.Load() == connClosing {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+func (c *serverConn) Close() error {
+	if c.state.Load() == connSilent {
+		c.owner.forget(c)
+	}
+	tc, ok := c.Conn.(*net.TCPConn)
+	if !ok || !c.linger.Load() {
+		err := c.Conn.Close()
+		if errors.Is(err, net.ErrClosed) && c.state.Load() == connClosing {
+			return nil // the drain closed it already
+		}
+		return err
+	}
+	_ = tc.CloseWrite()
+	go func() {
+		_ = tc.SetReadDeadline(time.Now().Add(lingerTimeout))
+		_, _ = io.CopyN(io.Discard, tc, lingerMaxBytes)
+		_ = tc.Close()
+	}()
+	return nil
+}
