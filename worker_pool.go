@@ -2,6 +2,7 @@ package pivot
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,6 +245,7 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 			rl.trimReadBuffer()
 		}
 		p.finish(w)
+		p.yieldToWaiter()
 		return false, nil
 	}
 	return false, p.stream(w, rl, ttl, ctx, body, sink)
@@ -369,6 +371,19 @@ func (p *workerPool) finish(w *worker.Process) {
 		w.State().Transition(fsm.StateReady)
 	}
 	p.release(w)
+}
+
+// yieldToWaiter lets the request that was just handed the freed worker run first, when
+// requests are queued. The send readies that goroutine in this P's next slot, where it would
+// wait until this one has written its response and blocked, and where another P may take it
+// only after backing off (runqgrab's 3 µs sleep). Yielding runs it here at once, so the worker
+// gets its next request sooner, and puts this goroutine on the global run queue, where an idle
+// P picks it up right away: the response is written on the other CPU meanwhile. bench/README.md
+// has the figures (+4 to +13 % req/s at 2 and 4 workers).
+func (p *workerPool) yieldToWaiter() {
+	if p.queue.Load() > p.cfg.NumWorkers {
+		runtime.Gosched()
+	}
 }
 
 // release hands the worker back; one that must go (max_jobs, ttl, ...) is stopped off the
