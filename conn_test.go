@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+// listenConns is a connListener on a loopback port, closed when the test ends.
+func listenConns(t *testing.T) *connListener {
+	t.Helper()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newConnListener(tcp)
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
 // acceptPair dials ln over loopback and returns the client side and the accepted server side.
 func acceptPair(t *testing.T, ln *connListener) (client net.Conn, server *serverConn) {
 	t.Helper()
@@ -25,12 +37,7 @@ func acceptPair(t *testing.T, ln *connListener) (client net.Conn, server *server
 }
 
 func TestCloseSilentClosesOnlyConnectionsSilentForTheGrace(t *testing.T) {
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := newConnListener(tcp)
-	defer func() { _ = ln.Close() }()
+	ln := listenConns(t)
 
 	cases := []struct {
 		name       string
@@ -89,12 +96,7 @@ func TestCloseSilentClosesOnlyConnectionsSilentForTheGrace(t *testing.T) {
 
 // A connection closed by its client before it spoke must not stay in the silent set.
 func TestSilentConnectionClosedByItsClientIsForgotten(t *testing.T) {
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := newConnListener(tcp)
-	defer func() { _ = ln.Close() }()
+	ln := listenConns(t)
 	client, server := acceptPair(t, ln)
 	_ = client.Close()
 	if n, err := server.Read(make([]byte, 8)); n != 0 || err != io.EOF {
