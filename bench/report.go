@@ -43,7 +43,7 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintln(out, " softirq for loopback TCP and whatever else ran. CPU busy = the machine's busy share during the run;")
 	fmt.Fprintf(out, " disturbed = rounds in which more than %d%% of the CPU went to other processes — rerun on a quiet box)\n", disturbedPct)
 
-	fmt.Fprintln(out, "\nRatios (medians)")
+	fmt.Fprintln(out, "\nRatios (medians; \"per round\": the lowest and highest ratio within one round)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	keys := sortedKeys(r.Ratios["pivot/stock"])
 	if len(keys) == 0 {
@@ -63,6 +63,20 @@ func printReport(out io.Writer, r *results) {
 		for _, k := range keys {
 			if v, ok := r.Ratios[name][k]; ok {
 				fmt.Fprintf(tw, "\t%.2f", v)
+			} else {
+				fmt.Fprint(tw, "\t-")
+			}
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	for _, name := range []string{"pivot/stock", "pivot/fpm"} {
+		if len(keys) == 0 || len(r.RoundRatios[name]) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s per round", name)
+		for _, k := range keys {
+			if v, ok := r.RoundRatios[name][k]; ok {
+				fmt.Fprintf(tw, "\t%.2f–%.2f", v[0], v[1])
 			} else {
 				fmt.Fprint(tw, "\t-")
 			}

@@ -12,10 +12,14 @@ type results struct {
 	Settings settings `json:"settings"`
 	// Ratios of medians per "wW_cC" (workers, connections): "pivot/stock" and "pivot/fpm" of
 	// req/s, "p99 pivot/stock" of p99 latency (below 1 is better for pivot).
-	Ratios     map[string]map[string]float64 `json:"ratios"`
-	Targets    []target                      `json:"targets"`
-	Throughput []*cell                       `json:"throughput"`
-	WorkerRSS  []*rssResult                  `json:"worker_rss"`
+	Ratios map[string]map[string]float64 `json:"ratios"`
+	// RoundRatios: the lowest and highest req/s ratio of one round's pivot run to the same
+	// round's stock or fpm run (the servers run interleaved, so a round shares its machine
+	// drift): how far a single round may stray from the median ratio.
+	RoundRatios map[string]map[string][2]float64 `json:"round_ratio_range"`
+	Targets     []target                         `json:"targets"`
+	Throughput  []*cell                          `json:"throughput"`
+	WorkerRSS   []*rssResult                     `json:"worker_rss"`
 	// PHPBaselines: an idle `php -r` per server kind whose workers it stands for: "pivot" with
 	// the system php.ini, and each RSS-only variant with its flags.
 	PHPBaselines map[string]memory `json:"php_cli_baseline_rss"`
@@ -87,6 +91,7 @@ type cpuPerRequest struct {
 }
 
 type round struct {
+	N int `json:"round"` // 1-based; a failed run leaves its number out
 	wrkResult
 	cpuPerRequest
 	// Others is the share of the machine's CPU that went to none of the above (other processes,
@@ -165,6 +170,7 @@ func (r *results) summarize() {
 		}
 	}
 	r.Ratios = map[string]map[string]float64{"pivot/stock": {}, "pivot/fpm": {}, "p99 pivot/stock": {}}
+	r.RoundRatios = map[string]map[string][2]float64{"pivot/stock": {}, "pivot/fpm": {}}
 	for _, w := range r.Settings.Workers {
 		for _, c := range r.Settings.Conns {
 			key := ratioKey(w, c)
@@ -175,11 +181,37 @@ func (r *results) summarize() {
 			if s := r.cell(kindStock, w, c); s.ok() {
 				r.Ratios["pivot/stock"][key] = round3(p.RPS / s.RPS)
 				r.Ratios["p99 pivot/stock"][key] = round3(p.P99 / s.P99)
+				r.setRoundRatios("pivot/stock", key, p, s)
 			}
 			if f := r.cell(kindFPM, w, c); f.ok() {
 				r.Ratios["pivot/fpm"][key] = round3(p.RPS / f.RPS)
+				r.setRoundRatios("pivot/fpm", key, p, f)
 			}
 		}
+	}
+}
+
+// setRoundRatios records the range of a's req/s over b's in the same round (a round that
+// failed on either side is left out).
+func (r *results) setRoundRatios(name, key string, a, b *cell) {
+	inB := make(map[int]float64, len(b.Rounds))
+	for _, rd := range b.Rounds {
+		inB[rd.N] = rd.RPS
+	}
+	lo, hi := 0.0, 0.0
+	for _, rd := range a.Rounds {
+		other := inB[rd.N]
+		if rd.RPS <= 0 || other <= 0 {
+			continue
+		}
+		v := rd.RPS / other
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	if lo > 0 {
+		r.RoundRatios[name][key] = [2]float64{round3(lo), round3(hi)}
 	}
 }
 

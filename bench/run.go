@@ -167,6 +167,7 @@ func runRounds(ctx context.Context, cfg *config, servers []*server, res *results
 						res.errorf("round %d %s c%d: %v", r, s.label(), c, err)
 						continue
 					}
+					rd.N = r
 					cl.Rounds = append(cl.Rounds, rd)
 					note := ""
 					if rd.Disturbed {
