@@ -221,23 +221,13 @@ final class StateBleedTest extends TestCase
 
         $cookies = ['session' => "sess-$marker"];
 
-        return [$this->context($method, "/echo?id=$marker&n=$i", $cookies, $headers, $parsed, $uploads, "10.0.0.$i"), $body];
+        return [$this->context($method, "/echo?id=$marker&n=$i", $cookies, $headers, parsed: $parsed, uploads: $uploads, remoteAddr: "10.0.0.$i"), $body];
     }
 
-    private function context(
-        string $method,
-        string $target,
-        array $cookies = [],
-        array $headers = [],
-        bool $parsed = false,
-        ?array $uploads = null,
-        string $remoteAddr = '127.0.0.1',
-    ): string {
-        if ($cookies !== [] && !isset($headers['Cookie'])) {
-            $headers['Cookie'] = [implode('; ', array_map(static fn ($k, $v) => "$k=$v", array_keys($cookies), $cookies))];
-        }
-
-        return FakeRoadRunner::requestContext($method, $target, $headers, $cookies, $parsed, $uploads, $remoteAddr);
+    /** FakeRoadRunner::requestContext() with the cookies third: most requests here set only cookies. */
+    private function context(string $method, string $target, array $cookies = [], array $headers = [], mixed ...$more): string
+    {
+        return FakeRoadRunner::requestContext($method, $target, $headers, $cookies, ...$more);
     }
 
     /** @return array{0: int, 1: array<string, list<string>>, 2: array} */

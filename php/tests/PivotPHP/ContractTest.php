@@ -275,7 +275,7 @@ final class ContractTest extends TestCase
         self::assertFalse($metrics['recycling']);
 
         $this->json('GET', '/');
-        [$context, $body] = $this->worker->roadRunner->exchange($this->context('GET', '/'));
+        [$context, $body] = $this->worker->roadRunner->exchange(FakeRoadRunner::requestContext('GET', '/'));
         self::assertSame(['{"stop":true}', ''], [$context, $body], 'the 4th request is handed back to RoadRunner');
 
         $this->worker->roadRunner->sendStopCommand();
@@ -302,23 +302,11 @@ final class ContractTest extends TestCase
         return $worker;
     }
 
-    private function context(
-        string $method,
-        string $target,
-        array $headers = [],
-        bool $parsed = false,
-        ?array $uploads = null,
-        array $cookies = [],
-        string $remoteAddr = '127.0.0.1',
-    ): string {
-        return FakeRoadRunner::requestContext($method, $target, $headers, $cookies, $parsed, $uploads, $remoteAddr);
-    }
-
     /** @return array{0: int, 1: array<string, list<string>>, 2: string} */
     private function exchange(string $method, string $target, array $headers = [], string $body = '', mixed ...$context): array
     {
         [$responseContext, $responseBody] = $this->worker->roadRunner->exchange(
-            $this->context($method, $target, $headers, ...$context),
+            FakeRoadRunner::requestContext($method, $target, $headers, ...$context),
             $body,
         );
         $decoded = json_decode($responseContext, true, 512, JSON_THROW_ON_ERROR);

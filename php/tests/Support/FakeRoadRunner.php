@@ -30,7 +30,8 @@ final class FakeRoadRunner
 
     /**
      * A request context as RoadRunner's http plugin (and pivot) writes it, for a request to
-     * http://127.0.0.1:8080$target.
+     * http://127.0.0.1:8080$target. Cookies without a Cookie header get one, as a real request
+     * carries both.
      *
      * @param array<string, list<string>> $headers
      * @param array<string, string>       $cookies
@@ -44,6 +45,10 @@ final class FakeRoadRunner
         ?array $uploads = null,
         string $remoteAddr = '127.0.0.1',
     ): string {
+        if ($cookies !== [] && !isset($headers['Cookie'])) {
+            $headers['Cookie'] = [implode('; ', array_map(static fn ($k, $v) => "$k=$v", array_keys($cookies), $cookies))];
+        }
+
         return json_encode([
             'remoteAddr' => $remoteAddr,
             'protocol' => 'HTTP/1.1',
