@@ -232,11 +232,8 @@ func (st *requestState) addHeader(name, value string) {
 		st.hasContentType = true
 	} else if strings.EqualFold(name, "Trailer") {
 		st.hasTrailer = true
-		for _, t := range bytes.Split([]byte(value), []byte{','}) {
-			if t = bytes.TrimSpace(t); len(t) > 0 {
-				_ = st.c.Response.Header.AddTrailerBytes(t)
-			}
-		}
+		// fasthttp splits the list; names forbidden as trailers (Content-Length, ...) are skipped
+		_ = st.c.Response.Header.AddTrailer(value)
 		return
 	}
 	if strings.ContainsAny(value, "\r\n") {

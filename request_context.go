@@ -150,7 +150,7 @@ var (
 
 // appendCanonicalHeaderName writes name as textproto.CanonicalMIMEHeaderKey would return it
 // (JSON-escaped): "content-type" → "Content-Type"; a name with bytes outside the token set is
-// written as received.
+// written as received. Not fasthttp.AppendNormalizedHeaderKey: it differs after "--".
 func appendCanonicalHeaderName(dst []byte, name []byte) []byte {
 	if !httpguts.ValidHeaderFieldName(b2s(name)) {
 		return appendJSONEscaped(dst, b2s(name))
