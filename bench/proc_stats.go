@@ -68,30 +68,30 @@ func statFields(pid int) ([]string, error) {
 	return strings.Fields(s[i+1:]), nil
 }
 
+// statTimes is what a process has used so far: utime, stime, and its reaped children's cutime,
+// cstime (/proc/PID/stat fields 14-17); zeros when it is gone.
+func statTimes(pid int) (t [4]time.Duration) {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 15 {
+		return t
+	}
+	for i := range t {
+		ticks, _ := strconv.ParseInt(f[11+i], 10, 64)
+		t[i] = time.Duration(ticks) * clockTick
+	}
+	return t
+}
+
 // cpuTime is the user+system CPU time a process has used so far, and that of its children it
 // has reaped (cutime+cstime), both 0 when it is gone.
 func cpuTime(pid int) (self, reaped time.Duration) {
-	f, err := statFields(pid)
-	if err != nil || len(f) < 15 {
-		return 0, 0
-	}
-	var t [4]int64 // utime, stime, cutime, cstime: fields 14-17
-	for i := range t {
-		t[i], _ = strconv.ParseInt(f[11+i], 10, 64)
-	}
-	return time.Duration(t[0]+t[1]) * clockTick, time.Duration(t[2]+t[3]) * clockTick
+	t := statTimes(pid)
+	return t[0] + t[1], t[2] + t[3]
 }
 
 // userTime is the user-mode CPU time a process has used so far (utime): for rr, the Go code
 // (fasthttp, handler, pool, runtime) without the kernel's work in its socket and pipe syscalls.
-func userTime(pid int) time.Duration {
-	f, err := statFields(pid)
-	if err != nil || len(f) < 15 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	return time.Duration(u) * clockTick
-}
+func userTime(pid int) time.Duration { return statTimes(pid)[0] }
 
 // treeCPU is the CPU time of pid and all its descendants, live or reaped, so that workers
 // replaced during a run are still counted.

@@ -144,7 +144,7 @@ func worstFrontUser(r *results) (string, float64, bool) {
 	m := map[string]float64{}
 	for _, c := range r.Throughput {
 		if c.Server == kindPivot && c.ok() && c.CPUFrontUser > 0 {
-			m[fmt.Sprintf("w%d_c%d", c.Workers, c.Conns)] = c.CPUFrontUser
+			m[ratioKey(c.Workers, c.Conns)] = c.CPUFrontUser
 		}
 	}
 	return worst(m, true)
