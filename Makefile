@@ -43,13 +43,17 @@ test-php:
 
 test-go: build
 	$(GO) test -race -count=1 -timeout 30m ./...
+	# the benchmarks check every answer: a short run keeps them working
+	$(GO) test -run '^$$' -bench . -benchtime 200x .
 
 bench: deps-bench build
 	$(GO) run ./bench -rr ./rr
 
-# Go-side cost per request of the handler (allocations, ns/op incl. the PHP round trip)
+# Go-side cost per request of the handler (allocations, ns/op incl. the PHP round trip), and the
+# pool round trip without HTTP (calls/s: a ceiling of pivot's req/s)
 bench-go: deps-run
 	$(GO) test -run '^$$' -bench BenchmarkHandler -benchtime 20000x .
+	$(GO) test -run '^$$' -bench BenchmarkPoolRoundTrip -benchtime 100000x .
 
 soak: deps-test
 	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v .
