@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func TestParseGoBench(t *testing.T) {
 		t.Fatalf("parseGoBench = %+v, want %+v", got, want)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("line %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
@@ -28,6 +29,19 @@ func TestParseGoBench(t *testing.T) {
 	}
 	if got := parseGoBench(strings.ReplaceAll(out, "Benchmark", "")); len(got) != 0 {
 		t.Errorf("non-benchmark lines parsed: %+v", got)
+	}
+
+	// b.ReportMetric units land in Metrics; the pool's calls/s are read per cell
+	r := &results{GoBench: parseGoBench(readSample(t, "gotest-bench-pool.txt"))}
+	if len(r.GoBench) != 4 {
+		t.Fatalf("pool benchmark lines: %+v", r.GoBench)
+	}
+	if b := r.GoBench[0]; b.Name != "PoolRoundTrip/w2_c8" || b.NsPerOp != 18261 || b.AllocsPerOp != 1 || b.Metrics[callsPerSec] != 54762 {
+		t.Errorf("pool line: %+v", b)
+	}
+	wantPool := map[string]float64{"w2_c8": 54762, "w2_c50": 67814, "w4_c8": 86712, "w4_c50": 100068}
+	if got := r.poolRoundTrips(); !reflect.DeepEqual(got, wantPool) {
+		t.Errorf("poolRoundTrips = %v, want %v", got, wantPool)
 	}
 }
 
@@ -45,11 +59,22 @@ func TestMedianAndTargets(t *testing.T) {
 		rps, p99 float64
 	}{
 		{kindPivot, 4, 50, 31000, 5}, {kindStock, 4, 50, 20000, 6}, {kindFPM, 4, 50, 15000, 4},
+		{kindGoFastHTTP, 0, 50, 62000, 1}, // a ceiling: no workers
 	} {
 		r.Throughput = append(r.Throughput, &cell{Server: c.kind, Workers: c.w, Conns: c.c,
 			Rounds: []*round{{wrkResult: wrkResult{RPS: c.rps, P50: 1, P99: c.p99}}}})
 	}
+	r.GoBench = []goBench{{Name: "PoolRoundTrip/w4_c50", Metrics: map[string]float64{callsPerSec: 100000}}}
 	r.summarize()
+	if got := r.Ratios["pivot/go fasthttp"]["w4_c50"]; got != 0.5 {
+		t.Errorf("pivot/go fasthttp = %v", got)
+	}
+	if got := r.Ratios[poolRatio]["w4_c50"]; got != 0.31 {
+		t.Errorf("pivot/pool round trip = %v", got)
+	}
+	if _, ok := r.Ratios["pivot/go net/http"]; ok {
+		t.Errorf("a ceiling that was not measured has ratios: %v", r.Ratios["pivot/go net/http"])
+	}
 	if got := r.Ratios["pivot/stock"]["w4_c50"]; got != 1.55 {
 		t.Errorf("pivot/stock = %v", got)
 	}
@@ -70,6 +95,9 @@ func TestMedianAndTargets(t *testing.T) {
 		if v := verdicts[name]; v == nil || *v != want {
 			t.Errorf("target %q: %v, want %v", name, v, want)
 		}
+	}
+	if v, ok := verdicts["what bounds it: the ceilings (pivot, 4 workers, c50)"]; !ok || v != nil {
+		t.Errorf("the ceilings are shown as n/a, not judged: present %v, %v", ok, v)
 	}
 	if v, ok := verdicts["pivot worker ready < 50 ms (spawn to handshake)"]; !ok || v != nil {
 		t.Errorf("unmeasured worker start should be n/a, got %v", v)

@@ -32,7 +32,7 @@ type config struct {
 	threads, rounds                 int
 	duration, warmup                time.Duration
 	rssRequests, spawnSamples       int
-	benchtime                       string
+	benchtime, poolBenchtime        string
 	noGoBench, quick, keep          bool
 	pivotphpWorker, pivotphpPath    string
 }
@@ -40,6 +40,13 @@ type config struct {
 func main() {
 	if os.Getenv(watchdogEnv) == "1" {
 		runWatchdog(os.Stdin)
+		return
+	}
+	if kind := os.Getenv(ceilingEnv); kind != "" {
+		if err := runCeiling(kind, os.Getenv(ceilingAddrEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench ceiling:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	cfg, err := parseFlags(os.Args[1:])
@@ -84,7 +91,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.goBin, "go", "go", "go binary for the handler benchmark")
 	fs.StringVar(&cfg.repo, "repo", "", "repository root (default: the directory with go.mod above the working directory)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "where to write the JSON results (default REPO/bench/results.json; - for stdout)")
-	fs.StringVar(&kinds, "servers", "pivot,stock,fpm,pivotphp", "servers to measure (pivotphp runs only when PIVOTPHP_AUTOLOAD is set)")
+	fs.StringVar(&kinds, "servers", "pivot,stock,fpm,pivotphp,ceilings", "servers to measure (pivotphp runs only when PIVOTPHP_AUTOLOAD is set; ceilings: plain Go hello servers, see ceiling.go)")
 	fs.StringVar(&workers, "workers", "2,4", "PHP worker counts")
 	fs.StringVar(&conns, "conns", "8,50", "wrk connection counts")
 	fs.IntVar(&cfg.threads, "threads", 2, "wrk threads")
@@ -94,8 +101,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.rssRequests, "rss-requests", 10000, "requests per worker before reading worker RSS (also warms up)")
 	fs.IntVar(&cfg.spawnSamples, "spawn-samples", 7, "informer.AddWorker timings per rr server (median reported)")
 	fs.StringVar(&cfg.benchtime, "benchtime", "20000x", "-benchtime of the Go handler benchmark")
-	fs.BoolVar(&cfg.noGoBench, "no-gobench", false, "skip the Go handler benchmark")
-	fs.BoolVar(&cfg.quick, "quick", false, "sanity run of about a minute: -duration 1s -rounds 2 -warmup 1s -rss-requests 2000 -spawn-samples 3 -benchtime 2000x (explicit flags win)")
+	fs.StringVar(&cfg.poolBenchtime, "pool-benchtime", "100000x", "-benchtime of the Go pool round-trip benchmark (a ceiling)")
+	fs.BoolVar(&cfg.noGoBench, "no-gobench", false, "skip the Go benchmarks (handler allocations, pool round trip)")
+	fs.BoolVar(&cfg.quick, "quick", false, "sanity run of about a minute: -duration 1s -rounds 2 -warmup 1s -rss-requests 2000 -spawn-samples 3 -benchtime 2000x -pool-benchtime 10000x (explicit flags win)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with configs and logs")
 	fs.StringVar(&cfg.pivotphpWorker, "pivotphp-worker", "examples/pivotphp/worker.php", "PivotPHP worker script (relative to the repo root)")
 	fs.StringVar(&cfg.pivotphpPath, "pivotphp-path", "/", "the PivotPHP app's JSON route that wrk drives")
@@ -108,7 +116,7 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		quick := map[string]string{"duration": "1s", "rounds": "2", "warmup": "1s", "rss-requests": "2000", "spawn-samples": "3", "benchtime": "2000x"}
+		quick := map[string]string{"duration": "1s", "rounds": "2", "warmup": "1s", "rss-requests": "2000", "spawn-samples": "3", "benchtime": "2000x", "pool-benchtime": "10000x"}
 		for name, v := range quick {
 			if !set[name] {
 				_ = fs.Set(name, v)
@@ -124,11 +132,11 @@ func parseFlags(args []string) (*config, error) {
 	}
 	for _, k := range strings.Split(kinds, ",") {
 		switch k = strings.TrimSpace(k); k {
-		case kindPivot, kindStock, kindFPM, kindPivotPHP:
+		case kindPivot, kindStock, kindFPM, kindPivotPHP, kindCeilings:
 			cfg.kinds = append(cfg.kinds, k)
 		case "":
 		default:
-			return nil, fmt.Errorf("-servers: unknown server %q (pivot, stock, fpm, pivotphp)", k)
+			return nil, fmt.Errorf("-servers: unknown server %q (pivot, stock, fpm, pivotphp, ceilings)", k)
 		}
 	}
 	if cfg.rounds < 1 || cfg.threads < 1 || cfg.duration < time.Second {

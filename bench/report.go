@@ -29,14 +29,17 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintln(tw, "server\tworkers\tconns\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req: front\t(user)\tPHP\twrk\tother\tCPU busy\tdisturbed\t")
 	for _, c := range sortedCells(r) {
 		if !c.ok() {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\t\t\t\t\t\t\t\t\t\t\n", c.Server, c.Workers, c.Conns, orDash(c.Failed))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t\t\t\t\t\t\t\t\t\t\t\n", c.Server, workersColumn(c), c.Conns, orDash(c.Failed))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%s\t%.1f\t%.1f\t%.1f\t%.0f%%\t%s\t\n",
-			c.Server, c.Workers, c.Conns, c.RPS, c.P50, c.P99, c.Errors, c.CPUFront, userCPU(c), c.CPUPHP, c.CPUWrk, c.CPUOther, c.Busy,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.0f%%\t%s\t\n",
+			c.Server, workersColumn(c), c.Conns, c.RPS, c.P50, c.P99, c.Errors, c.CPUFront, userCPU(c), phpCPU(c), c.CPUWrk, c.CPUOther, c.Busy,
 			disturbed(c))
 	}
 	_ = tw.Flush()
+	if hasCeilings(r) {
+		fmt.Fprintln(out, "(go fasthttp, go net/http: ceilings — a plain Go hello server, no PHP; front = its process)")
+	}
 	fmt.Fprintln(out, "(CPU time per request: front = rr's Go process, or nginx master+workers; (user) = rr's user-mode part:")
 	fmt.Fprintln(out, " its Go code without the kernel's socket and pipe work; PHP = the PHP workers and")
 	fmt.Fprintln(out, " php-fpm's master; wrk = the load generator; other = the rest of the machine's busy time: kernel")
@@ -59,15 +62,7 @@ func printReport(out io.Writer, r *results) {
 		if len(keys) == 0 {
 			break
 		}
-		fmt.Fprintf(tw, "%s", name)
-		for _, k := range keys {
-			if v, ok := r.Ratios[name][k]; ok {
-				fmt.Fprintf(tw, "\t%.2f", v)
-			} else {
-				fmt.Fprint(tw, "\t-")
-			}
-		}
-		fmt.Fprintln(tw, "\t")
+		printRatioRow(tw, r, name, keys)
 	}
 	for _, name := range []string{"pivot/stock", "pivot/fpm"} {
 		if len(keys) == 0 || len(r.RoundRatios[name]) == 0 {
@@ -84,6 +79,8 @@ func printReport(out io.Writer, r *results) {
 		fmt.Fprintln(tw, "\t")
 	}
 	_ = tw.Flush()
+
+	printCeilings(out, r)
 
 	fmt.Fprintf(out, "\nPHP worker memory (VmRSS, MB; RssAnon in brackets) after %d requests per worker, and at the end\n", s.RSSRequests)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -114,9 +111,14 @@ func printReport(out io.Writer, r *results) {
 		fmt.Fprintln(out, "  not measured")
 	}
 
-	fmt.Fprintln(out, "\nGo handler benchmark (go test -bench BenchmarkHandler; ns/op includes the PHP round trip)")
+	fmt.Fprintln(out, "\nGo benchmarks (go test -bench, servers stopped; Handler: one request at a time, ns/op includes the")
+	fmt.Fprintln(out, "PHP round trip; PoolRoundTrip: parallel callers, ns/op = wall time / calls)")
 	for _, b := range r.GoBench {
-		fmt.Fprintf(out, "  %-26s %8.0f ns/op %7.0f B/op %4.0f allocs/op\n", b.Name, b.NsPerOp, b.BytesPerOp, b.AllocsPerOp)
+		calls := ""
+		if v := b.Metrics[callsPerSec]; v > 0 {
+			calls = fmt.Sprintf(" %8.0f calls/s", v)
+		}
+		fmt.Fprintf(out, "  %-26s %8.0f ns/op %7.0f B/op %4.0f allocs/op%s\n", b.Name, b.NsPerOp, b.BytesPerOp, b.AllocsPerOp, calls)
 	}
 	if len(r.GoBench) == 0 {
 		fmt.Fprintln(out, "  not measured")
@@ -170,12 +172,16 @@ func memList(ms []memory) string {
 	return strings.Join(parts, " ")
 }
 
-// sortedCells orders the table by workers, connections, then kind (pivot, stock, fpm, pivotphp).
+// sortedCells orders the table by workers, connections, then kind (pivot, stock, fpm, pivotphp);
+// the ceilings (workers 0) come last.
 func sortedCells(r *results) []*cell {
-	order := map[string]int{kindPivot: 0, kindStock: 1, kindFPM: 2, kindPivotPHP: 3}
+	order := map[string]int{kindPivot: 0, kindStock: 1, kindFPM: 2, kindPivotPHP: 3, kindGoFastHTTP: 4, kindGoNetHTTP: 5}
 	cells := append([]*cell(nil), r.Throughput...)
 	sort.SliceStable(cells, func(i, j int) bool {
 		a, b := cells[i], cells[j]
+		if (a.Workers == 0) != (b.Workers == 0) {
+			return b.Workers == 0
+		}
 		if a.Workers != b.Workers {
 			return a.Workers < b.Workers
 		}
@@ -224,6 +230,96 @@ func writeJSON(path string, r *results) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// printRatioRow is one row of the ratio table: the ratio at each "wW_cC" key.
+func printRatioRow(tw io.Writer, r *results, name string, keys []string) {
+	fmt.Fprintf(tw, "%s", name)
+	for _, k := range keys {
+		if v, ok := r.Ratios[name][k]; ok {
+			fmt.Fprintf(tw, "\t%.2f", v)
+		} else {
+			fmt.Fprint(tw, "\t-")
+		}
+	}
+	fmt.Fprintln(tw, "\t")
+}
+
+// printCeilings shows what bounds pivot: the plain Go hello servers' req/s at each connection
+// count, the pool round trip's calls/s at each cell, and pivot's share of each.
+func printCeilings(out io.Writer, r *results) {
+	pool := r.poolRoundTrips()
+	if !hasCeilings(r) && len(pool) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nCeilings (what bounds pivot): a plain Go hello server with no PHP (wrk, same rounds), and the")
+	fmt.Fprintln(out, "pool round trip without HTTP (BenchmarkPoolRoundTrip: the hello request's context through the pool")
+	fmt.Fprintln(out, "to the same PHP worker, as many callers as wrk's connections; run alone, no wrk)")
+	var keys []string
+	for _, w := range r.Settings.Workers {
+		for _, c := range r.Settings.Conns {
+			keys = append(keys, ratioKey(w, c))
+		}
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(keys, "\t"))
+	row := func(name string, value func(workers, conns int, key string) (float64, bool), format string) {
+		fmt.Fprintf(tw, "%s", name)
+		for _, k := range keys {
+			var w, c int
+			_, _ = fmt.Sscanf(k, "w%d_c%d", &w, &c)
+			if v, ok := value(w, c, k); ok {
+				fmt.Fprintf(tw, "\t"+format, v)
+			} else {
+				fmt.Fprint(tw, "\t-")
+			}
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	cellRPS := func(kind string) func(int, int, string) (float64, bool) {
+		return func(w, c int, _ string) (float64, bool) {
+			cl := r.cell(kind, w, c)
+			return cl.rps(), cl.ok()
+		}
+	}
+	row("pivot req/s", cellRPS(kindPivot), "%.0f")
+	row("pool round trip calls/s", func(_, _ int, k string) (float64, bool) { v, ok := pool[k]; return v, ok }, "%.0f")
+	for _, kind := range ceilingKinds {
+		row(kind+" req/s", func(_, c int, _ string) (float64, bool) {
+			cl := r.cell(kind, 0, c)
+			return cl.rps(), cl.ok()
+		}, "%.0f")
+	}
+	for _, name := range append([]string{poolRatio}, ceilingRatio(kindGoFastHTTP), ceilingRatio(kindGoNetHTTP)) {
+		if len(r.Ratios[name]) > 0 {
+			printRatioRow(tw, r, name, keys)
+		}
+	}
+	_ = tw.Flush()
+}
+
+func hasCeilings(r *results) bool {
+	for _, c := range r.Throughput {
+		if c.Workers == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func workersColumn(c *cell) string {
+	if c.Workers == 0 {
+		return "-"
+	}
+	return fmt.Sprint(c.Workers)
+}
+
+// phpCPU shows the PHP workers' CPU per request; the ceilings have none.
+func phpCPU(c *cell) string {
+	if c.Workers == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", c.CPUPHP)
 }
 
 // userCPU shows rr's user-mode CPU per request; nginx's is not split.

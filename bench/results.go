@@ -11,7 +11,9 @@ type results struct {
 	Machine  machine  `json:"machine"`
 	Settings settings `json:"settings"`
 	// Ratios of medians per "wW_cC" (workers, connections): "pivot/stock" and "pivot/fpm" of
-	// req/s, "p99 pivot/stock" of p99 latency (below 1 is better for pivot).
+	// req/s, "p99 pivot/stock" of p99 latency (below 1 is better for pivot); and pivot's share
+	// of its ceilings: "pivot/go fasthttp" and "pivot/go net/http" (a plain Go hello server at
+	// the same connections), "pivot/pool round trip" (BenchmarkPoolRoundTrip's calls/s).
 	Ratios map[string]map[string]float64 `json:"ratios"`
 	// RoundRatios: the lowest and highest req/s ratio of one round's pivot run to the same
 	// round's stock or fpm run (the servers run interleaved, so a round shares its machine
@@ -171,6 +173,7 @@ func (r *results) summarize() {
 	}
 	r.Ratios = map[string]map[string]float64{"pivot/stock": {}, "pivot/fpm": {}, "p99 pivot/stock": {}}
 	r.RoundRatios = map[string]map[string][2]float64{"pivot/stock": {}, "pivot/fpm": {}}
+	pool := r.poolRoundTrips()
 	for _, w := range r.Settings.Workers {
 		for _, c := range r.Settings.Conns {
 			key := ratioKey(w, c)
@@ -187,8 +190,28 @@ func (r *results) summarize() {
 				r.Ratios["pivot/fpm"][key] = round3(p.RPS / f.RPS)
 				r.setRoundRatios("pivot/fpm", key, p, f)
 			}
+			for _, k := range ceilingKinds {
+				if g := r.cell(k, 0, c); g.ok() {
+					r.ratio(ceilingRatio(k), key, p.RPS/g.RPS)
+				}
+			}
+			if calls := pool[key]; calls > 0 {
+				r.ratio(poolRatio, key, p.RPS/calls)
+			}
 		}
 	}
+}
+
+const poolRatio = "pivot/pool round trip"
+
+func ceilingRatio(kind string) string { return "pivot/" + kind }
+
+// ratio sets one ratio, creating its map on first use.
+func (r *results) ratio(name, key string, v float64) {
+	if r.Ratios[name] == nil {
+		r.Ratios[name] = map[string]float64{}
+	}
+	r.Ratios[name][key] = round3(v)
 }
 
 // setRoundRatios records the range of a's req/s over b's in the same round (a round that
@@ -216,6 +239,14 @@ func (r *results) setRoundRatios(name, key string, a, b *cell) {
 }
 
 func (c *cell) ok() bool { return c != nil && c.Failed == "" && len(c.Rounds) > 0 && c.RPS > 0 }
+
+// rps is the cell's median req/s, 0 for a missing cell.
+func (c *cell) rps() float64 {
+	if c == nil {
+		return 0
+	}
+	return c.RPS
+}
 
 func ratioKey(workers, conns int) string { return fmt.Sprintf("w%d_c%d", workers, conns) }
 

@@ -64,8 +64,10 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 
 	// Warm-up: exactly rssRequests per worker (then the workers' RSS), then a short wrk run.
 	for _, s := range servers {
-		progress("warm-up %s: %d requests, then RSS", s.label(), cfg.rssRequests*s.workers)
-		measureRSS(ctx, s, cfg.rssRequests*s.workers, res)
+		if !s.isCeiling() {
+			progress("warm-up %s: %d requests, then RSS", s.label(), cfg.rssRequests*s.workers)
+			measureRSS(ctx, s, cfg.rssRequests*s.workers, res)
+		}
 		if cfg.warmup > 0 && ctx.Err() == nil {
 			if _, _, err := runWrk(ctx, cfg.wrk, s.url, cfg.threads, slices.Max(cfg.conns), cfg.warmup); err != nil && ctx.Err() == nil {
 				res.errorf("warm-up %s: %v", s.label(), err)
@@ -96,18 +98,25 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 		return res, ctx.Err()
 	}
 
-	// The Go benchmark runs alone: stop the servers first.
+	// The Go benchmarks run alone: stop the servers first.
 	ps.stopAll(stopGrace)
-	if !cfg.noGoBench {
-		progress("go test -bench BenchmarkHandler -benchtime %s (repo root)", cfg.benchtime)
-		if res.GoBench, err = runGoBench(ctx, cfg.goBin, cfg.repo, cfg.benchtime); err != nil {
+	if cfg.noGoBench {
+		res.Skipped = append(res.Skipped, "Go benchmarks (handler allocations, pool round trip): -no-gobench")
+		return res, nil
+	}
+	for _, b := range []struct{ name, benchtime string }{
+		{benchHandler, cfg.benchtime},
+		{benchPoolRoundTrip, cfg.poolBenchtime},
+	} {
+		progress("go test -bench %s -benchtime %s (repo root)", b.name, b.benchtime)
+		got, err := runGoBench(ctx, cfg.goBin, cfg.repo, b.name, b.benchtime)
+		if err != nil {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
 			res.errorf("%v", err)
 		}
-	} else {
-		res.Skipped = append(res.Skipped, "Go handler benchmark: -no-gobench")
+		res.GoBench = append(res.GoBench, got...)
 	}
 	return res, nil
 }
@@ -138,7 +147,8 @@ func newResults(cfg *config) *results {
 }
 
 // runRounds drives every server with wrk, round by round; within a round the kinds follow each
-// other at the same worker and connection count (pivot, stock, fpm, ...).
+// other at the same worker and connection count (pivot, stock, fpm, ...), and the ceilings
+// (workers 0) close each connection count.
 func runRounds(ctx context.Context, cfg *config, servers []*server, res *results) error {
 	cells := map[string]*cell{}
 	for _, s := range servers {
@@ -150,7 +160,7 @@ func runRounds(ctx context.Context, cfg *config, servers []*server, res *results
 	}
 	for r := 1; r <= cfg.rounds; r++ {
 		for _, c := range cfg.conns {
-			for _, w := range cfg.workers {
+			for _, w := range append(slices.Clone(cfg.workers), 0) {
 				for _, s := range servers {
 					if s.workers != w {
 						continue

@@ -38,7 +38,12 @@ type server struct {
 	check func(*http.Response, []byte) error
 }
 
-func (s *server) label() string { return fmt.Sprintf("%s w%d", s.kind, s.workers) }
+func (s *server) label() string {
+	if s.isCeiling() {
+		return s.kind
+	}
+	return fmt.Sprintf("%s w%d", s.kind, s.workers)
+}
 
 // workerPids are the PHP processes that serve requests.
 func (s *server) workerPids() []int {

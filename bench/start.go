@@ -20,6 +20,30 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 	var servers []*server
 	for _, kind := range cfg.kinds {
 		switch kind {
+		case kindCeilings:
+			for _, k := range ceilingKinds {
+				s, err := startCeiling(ps, dir, k)
+				if err == nil {
+					err = s.waitReady(ctx, readyTimeout)
+				}
+				if err != nil {
+					if ctx.Err() != nil {
+						return servers
+					}
+					res.errorf("%s failed to start: %v", k, err)
+					progress("%s failed to start: %v", k, err)
+					if s != nil {
+						s.front.stop(stopGrace)
+					}
+					for _, c := range cfg.conns {
+						res.Throughput = append(res.Throughput, &cell{Server: k, Conns: c, Failed: "failed to start"})
+					}
+					continue
+				}
+				progress("started %s at %s (ceiling: no PHP)", k, s.url)
+				servers = append(servers, s)
+			}
+			continue
 		case kindPivotPHP:
 			spec, why := pivotPHPSpec(cfg)
 			if spec == nil {

@@ -96,7 +96,26 @@ func evaluateTargets(r *results) []target {
 	} else {
 		add("30,000 req/s, p50 < 2 ms, p99 < 8 ms"+suffix, nil, "not measured")
 	}
+	// Not a target: the issue asks what bounds pivot beyond 30,000 req/s.
+	if bounds := ceilingSummary(r, absoluteWorkers, absoluteConns); bounds != "" {
+		add("what bounds it: the ceilings"+suffix, nil, "%s", bounds)
+	}
 	return t
+}
+
+// ceilingSummary names the ceilings measured at a cell and pivot's share of each.
+func ceilingSummary(r *results, workers, conns int) string {
+	key := ratioKey(workers, conns)
+	var parts []string
+	if calls, ok := r.poolRoundTrips()[key]; ok {
+		parts = append(parts, fmt.Sprintf("pool round trip %.0f calls/s (pivot %.0f%% of it)", calls, 100*r.Ratios[poolRatio][key]))
+	}
+	for _, kind := range ceilingKinds {
+		if c := r.cell(kind, 0, conns); c.ok() {
+			parts = append(parts, fmt.Sprintf("%s hello %.0f req/s (pivot %.0f%%)", kind, c.RPS, 100*r.Ratios[ceilingRatio(kind)][key]))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // worst is the smallest value of m (the largest when high is true) and its key.
