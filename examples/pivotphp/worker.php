@@ -32,47 +32,11 @@ $adapter = new RoadRunnerAdapter();
 
 $app = new Application(__DIR__);
 
-// Global middleware (PivotPHP runs it for matched routes).
-$app->use(function ($req, $res, $next) {
-    $res->header('X-Powered-By-Runtime', 'pivotphp-roadrunner');
-
-    return $next($req, $res);
-});
-
-$app->get('/', fn ($req, $res) => $res->json([
-    'ok' => true,
-    'framework' => 'PivotPHP ' . Application::VERSION,
-    'pid' => getmypid(),
-]));
-
-$app->get('/hello/:name', fn ($req, $res) => $res->json([
-    'hello' => $req->param('name'),
-    'lang' => $req->get('lang', 'en'),
-    'agent' => $req->header('userAgent'),
-]));
-
-// JSON bodies arrive as $req->body, as under PHP-FPM.
-$app->post('/echo', fn ($req, $res) => $res->status(201)->json(['received' => $req->body]));
-
-$app->get('/text', fn ($req, $res) => $res->text('Hello from a long-running PivotPHP worker'));
-
-// Server-sent events: captured and sent when the handler returns (not streamed live).
-$app->get('/events', function ($req, $res) {
-    $res->startStream('text/event-stream');
-    foreach (['boot', 'serve', 'recycle'] as $i => $stage) {
-        $res->sendEvent(['stage' => $stage], 'lifecycle', (string) $i);
-    }
-    $res->endStream();
-
-    return $res;
-});
+// The middleware and routes (app.php, shared with the PHP-FPM front controller public/index.php).
+(require __DIR__ . '/app.php')($app);
 
 // The worker's own figures (requests, memory, gc, recycling) for dashboards and probes.
 $app->get('/worker', fn ($req, $res) => $res->json($adapter->manager()->metrics()));
-
-$app->get('/boom', function () {
-    throw new RuntimeException('handled by PivotPHP: 500 with an error_id, the worker keeps serving');
-});
 
 // The application's own per-request state goes back to zero after every request.
 $adapter->onReset(static function (): void {

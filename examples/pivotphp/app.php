@@ -1,0 +1,53 @@
+<?php
+
+/**
+ * The application: its middleware and routes, shared by the RoadRunner worker (worker.php, booted
+ * once per worker) and the classic PHP-FPM front controller (public/index.php, booted per request)
+ * — the same code under both, which is what `make bench` compares.
+ */
+
+declare(strict_types=1);
+
+use PivotPHP\Core\Core\Application;
+
+/** $runtime names the server in the X-Powered-By-Runtime header. */
+return static function (Application $app, string $runtime = 'pivotphp-roadrunner'): void {
+    // Global middleware (PivotPHP runs it for matched routes).
+    $app->use(function ($req, $res, $next) use ($runtime) {
+        $res->header('X-Powered-By-Runtime', $runtime);
+
+        return $next($req, $res);
+    });
+
+    $app->get('/', fn ($req, $res) => $res->json([
+        'ok' => true,
+        'framework' => 'PivotPHP ' . Application::VERSION,
+        'pid' => getmypid(),
+    ]));
+
+    $app->get('/hello/:name', fn ($req, $res) => $res->json([
+        'hello' => $req->param('name'),
+        'lang' => $req->get('lang', 'en'),
+        'agent' => $req->header('userAgent'),
+    ]));
+
+    // JSON bodies arrive as $req->body, as under PHP-FPM.
+    $app->post('/echo', fn ($req, $res) => $res->status(201)->json(['received' => $req->body]));
+
+    $app->get('/text', fn ($req, $res) => $res->text('Hello from PivotPHP'));
+
+    // Server-sent events: captured and sent when the handler returns (not streamed live).
+    $app->get('/events', function ($req, $res) {
+        $res->startStream('text/event-stream');
+        foreach (['boot', 'serve', 'recycle'] as $i => $stage) {
+            $res->sendEvent(['stage' => $stage], 'lifecycle', (string) $i);
+        }
+        $res->endStream();
+
+        return $res;
+    });
+
+    $app->get('/boom', function () {
+        throw new RuntimeException('handled by PivotPHP: 500 with an error_id, the worker keeps serving');
+    });
+};

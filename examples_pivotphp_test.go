@@ -1,0 +1,104 @@
+package pivot_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI serves examples/pivotphp's application
+// (app.php) twice: through its RoadRunner worker (worker.php, in the real plugin graph) and the
+// classic way, its front controller (public/index.php, what `make bench` runs on php-fpm) under
+// PHP's built-in web server, which like php-fpm runs the script once per request. Every route
+// must answer the same on both. It needs an installed pivotphp/core: PIVOTPHP_AUTOLOAD.
+func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
+	autoload := os.Getenv("PIVOTPHP_AUTOLOAD")
+	if autoload == "" {
+		t.Skip("SKIPPED, not passed: PIVOTPHP_AUTOLOAD is not set; point it at an installed pivotphp/core's " +
+			"vendor/autoload.php to serve examples/pivotphp under RoadRunner and a web SAPI")
+	}
+	if _, err := os.Stat(autoload); err != nil {
+		t.Fatalf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
+	}
+	requirePHP(t)
+	rr := startStack(t, stackOptions{
+		worker: repoPath(t, "examples/pivotphp/worker.php"),
+		pivot:  adapterPool,
+		env:    map[string]string{"PIVOTPHP_AUTOLOAD": autoload},
+	})
+	classic := startPHPServer(t, repoPath(t, "examples/pivotphp/public/index.php"), autoload)
+
+	cases := []struct {
+		name, method, path, body string
+		header                   http.Header
+		status                   int
+		contentType              string
+		runtimeHeader            bool // the app's middleware ran (matched routes only)
+	}{
+		{"root", "GET", "/", "", nil, 200, "application/json; charset=utf-8", true},
+		{"params, query, header", "GET", "/hello/Ada?lang=pt", "", http.Header{"User-Agent": {"example-test"}}, 200, "application/json; charset=utf-8", true},
+		{"JSON body", "POST", "/echo", `{"a":[1,{"b":null}]}`, http.Header{"Content-Type": {"application/json"}}, 201, "application/json; charset=utf-8", true},
+		{"text", "GET", "/text", "", nil, 200, "text/plain; charset=utf-8", true},
+		{"no route", "GET", "/nope", "", nil, 404, "application/json; charset=utf-8", false},
+		{"handler throws", "GET", "/boom", "", nil, 500, "application/json; charset=utf-8", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var bodies [2]map[string]any
+			for i, server := range []struct{ base, runtime string }{{rr.base, "pivotphp-roadrunner"}, {classic, "php-fpm"}} {
+				resp, body, err := adapterDo(tc.method, server.base+tc.path, []byte(tc.body), tc.header)
+				if err != nil {
+					t.Fatalf("%s: %v", server.runtime, err)
+				}
+				if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != tc.contentType {
+					t.Fatalf("%s: %d %q, want %d %q: %s", server.runtime, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.contentType, body)
+				}
+				if got, want := resp.Header.Get("X-Powered-By-Runtime"), map[bool]string{true: server.runtime}[tc.runtimeHeader]; got != want {
+					t.Errorf("%s: X-Powered-By-Runtime %q, want %q", server.runtime, got, want)
+				}
+				if tc.contentType == "text/plain; charset=utf-8" {
+					bodies[i] = map[string]any{"text": string(body)}
+					continue
+				}
+				if err := json.Unmarshal(body, &bodies[i]); err != nil {
+					t.Fatalf("%s: %v: %s", server.runtime, err, body)
+				}
+				delete(bodies[i], "pid")      // each process its own
+				delete(bodies[i], "error_id") // unique per error
+			}
+			a, _ := json.Marshal(bodies[0])
+			b, _ := json.Marshal(bodies[1])
+			if !bytes.Equal(a, b) {
+				t.Errorf("the same app answered differently:\n  RoadRunner: %s\n  web SAPI:   %s", a, b)
+			}
+		})
+	}
+}
+
+// startPHPServer runs `php -S` with script as the router for every path; it returns the base URL.
+func startPHPServer(t *testing.T, script, autoload string) string {
+	t.Helper()
+	addr := freePort(t)
+	cmd := exec.Command("php", "-S", addr, script)
+	cmd.Env = append(os.Environ(), "PIVOTPHP_AUTOLOAD="+autoload)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	base := "http://" + addr
+	waitFor(t, 10*time.Second, "php -S "+addr, func() bool {
+		resp, err := http.Get(base + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	return base
+}
