@@ -24,7 +24,23 @@ type fpmVars struct {
 	Dir, Www, Socket string
 	Port, Workers    int
 	Root             bool // running as root: nginx and php-fpm need `user root`
+	// Script is a front controller that gets every path (the PivotPHP app); empty for the
+	// hello-world set-up (bench/fpm/*.php under Www).
+	Script string
+	Env    []fpmEnv // env[NAME] = value lines of the pool
 }
+
+type fpmEnv struct{ Name, Value string }
+
+// fpmApp is what a php-fpm server runs: the hello world (the zero value) or a front controller.
+type fpmApp struct {
+	kind   string   // server kind: kindFPM or kindPivotPHPFPM
+	script string   // absolute path of the front controller; "" for the hello world
+	path   string   // URL path wrk drives
+	env    []fpmEnv // for the PHP workers
+}
+
+var fpmHello = fpmApp{kind: kindFPM, path: "/hello"}
 
 // findFPM is the php-fpm binary: the flag, else php-fpm8.2, php-fpm, then /usr/sbin's.
 func findFPM(flagValue string) (string, error) {
@@ -39,18 +55,20 @@ func findFPM(flagValue string) (string, error) {
 	return "", fmt.Errorf("php-fpm not found (scripts/install-deps.sh bench installs it)")
 }
 
-// startFPM writes nginx and php-fpm configs under dir/fpm-wN and starts both in the foreground.
-func startFPM(ps *procs, cfg *config, dir string, workers int) (*server, error) {
+// startFPM writes nginx and php-fpm configs under dir/KIND-wN and starts both in the foreground.
+func startFPM(ps *procs, cfg *config, dir string, app fpmApp, workers int) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("fpm-w%d", workers)
+	name := fmt.Sprintf("%s-w%d", strings.ReplaceAll(app.kind, " ", "-"), workers)
 	v := fpmVars{
 		Dir:     filepath.Join(dir, name),
 		Port:    port,
 		Workers: workers,
 		Root:    os.Geteuid() == 0,
+		Script:  app.script,
+		Env:     app.env,
 	}
 	v.Www = filepath.Join(v.Dir, "www")
 	v.Socket = filepath.Join(v.Dir, "php-fpm.sock")
@@ -92,14 +110,18 @@ func startFPM(ps *procs, cfg *config, dir string, workers int) (*server, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &server{
-		kind:    kindFPM,
+	s := &server{
+		kind:    app.kind,
 		workers: workers,
-		url:     fmt.Sprintf("http://127.0.0.1:%d/hello", port),
+		url:     fmt.Sprintf("http://127.0.0.1:%d%s", port, app.path),
 		front:   front,
 		php:     php,
 		check:   checkHello,
-	}, nil
+	}
+	if app.script != "" {
+		s.check = checkJSON
+	}
+	return s, nil
 }
 
 func writeTemplate(path, name string, v fpmVars) error {

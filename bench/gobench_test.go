@@ -60,6 +60,7 @@ func TestMedianAndTargets(t *testing.T) {
 	}{
 		{kindPivot, 4, 50, 31000, 5}, {kindStock, 4, 50, 20000, 6}, {kindFPM, 4, 50, 15000, 4},
 		{kindGoFastHTTP, 0, 50, 62000, 1}, // a ceiling: no workers
+		{kindPivotPHP, 4, 50, 10000, 7}, {kindPivotPHPFPM, 4, 50, 2500, 30},
 	} {
 		r.Throughput = append(r.Throughput, &cell{Server: c.kind, Workers: c.w, Conns: c.c,
 			Rounds: []*round{{wrkResult: wrkResult{RPS: c.rps, P50: 1, P99: c.p99}}}})
@@ -71,6 +72,9 @@ func TestMedianAndTargets(t *testing.T) {
 	}
 	if got := r.Ratios[poolRatio]["w4_c50"]; got != 0.31 {
 		t.Errorf("pivot/pool round trip = %v", got)
+	}
+	if got := r.Ratios[pivotPHPRatio]["w4_c50"]; got != 4 {
+		t.Errorf("pivotphp/pivotphp-fpm = %v", got)
 	}
 	if _, ok := r.Ratios["pivot/go net/http"]; ok {
 		t.Errorf("a ceiling that was not measured has ratios: %v", r.Ratios["pivot/go net/http"])
@@ -101,5 +105,36 @@ func TestMedianAndTargets(t *testing.T) {
 	}
 	if v, ok := verdicts["pivot worker ready < 50 ms (spawn to handshake)"]; !ok || v != nil {
 		t.Errorf("unmeasured worker start should be n/a, got %v", v)
+	}
+}
+
+// The report prints each ratio and ceiling that was measured, and only those.
+func TestReportShowsMeasuredRatiosAndCeilings(t *testing.T) {
+	r := &results{Settings: settings{Workers: []int{2}, Conns: []int{8}, RSSRequests: 10}}
+	for _, c := range []struct {
+		kind string
+		w    int
+		rps  float64
+	}{{kindPivotPHP, 2, 9000}, {kindPivotPHPFPM, 2, 3000}, {kindPivot, 2, 30000}, {kindGoFastHTTP, 0, 100000}} {
+		r.Throughput = append(r.Throughput, &cell{Server: c.kind, Workers: c.w, Conns: 8,
+			Rounds: []*round{{N: 1, wrkResult: wrkResult{RPS: c.rps, P50: 1, P99: 2}}}})
+	}
+	r.GoBench = []goBench{{Name: "PoolRoundTrip/w2_c8", Metrics: map[string]float64{callsPerSec: 60000}}}
+	r.summarize()
+	var out strings.Builder
+	printReport(&out, r)
+	text := strings.Join(strings.Fields(out.String()), " ") // the table's column padding aside
+	for _, want := range []string{
+		"pivotphp/pivotphp-fpm 3.00", "pivot/pool round trip 0.50", "pivot/go fasthttp 0.30",
+		"pool round trip calls/s 60000", "go fasthttp req/s 100000", "go fasthttp - 8 100000",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, unwanted := range []string{"pivot/stock ", "pivot/go net/http "} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("report shows %q, which was not measured:\n%s", unwanted, out.String())
+		}
 	}
 }

@@ -48,21 +48,24 @@ func printReport(out io.Writer, r *results) {
 
 	fmt.Fprintln(out, "\nRatios (medians; \"per round\": the lowest and highest ratio within one round)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	keys := sortedKeys(r.Ratios["pivot/stock"])
-	if len(keys) == 0 {
-		keys = sortedKeys(r.Ratios["pivot/fpm"])
+	shownRatios := []string{"pivot/stock", "pivot/fpm", "p99 pivot/stock", pivotPHPRatio}
+	union := map[string]float64{}
+	for _, name := range shownRatios {
+		for k := range r.Ratios[name] {
+			union[k] = 0
+		}
 	}
+	keys := sortedKeys(union)
 	if len(keys) == 0 {
-		fmt.Fprintln(out, "  not measured (pivot and stock or fpm are needed)")
+		fmt.Fprintln(out, "  not measured (pivot and stock or fpm, or pivotphp and pivotphp-fpm, are needed)")
 	}
 	if len(keys) > 0 {
 		fmt.Fprintf(tw, "\t%s\t\n", strings.Join(keys, "\t"))
 	}
-	for _, name := range []string{"pivot/stock", "pivot/fpm", "p99 pivot/stock"} {
-		if len(keys) == 0 {
-			break
+	for _, name := range shownRatios {
+		if len(r.Ratios[name]) > 0 {
+			printRatioRow(tw, r, name, keys)
 		}
-		printRatioRow(tw, r, name, keys)
 	}
 	for _, name := range []string{"pivot/stock", "pivot/fpm"} {
 		if len(keys) == 0 || len(r.RoundRatios[name]) == 0 {
@@ -175,7 +178,7 @@ func memList(ms []memory) string {
 // sortedCells orders the table by workers, connections, then kind (pivot, stock, fpm, pivotphp);
 // the ceilings (workers 0) come last.
 func sortedCells(r *results) []*cell {
-	order := map[string]int{kindPivot: 0, kindStock: 1, kindFPM: 2, kindPivotPHP: 3, kindGoFastHTTP: 4, kindGoNetHTTP: 5}
+	order := map[string]int{kindPivot: 0, kindStock: 1, kindFPM: 2, kindPivotPHP: 3, kindPivotPHPFPM: 4, kindGoFastHTTP: 5, kindGoNetHTTP: 6}
 	cells := append([]*cell(nil), r.Throughput...)
 	sort.SliceStable(cells, func(i, j int) bool {
 		a, b := cells[i], cells[j]
@@ -324,7 +327,7 @@ func phpCPU(c *cell) string {
 
 // userCPU shows rr's user-mode CPU per request; nginx's is not split.
 func userCPU(c *cell) string {
-	if c.Server == "fpm" {
+	if c.Server == kindFPM || c.Server == kindPivotPHPFPM {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", c.CPUFrontUser)

@@ -13,7 +13,8 @@ type results struct {
 	// Ratios of medians per "wW_cC" (workers, connections): "pivot/stock" and "pivot/fpm" of
 	// req/s, "p99 pivot/stock" of p99 latency (below 1 is better for pivot); and pivot's share
 	// of its ceilings: "pivot/go fasthttp" and "pivot/go net/http" (a plain Go hello server at
-	// the same connections), "pivot/pool round trip" (BenchmarkPoolRoundTrip's calls/s).
+	// the same connections), "pivot/pool round trip" (BenchmarkPoolRoundTrip's calls/s); and
+	// "pivotphp/pivotphp-fpm", the same PivotPHP app on pivot and on nginx + php-fpm.
 	Ratios map[string]map[string]float64 `json:"ratios"`
 	// RoundRatios: the lowest and highest req/s ratio of one round's pivot run to the same
 	// round's stock or fpm run (the servers run interleaved, so a round shares its machine
@@ -195,6 +196,9 @@ func (r *results) summarize() {
 					r.ratio(ceilingRatio(k), key, p.RPS/g.RPS)
 				}
 			}
+			if pp, pf := r.cell(kindPivotPHP, w, c), r.cell(kindPivotPHPFPM, w, c); pp.ok() && pf.ok() {
+				r.ratio(pivotPHPRatio, key, pp.RPS/pf.RPS)
+			}
 			if calls := pool[key]; calls > 0 {
 				r.ratio(poolRatio, key, p.RPS/calls)
 			}
@@ -202,7 +206,10 @@ func (r *results) summarize() {
 	}
 }
 
-const poolRatio = "pivot/pool round trip"
+const (
+	poolRatio     = "pivot/pool round trip"
+	pivotPHPRatio = "pivotphp/pivotphp-fpm" // the same PivotPHP app: pivot's workers vs php-fpm
+)
 
 func ceilingRatio(kind string) string { return "pivot/" + kind }
 

@@ -16,6 +16,9 @@ const (
 	kindStock    = "stock"    // RoadRunner's http plugin in the same binary, same script
 	kindFPM      = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
 	kindPivotPHP = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
+	// the same PivotPHP app the classic way: nginx + php-fpm running its front controller
+	// (examples/pivotphp/public/index.php), the framework loaded and the app built per request
+	kindPivotPHPFPM = "pivotphp-fpm"
 	// RSS-only variants of pivot (see php_variants.go): workers started with just the extensions
 	// Debian's php-cli loads by default, and as `php -n` (no php.ini, no shared extensions).
 	kindPivotCLIExt = "pivot php-cli ext"

@@ -18,6 +18,7 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
 	}
 	var servers []*server
+	fpmApps := map[string]fpmApp{kindFPM: fpmHello}
 	for _, kind := range cfg.kinds {
 		switch kind {
 		case kindCeilings:
@@ -54,10 +55,19 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			res.Settings.PivotPHPURL = spec.path
 			res.Settings.PivotPHPEnv = "PIVOTPHP_AUTOLOAD=" + os.Getenv("PIVOTPHP_AUTOLOAD") + " PIVOT_MAX_REQUESTS=" + envOr(spec.env, "PIVOT_MAX_REQUESTS")
 			specs[kindPivotPHP] = spec
-		case kindFPM:
+		case kindPivotPHPFPM:
+			app, why := pivotPHPFPMApp(cfg)
+			if why != "" {
+				res.Skipped = append(res.Skipped, "pivotphp-fpm (the PivotPHP app on nginx + php-fpm): "+why)
+				progress("skipped pivotphp-fpm: %s", why)
+				continue
+			}
+			fpmApps[kindPivotPHPFPM] = app
+		}
+		if _, ok := fpmApps[kind]; ok {
 			var err error
 			if cfg.fpm, err = findFPM(cfg.fpm); err != nil {
-				res.errorf("fpm: %v", err)
+				res.errorf("%s: %v", kind, err)
 				continue
 			}
 			res.Machine.PHPFPM = firstLine(commandOutput(cfg.fpm, "-v"))
@@ -69,8 +79,8 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			}
 			var s *server
 			var err error
-			if kind == kindFPM {
-				s, err = startFPM(ps, cfg, dir, w)
+			if app, ok := fpmApps[kind]; ok {
+				s, err = startFPM(ps, cfg, dir, app, w)
 			} else {
 				s, err = startRR(ps, cfg, dir, *specs[kind], w)
 			}
@@ -100,22 +110,53 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 	return servers
 }
 
+// pivotPHPAutoload is PIVOTPHP_AUTOLOAD when it names an existing file; otherwise "" and why.
+func pivotPHPAutoload() (string, string) {
+	autoload := os.Getenv("PIVOTPHP_AUTOLOAD")
+	if autoload == "" {
+		return "", "PIVOTPHP_AUTOLOAD is not set (point it at an installed pivotphp/core's vendor/autoload.php)"
+	}
+	if _, err := os.Stat(autoload); err != nil {
+		return "", fmt.Sprintf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
+	}
+	return autoload, ""
+}
+
+// repoFile is path under the repo root unless absolute, and whether it exists.
+func repoFile(cfg *config, path, flagName string) (string, string) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cfg.repo, path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Sprintf("%s: %v (-%s)", path, err, flagName)
+	}
+	return path, ""
+}
+
+// pivotPHPFPMApp is the PivotPHP app's php-fpm front controller with the core's autoloader, or
+// why it cannot run.
+func pivotPHPFPMApp(cfg *config) (fpmApp, string) {
+	autoload, why := pivotPHPAutoload()
+	if why != "" {
+		return fpmApp{}, why
+	}
+	front, why := repoFile(cfg, cfg.pivotphpFront, "pivotphp-front")
+	if why != "" {
+		return fpmApp{}, why
+	}
+	return fpmApp{kind: kindPivotPHPFPM, script: front, path: cfg.pivotphpPath,
+		env: []fpmEnv{{Name: "PIVOTPHP_AUTOLOAD", Value: autoload}}}, ""
+}
+
 // pivotPHPSpec is the PivotPHP server when PIVOTPHP_AUTOLOAD names an installed core and the
 // worker script exists; otherwise nil and why.
 func pivotPHPSpec(cfg *config) (*rrSpec, string) {
-	autoload := os.Getenv("PIVOTPHP_AUTOLOAD")
-	if autoload == "" {
-		return nil, "PIVOTPHP_AUTOLOAD is not set (point it at an installed pivotphp/core's vendor/autoload.php)"
+	if _, why := pivotPHPAutoload(); why != "" {
+		return nil, why
 	}
-	if _, err := os.Stat(autoload); err != nil {
-		return nil, fmt.Sprintf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
-	}
-	script := cfg.pivotphpWorker
-	if !filepath.IsAbs(script) {
-		script = filepath.Join(cfg.repo, script)
-	}
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Sprintf("worker script %s: %v (-pivotphp-worker)", script, err)
+	script, why := repoFile(cfg, cfg.pivotphpWorker, "pivotphp-worker")
+	if why != "" {
+		return nil, "worker script " + why
 	}
 	// Steady state: no recycling after N requests (the runtime's WorkerManager default would
 	// replace workers during the runs); the worker start figure shows what a replacement costs.
