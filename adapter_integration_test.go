@@ -290,18 +290,26 @@ func TestAdapterRecycleByMaxRequestsLosesNoRequest(t *testing.T) {
 	t.Logf("%d requests, all answered, by %d workers", total, len(pids))
 }
 
-// TestAdapterRealPivotPHPCore runs a real PivotPHP application through RoadRunnerAdapter. It needs
-// an installed pivotphp/core (Packagist is unreachable in CI): PIVOTPHP_AUTOLOAD=<vendor/autoload.php>.
-func TestAdapterRealPivotPHPCore(t *testing.T) {
+// requirePivotPHPCore is PIVOTPHP_AUTOLOAD, an installed pivotphp/core's vendor/autoload.php; the
+// test is skipped, and says so, without it (Packagist is unreachable in CI).
+func requirePivotPHPCore(t *testing.T, why string) string {
+	t.Helper()
 	autoload := os.Getenv("PIVOTPHP_AUTOLOAD")
 	if autoload == "" {
 		t.Skip("SKIPPED, not passed: PIVOTPHP_AUTOLOAD is not set; point it at an installed pivotphp/core's " +
-			"vendor/autoload.php (core ^1.1 || ^2.0 with psr/http-message 1.1) to serve a real PivotPHP app")
+			"vendor/autoload.php (core ^1.1 || ^2.0 with psr/http-message 1.1) " + why)
 	}
 	if _, err := os.Stat(autoload); err != nil {
 		t.Fatalf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
 	}
 	requirePHP(t)
+	return autoload
+}
+
+// TestAdapterRealPivotPHPCore runs a real PivotPHP application through RoadRunnerAdapter. It needs
+// an installed pivotphp/core (Packagist is unreachable in CI): PIVOTPHP_AUTOLOAD=<vendor/autoload.php>.
+func TestAdapterRealPivotPHPCore(t *testing.T) {
+	autoload := requirePivotPHPCore(t, "to serve a real PivotPHP app")
 	s := startStack(t, stackOptions{
 		worker: repoPath(t, "php/tests/fixtures/pivotphp-core-worker.php"),
 		pivot:  adapterPool,

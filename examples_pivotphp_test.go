@@ -16,15 +16,7 @@ import (
 // PHP's built-in web server, which like php-fpm runs the script once per request. Every route
 // must answer the same on both. It needs an installed pivotphp/core: PIVOTPHP_AUTOLOAD.
 func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
-	autoload := os.Getenv("PIVOTPHP_AUTOLOAD")
-	if autoload == "" {
-		t.Skip("SKIPPED, not passed: PIVOTPHP_AUTOLOAD is not set; point it at an installed pivotphp/core's " +
-			"vendor/autoload.php to serve examples/pivotphp under RoadRunner and a web SAPI")
-	}
-	if _, err := os.Stat(autoload); err != nil {
-		t.Fatalf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
-	}
-	requirePHP(t)
+	autoload := requirePivotPHPCore(t, "to serve examples/pivotphp under RoadRunner and a web SAPI")
 	rr := startStack(t, stackOptions{
 		worker: repoPath(t, "examples/pivotphp/worker.php"),
 		pivot:  adapterPool,
