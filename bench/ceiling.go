@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/valyala/fasthttp"
@@ -99,7 +98,7 @@ func startCeiling(ps *procs, dir, kind string) (*server, error) {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	name := strings.NewReplacer(" ", "-", "/", "-").Replace(kind) // go-fasthttp, go-net-http
+	name := fileName(kind, 0)
 	p, err := ps.start(name, filepath.Join(dir, name+".log"), []string{ceilingEnv + "=" + kind, ceilingAddrEnv + "=" + addr}, exe)
 	if err != nil {
 		return nil, err

@@ -32,15 +32,16 @@ type fpmVars struct {
 
 type fpmEnv struct{ Name, Value string }
 
-// fpmApp is what a php-fpm server runs: the hello world (the zero value) or a front controller.
+// fpmApp is what a php-fpm server runs: the hello world (fpmHello) or a front controller.
 type fpmApp struct {
 	kind   string   // server kind: kindFPM or kindPivotPHPFPM
 	script string   // absolute path of the front controller; "" for the hello world
 	path   string   // URL path wrk drives
 	env    []fpmEnv // for the PHP workers
+	check  func(*http.Response, []byte) error
 }
 
-var fpmHello = fpmApp{kind: kindFPM, path: "/hello"}
+var fpmHello = fpmApp{kind: kindFPM, path: "/hello", check: checkHello}
 
 // findFPM is the php-fpm binary: the flag, else php-fpm8.2, php-fpm, then /usr/sbin's.
 func findFPM(flagValue string) (string, error) {
@@ -61,7 +62,7 @@ func startFPM(ps *procs, cfg *config, dir string, app fpmApp, workers int) (*ser
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("%s-w%d", strings.ReplaceAll(app.kind, " ", "-"), workers)
+	name := fileName(app.kind, workers)
 	v := fpmVars{
 		Dir:     filepath.Join(dir, name),
 		Port:    port,
@@ -110,18 +111,14 @@ func startFPM(ps *procs, cfg *config, dir string, app fpmApp, workers int) (*ser
 	if err != nil {
 		return nil, err
 	}
-	s := &server{
+	return &server{
 		kind:    app.kind,
 		workers: workers,
 		url:     fmt.Sprintf("http://127.0.0.1:%d%s", port, app.path),
 		front:   front,
 		php:     php,
-		check:   checkHello,
-	}
-	if app.script != "" {
-		s.check = checkJSON
-	}
-	return s, nil
+		check:   app.check,
+	}, nil
 }
 
 func writeTemplate(path, name string, v fpmVars) error {

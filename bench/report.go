@@ -258,40 +258,41 @@ func printCeilings(out io.Writer, r *results) {
 	fmt.Fprintln(out, "\nCeilings (what bounds pivot): a plain Go hello server with no PHP (wrk, same rounds), and the")
 	fmt.Fprintln(out, "pool round trip without HTTP (BenchmarkPoolRoundTrip: the hello request's context through the pool")
 	fmt.Fprintln(out, "to the same PHP worker, as many callers as wrk's connections; run alone, no wrk)")
+	type at struct{ workers, conns int }
+	var cells []at
 	var keys []string
 	for _, w := range r.Settings.Workers {
 		for _, c := range r.Settings.Conns {
+			cells = append(cells, at{w, c})
 			keys = append(keys, ratioKey(w, c))
 		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(keys, "\t"))
-	row := func(name string, value func(workers, conns int, key string) (float64, bool), format string) {
+	row := func(name string, value func(at) (float64, bool)) {
 		fmt.Fprintf(tw, "%s", name)
-		for _, k := range keys {
-			var w, c int
-			_, _ = fmt.Sscanf(k, "w%d_c%d", &w, &c)
-			if v, ok := value(w, c, k); ok {
-				fmt.Fprintf(tw, "\t"+format, v)
+		for _, a := range cells {
+			if v, ok := value(a); ok {
+				fmt.Fprintf(tw, "\t%.0f", v)
 			} else {
 				fmt.Fprint(tw, "\t-")
 			}
 		}
 		fmt.Fprintln(tw, "\t")
 	}
-	cellRPS := func(kind string) func(int, int, string) (float64, bool) {
-		return func(w, c int, _ string) (float64, bool) {
-			cl := r.cell(kind, w, c)
-			return cl.rps(), cl.ok()
+	rps := func(kind string, workers, conns int) (float64, bool) {
+		if cl := r.cell(kind, workers, conns); cl.ok() {
+			return cl.RPS, true
 		}
+		return 0, false
 	}
-	row("pivot req/s", cellRPS(kindPivot), "%.0f")
-	row("pool round trip calls/s", func(_, _ int, k string) (float64, bool) { v, ok := pool[k]; return v, ok }, "%.0f")
+	row("pivot req/s", func(a at) (float64, bool) { return rps(kindPivot, a.workers, a.conns) })
+	row("pool round trip calls/s", func(a at) (float64, bool) {
+		v, ok := pool[ratioKey(a.workers, a.conns)]
+		return v, ok
+	})
 	for _, kind := range ceilingKinds {
-		row(kind+" req/s", func(_, c int, _ string) (float64, bool) {
-			cl := r.cell(kind, 0, c)
-			return cl.rps(), cl.ok()
-		}, "%.0f")
+		row(kind+" req/s", func(a at) (float64, bool) { return rps(kind, 0, a.conns) }) // ceilings have no workers
 	}
 	for _, name := range append([]string{poolRatio}, ceilingRatio(kindGoFastHTTP), ceilingRatio(kindGoNetHTTP)) {
 		if len(r.Ratios[name]) > 0 {
@@ -325,9 +326,10 @@ func phpCPU(c *cell) string {
 	return fmt.Sprintf("%.1f", c.CPUPHP)
 }
 
-// userCPU shows rr's user-mode CPU per request; nginx's is not split.
+// userCPU shows the Go front's user-mode CPU per request; nginx's is not split (server.frontUserCPU
+// leaves it 0).
 func userCPU(c *cell) string {
-	if c.Server == kindFPM || c.Server == kindPivotPHPFPM {
+	if c.CPUFrontUser == 0 {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", c.CPUFrontUser)

@@ -247,14 +247,6 @@ func (r *results) setRoundRatios(name, key string, a, b *cell) {
 
 func (c *cell) ok() bool { return c != nil && c.Failed == "" && len(c.Rounds) > 0 && c.RPS > 0 }
 
-// rps is the cell's median req/s, 0 for a missing cell.
-func (c *cell) rps() float64 {
-	if c == nil {
-		return 0
-	}
-	return c.RPS
-}
-
 func ratioKey(workers, conns int) string { return fmt.Sprintf("w%d_c%d", workers, conns) }
 
 func median(v []float64) float64 {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/rpc"
 	"os"
 	"path/filepath"
@@ -41,6 +42,7 @@ type rrSpec struct {
 	phpArgs string // before the script, e.g. -n
 	path    string // URL path wrk drives
 	env     []string
+	check   func(*http.Response, []byte) error // the preflight; nil: checkHello
 }
 
 // startRR writes the config under dir and starts `rr serve`; the caller waits for readiness.
@@ -53,7 +55,7 @@ func startRR(ps *procs, cfg *config, dir string, spec rrSpec, workers int) (*ser
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("%s-w%d", strings.ReplaceAll(spec.kind, " ", ""), workers)
+	name := fileName(spec.kind, workers)
 	conf := filepath.Join(dir, name+".rr.yaml")
 	command := cfg.php + " " + spec.script
 	if spec.phpArgs != "" {
@@ -73,10 +75,10 @@ func startRR(ps *procs, cfg *config, dir string, spec rrSpec, workers int) (*ser
 		rpc:     fmt.Sprintf("127.0.0.1:%d", rpcPort),
 		plugin:  spec.plugin,
 		front:   p,
-		check:   checkHello,
+		check:   spec.check,
 	}
-	if spec.kind == kindPivotPHP {
-		s.check = checkJSON
+	if s.check == nil {
+		s.check = checkHello
 	}
 	return s, nil
 }

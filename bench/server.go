@@ -41,11 +41,24 @@ type server struct {
 	check func(*http.Response, []byte) error
 }
 
-func (s *server) label() string {
-	if s.isCeiling() {
-		return s.kind
+// fileName names a server's config and log files under the temp dir: "pivot-php-cli-ext-w2",
+// "go-net-http" (a ceiling has no worker count).
+func fileName(kind string, workers int) string {
+	name := strings.NewReplacer(" ", "-", "/", "-").Replace(kind)
+	if workers == 0 {
+		return name
 	}
-	return fmt.Sprintf("%s w%d", s.kind, s.workers)
+	return fmt.Sprintf("%s-w%d", name, workers)
+}
+
+func (s *server) label() string { return serverLabel(s.kind, s.workers) }
+
+// serverLabel is "pivot w2", or the kind alone for a ceiling (no workers).
+func serverLabel(kind string, workers int) string {
+	if workers == 0 {
+		return kind
+	}
+	return fmt.Sprintf("%s w%d", kind, workers)
 }
 
 // workerPids are the PHP processes that serve requests.

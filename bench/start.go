@@ -18,31 +18,49 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
 	}
 	var servers []*server
+	// launch starts one server and waits until it answers; one that fails is reported, its
+	// cells marked, and left out. false: the run was interrupted.
+	launch := func(kind string, workers int, start func() (*server, error)) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		s, err := start()
+		if err == nil {
+			err = s.waitReady(ctx, readyTimeout)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			label := serverLabel(kind, workers)
+			res.errorf("%s failed to start: %v", label, err)
+			progress("%s failed to start: %v", label, err)
+			if s != nil {
+				for _, p := range s.procs() {
+					p.stop(stopGrace)
+				}
+			}
+			for _, c := range cfg.conns {
+				res.Throughput = append(res.Throughput, &cell{Server: kind, Workers: workers, Conns: c, Failed: "failed to start"})
+			}
+			return true
+		}
+		if s.isCeiling() {
+			progress("started %s at %s (ceiling: no PHP)", s.label(), s.url)
+		} else {
+			progress("started %s at %s (%d PHP workers: %v)", s.label(), s.url, workers, s.workerPids())
+		}
+		servers = append(servers, s)
+		return true
+	}
 	fpmApps := map[string]fpmApp{kindFPM: fpmHello}
 	for _, kind := range cfg.kinds {
 		switch kind {
 		case kindCeilings:
 			for _, k := range ceilingKinds {
-				s, err := startCeiling(ps, dir, k)
-				if err == nil {
-					err = s.waitReady(ctx, readyTimeout)
+				if !launch(k, 0, func() (*server, error) { return startCeiling(ps, dir, k) }) {
+					return servers
 				}
-				if err != nil {
-					if ctx.Err() != nil {
-						return servers
-					}
-					res.errorf("%s failed to start: %v", k, err)
-					progress("%s failed to start: %v", k, err)
-					if s != nil {
-						s.front.stop(stopGrace)
-					}
-					for _, c := range cfg.conns {
-						res.Throughput = append(res.Throughput, &cell{Server: k, Conns: c, Failed: "failed to start"})
-					}
-					continue
-				}
-				progress("started %s at %s (ceiling: no PHP)", k, s.url)
-				servers = append(servers, s)
 			}
 			continue
 		case kindPivotPHP:
@@ -74,37 +92,15 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			res.Machine.Nginx = firstLine(commandOutput(cfg.nginx, "-v"))
 		}
 		for _, w := range cfg.workers {
-			if ctx.Err() != nil {
+			ok := launch(kind, w, func() (*server, error) {
+				if app, ok := fpmApps[kind]; ok {
+					return startFPM(ps, cfg, dir, app, w)
+				}
+				return startRR(ps, cfg, dir, *specs[kind], w)
+			})
+			if !ok {
 				return servers
 			}
-			var s *server
-			var err error
-			if app, ok := fpmApps[kind]; ok {
-				s, err = startFPM(ps, cfg, dir, app, w)
-			} else {
-				s, err = startRR(ps, cfg, dir, *specs[kind], w)
-			}
-			if err == nil {
-				err = s.waitReady(ctx, readyTimeout)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return servers
-				}
-				res.errorf("%s w%d failed to start: %v", kind, w, err)
-				progress("%s w%d failed to start: %v", kind, w, err)
-				if s != nil {
-					for _, p := range s.procs() {
-						p.stop(stopGrace)
-					}
-				}
-				for _, c := range cfg.conns {
-					res.Throughput = append(res.Throughput, &cell{Server: kind, Workers: w, Conns: c, Failed: "failed to start"})
-				}
-				continue
-			}
-			progress("started %s at %s (%d PHP workers: %v)", s.label(), s.url, w, s.workerPids())
-			servers = append(servers, s)
 		}
 	}
 	return servers
@@ -144,7 +140,7 @@ func pivotPHPFPMApp(cfg *config) (fpmApp, string) {
 	if why != "" {
 		return fpmApp{}, why
 	}
-	return fpmApp{kind: kindPivotPHPFPM, script: front, path: cfg.pivotphpPath,
+	return fpmApp{kind: kindPivotPHPFPM, script: front, path: cfg.pivotphpPath, check: checkJSON,
 		env: []fpmEnv{{Name: "PIVOTPHP_AUTOLOAD", Value: autoload}}}, ""
 }
 
@@ -165,7 +161,7 @@ func pivotPHPSpec(cfg *config) (*rrSpec, string) {
 	if _, set := os.LookupEnv("PIVOT_MAX_REQUESTS"); !set {
 		env = append(env, "PIVOT_MAX_REQUESTS=0")
 	}
-	return &rrSpec{kind: kindPivotPHP, section: "pivot", plugin: "pivot", script: script, path: cfg.pivotphpPath, env: env}, ""
+	return &rrSpec{kind: kindPivotPHP, section: "pivot", plugin: "pivot", script: script, path: cfg.pivotphpPath, env: env, check: checkJSON}, ""
 }
 
 // envOr is the value of key in env, else in the process environment.
