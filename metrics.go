@@ -18,6 +18,7 @@ type metrics struct {
 	noFreeWorkers   prometheus.Counter
 	resets          prometheus.Counter
 	restartFailures prometheus.Counter
+	pipelined       prometheus.Counter
 	workers         *sdkMetrics.StatsExporter
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
@@ -40,6 +41,10 @@ func newMetrics(p *Plugin) *metrics {
 		restartFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "restart_failures_total",
 			Help: "Worker pools that failed to start or were restarted because they kept failing.",
+		}),
+		pipelined: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "pipelined_requests_total",
+			Help: "Requests that waited in a busy worker's pipe behind the request it ran (pivot.pipeline).",
 		}),
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
@@ -69,6 +74,6 @@ func (m *metrics) countStatus(status int) {
 
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
-	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets,
+	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
 		p.metrics.restartFailures, p.metrics.workers}
 }

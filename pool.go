@@ -55,7 +55,11 @@ func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
 		cfg.Supervisor = &sv
 	}
 	cfg.NumWorkers = p.workerTarget.Load()
-	pl, err := newWorkerPool(ctx, command, &pipeFactory{log: p.log}, &cfg, p.log)
+	var pipeline *requestPipeline
+	if p.cfg.Pipeline {
+		pipeline = newRequestPipeline(p.metrics.pipelined)
+	}
+	pl, err := newWorkerPool(ctx, command, &pipeFactory{log: p.log}, &cfg, pipeline, p.log)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

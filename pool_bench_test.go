@@ -88,7 +88,7 @@ func startBenchPool(b *testing.B, workers uint64) *workerPool {
 		return cmd
 	}
 	cfg := &pool.Config{NumWorkers: workers, AllocateTimeout: 30 * time.Second, DestroyTimeout: 10 * time.Second}
-	p, err := newWorkerPool(ctx, command, &pipeFactory{log: zap.NewNop()}, cfg, zap.NewNop())
+	p, err := newWorkerPool(ctx, command, &pipeFactory{log: zap.NewNop()}, cfg, nil, zap.NewNop())
 	if err != nil {
 		cancel()
 		b.Fatalf("start %d hello workers: %v", workers, err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"hash/crc32"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/roadrunner-server/errors"
@@ -22,6 +23,9 @@ type pipeRelay struct {
 	out  io.WriteCloser
 	wbuf []byte
 	rbuf []byte
+	// slot is where one request may wait behind the running one (pivot.pipeline).
+	slot   pipelineSlot
+	closed atomic.Bool
 }
 
 var _ relay.Relay = (*pipeRelay)(nil)
@@ -39,7 +43,9 @@ const (
 var couldNotOpen = []byte("Could not op") // PHP CLI's "Could not open input file: ..."
 
 func newPipeRelay(stdout io.ReadCloser, stdin io.WriteCloser) *pipeRelay {
-	return &pipeRelay{in: bufio.NewReaderSize(stdout, relayReadBuffer), src: stdout, out: stdin}
+	rl := &pipeRelay{in: bufio.NewReaderSize(stdout, relayReadBuffer), src: stdout, out: stdin}
+	rl.slot.handoffs = make(chan handoff, 1)
+	return rl
 }
 
 // Send writes the frame (header and payload) with a single write.
@@ -87,6 +93,7 @@ func (r *pipeRelay) drainGarbage() []byte {
 
 // Close closes both pipes.
 func (r *pipeRelay) Close() error {
+	r.closed.Store(true)
 	_ = r.out.Close()
 	_ = r.src.Close()
 	return nil
@@ -131,6 +138,17 @@ func (r *pipeRelay) writeRequest(codec byte, ctx, body []byte) error {
 	if cap(r.wbuf) > relayMaxKeptWrite {
 		r.wbuf = nil
 	}
+	return err
+}
+
+// writeQueuedRequest writes a request queued behind the running one (pipeline.go) from the
+// slot's own buffer: the relay's is the running request's. Queued requests are small
+// (pipelineMaxRequest), so this is one write that does not block.
+func (r *pipeRelay) writeQueuedRequest(codec byte, ctx, body []byte) error {
+	b := putHeader(r.slot.buf[:0], codec, 0, len(ctx)+len(body), uint32(len(ctx)))
+	b = append(append(b, ctx...), body...)
+	r.slot.buf = b
+	_, err := r.out.Write(b)
 	return err
 }
 

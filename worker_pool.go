@@ -22,16 +22,21 @@ import (
 // no goroutine, channel or payload copy per request as in sdk/v4's static pool, and the
 // supervisor goroutine ends with the pool (the sdk's never does, which would leak one per reset).
 type workerPool struct {
-	cfg      *pool.Config
-	log      *zap.Logger
-	ctx      context.Context
-	ww       *workerWatcher.WorkerWatcher
-	queue    atomic.Uint64
+	cfg   *pool.Config
+	log   *zap.Logger
+	ctx   context.Context
+	ww    *workerWatcher.WorkerWatcher
+	queue atomic.Uint64
+	// waiting counts requests blocked in take: while any wait, no request queues in a worker's
+	// pipe, so those that came first are served first
+	waiting  atomic.Int64
 	stop     chan struct{}
 	stopOnce sync.Once
 	// takeCtxs is a bounded free list (not a sync.Pool: a context dropped by the GC would stay
 	// registered with the pool's context)
 	takeCtxs chan *takeContext
+	// pipeline is nil unless pivot.pipeline is on (pipeline.go).
+	pipeline *requestPipeline
 }
 
 // maxFreeTakeContexts bounds the reusable wait contexts kept by a pool (one per request
@@ -53,7 +58,7 @@ type frameSink interface {
 	onFrame(ctx, body []byte, stream bool) bool
 }
 
-func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, cfg *pool.Config, log *zap.Logger) (*workerPool, error) {
+func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, cfg *pool.Config, pipeline *requestPipeline, log *zap.Logger) (*workerPool, error) {
 	const op = errors.Op("pivot_worker_pool")
 	cfg.InitDefaults()
 	allocator := pool.NewPoolAllocator(ctx, cfg.AllocateTimeout, factory, cmd, cfg.Command, log)
@@ -64,6 +69,7 @@ func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, 
 		ww:       workerWatcher.NewSyncWorkerWatcher(allocator, log, cfg.NumWorkers, cfg.AllocateTimeout),
 		stop:     make(chan struct{}),
 		takeCtxs: make(chan *takeContext, maxFreeTakeContexts),
+		pipeline: pipeline,
 	}
 	workers, err := pool.AllocateParallel(cfg.NumWorkers, allocator)
 	if err != nil {
@@ -102,11 +108,11 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 	// A worker that answers {"stop":true} hands the request to another one; bound the hand-overs
 	// so an app that always answers so cannot spin a request forever.
 	for handovers := uint64(0); handovers <= 2*p.cfg.NumWorkers+2; handovers++ {
-		w, err := p.take()
+		w, queued, err := p.acquire(reqCtx, reqBody)
 		if err != nil {
 			return errors.E(op, err)
 		}
-		retry, err := p.run(w, reqCtx, reqBody, sink)
+		retry, err := p.run(w, queued, reqCtx, reqBody, sink)
 		if !retry {
 			return err
 		}
@@ -125,7 +131,9 @@ func (p *workerPool) take() (*worker.Process, error) {
 		tc = newTakeContext(p.ctx)
 	}
 	tc.timer.Reset(p.cfg.AllocateTimeout)
+	p.waiting.Add(1)
 	w, err := p.ww.Take(tc)
+	p.waiting.Add(-1)
 	if tc.timer.Stop() && tc.state.Load() == takeWaiting {
 		select {
 		case p.takeCtxs <- tc: // never fired: reusable
@@ -186,9 +194,10 @@ func (tc *takeContext) Err() error {
 	return nil
 }
 
-// run executes the request on w. retry is true when the worker answered {"stop":true}: it
-// did not handle the request, which goes to another worker.
-func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSink) (retry bool, err error) {
+// run executes the request on w (queued: it is already in w's pipe, behind the request w
+// answered last). retry is true when the worker answered {"stop":true}: it did not handle the
+// request, which goes to another worker.
+func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink frameSink) (retry bool, err error) {
 	const op = errors.Op("pivot_exec")
 	rl, ok := w.Relay().(*pipeRelay)
 	if !ok {
@@ -196,7 +205,10 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 		return false, errors.E(op, errors.Str("worker without a pivot relay"))
 	}
 	w.State().SetLastUsed(uint64(time.Now().UnixNano()))
-	w.State().Transition(fsm.StateWorking)
+	if !queued || w.State().Compare(fsm.StateReady) {
+		// a queued request keeps a replacement mark set while the one in front ran
+		w.State().Transition(fsm.StateWorking)
+	}
 
 	var ttl *execTimer
 	if sv := p.cfg.Supervisor; sv != nil && sv.ExecTTL > 0 {
@@ -204,10 +216,13 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 		defer func() { ttl.stop() }()
 	}
 
-	if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
-		return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
+	if !queued {
+		if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
+			return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
+		}
 	}
 	w.State().RegisterExec()
+	p.openSlot(w, rl)
 
 	f, err := rl.readFrame()
 	if err != nil {
@@ -236,6 +251,7 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 		if !ttl.stop() {
 			// exec_ttl fired as the answer arrived: the worker is being killed, the answer is whole
 			w.State().Transition(fsm.StateExecTTLReached)
+			p.handOver(w, handFail)
 			sink.onFrame(ctx, body, false)
 			return false, nil
 		}
@@ -248,6 +264,7 @@ func (p *workerPool) run(w *worker.Process, reqCtx, reqBody []byte, sink frameSi
 		p.yieldToWaiter()
 		return false, nil
 	}
+	closeSlot(rl)
 	return false, p.stream(w, rl, ttl, ctx, body, sink)
 }
 
@@ -340,6 +357,7 @@ func (c *streamCursor) next(sink frameSink) (done bool, err error) {
 	if !more {
 		rl.trimReadBuffer()
 		if !ttl.stop() || !c.cancelTimer.stop() {
+			p.handOver(w, handFail) // the stream is whole: a queued request may have started
 			return true, p.broken(w, ttl, errors.E(op, errors.Network, errors.Str("the stream ended as its timer fired")))
 		}
 		p.finish(w)
@@ -365,8 +383,11 @@ func (p *workerPool) countJob(w *worker.Process) {
 	}
 }
 
-// finish returns a worker after a complete response.
+// finish returns a worker after a complete response, or hands it to the request queued behind.
 func (p *workerPool) finish(w *worker.Process) {
+	if p.handOver(w, handOwn) {
+		return // still working, now for the queued request
+	}
 	if w.State().Compare(fsm.StateWorking) {
 		w.State().Transition(fsm.StateReady)
 	}
@@ -389,6 +410,9 @@ func (p *workerPool) yieldToWaiter() {
 // release hands the worker back; one that must go (max_jobs, ttl, ...) is stopped off the
 // request path, so its exit never delays the response.
 func (p *workerPool) release(w *worker.Process) {
+	if p.handOver(w, handOwn) {
+		return // the queued request releases it (a replacement mark stays)
+	}
 	if w.State().Compare(fsm.StateReady) {
 		p.ww.Release(w)
 		return
@@ -399,6 +423,7 @@ func (p *workerPool) release(w *worker.Process) {
 // broken kills a worker that failed mid-request (it died, broke the protocol or ran past
 // exec_ttl); the watcher replaces it.
 func (p *workerPool) broken(w *worker.Process, ttl *execTimer, err error) error {
+	p.handOver(w, handRetry) // the answer in front is incomplete: a queued request never started
 	if ttl.expired() {
 		w.State().Transition(fsm.StateExecTTLReached)
 		p.log.Warn("exec_ttl reached: worker killed", zap.Int64("pid", w.Pid()))

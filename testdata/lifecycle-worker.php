@@ -2,9 +2,9 @@
 
 declare(strict_types=1);
 
-// Worker for the Go lifecycle tests: routes that sleep, leak memory or report the pid, and a
-// mode (env PIVOT_TEST_MODE) that makes the worker die right after its handshake, to produce
-// a crash loop. The tests break and repair the script that requires this file.
+// Worker for the Go lifecycle tests: routes that sleep (and then answer, fail, exit or decline
+// the request), leak memory or report the pid, and a mode (env PIVOT_TEST_MODE) that makes the
+// worker die right after its handshake, to produce a crash loop. The tests break and repair the script that requires this file.
 
 require __DIR__ . '/../php/autoload.php';
 
@@ -34,6 +34,22 @@ while ($request = $worker->waitRequest()) {
     switch ($path) {
         case '/sleep':
             usleep(((int) ($query['ms'] ?? 0)) * 1000);
+            switch ($query['then'] ?? '') {
+                case 'error':
+                    $worker->error('failed after sleeping'); // RoadRunner answers 500, keeps the worker
+                    continue 3;
+                case 'exit':
+                    exit(1);
+                case 'stop':
+                    // "restart me and re-run this request elsewhere"; with once=FILE only the
+                    // first time, so that the re-run is served
+                    $once = $query['once'] ?? null;
+                    if (!is_string($once) || @fopen($once, 'x') !== false) {
+                        $worker->worker()->stop();
+                        continue 3;
+                    }
+                    break;
+            }
             $worker->respond(200, json_encode(['pid' => getmypid()]), ['Content-Type' => 'application/json']);
             break;
         case '/leak':

@@ -1,0 +1,176 @@
+package pivot
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/goridge/v3/pkg/frame"
+	"github.com/roadrunner-server/sdk/v4/fsm"
+	"github.com/roadrunner-server/sdk/v4/worker"
+)
+
+// Request pipelining (`pivot.pipeline: true`, off by default).
+//
+// When every worker is busy and requests wait, a request may be written into the pipe of a
+// busy worker, behind the request that worker is running. The worker reads it as soon as it
+// has answered, instead of sleeping on an empty pipe and being woken for its next request:
+// that sleep and wake-up, with the context switches around it, is what bounds a small box at
+// low concurrency (bench/README.md). The price is head-of-line blocking: a queued request waits
+// for the one in front of it however long that one runs, even when another worker frees up
+// first. Hence off by default and bounded:
+//   - at most one request waits in a worker's pipe, and only when more requests are in the
+//     pool than workers and none waits for a free worker (those came first: they keep their
+//     turn, and a request that queues cannot starve them);
+//   - only requests of at most pipelineMaxRequest bytes (their write never blocks);
+//   - never behind a worker's last job (max_jobs) or behind a streamed response once its first
+//     frame is seen (one queued before then waits for the stream's end).
+//
+// A queued request whose worker fails before it has answered the request in front never
+// started: it runs on another worker. One whose worker fails after that gets the failure (5xx),
+// as a request running on a worker that dies does.
+
+// pipelineMaxRequest bounds a queued request (context and body): far below the 64 KiB of a
+// Linux pipe, so writing it never blocks behind the request in front.
+const pipelineMaxRequest = 16 << 10
+
+// slot states: a worker's one place for a queued request.
+const (
+	slotClosed int32 = iota // free, or running a request nothing may queue behind
+	slotOpen                // running a request; one request may queue behind it
+	slotQueued              // running a request; one request is queued behind it
+)
+
+// handoff is what the owner of a worker tells the request queued behind its own.
+type handoff uint8
+
+const (
+	// handOwn: the request in front is answered; the queued one owns the worker now.
+	handOwn handoff = iota
+	// handRetry: the worker failed before answering the request in front, so it never started
+	// the queued one, which runs on another worker.
+	handRetry
+	// handFail: the worker failed after answering the request in front; the queued one may
+	// have started and cannot be run again.
+	handFail
+)
+
+// pipelineSlot lives in each worker's relay.
+type pipelineSlot struct {
+	state      atomic.Int32
+	handoffs   chan handoff // one hand-off per queued request
+	buf        []byte       // the queued request's frame: the owner writes from the relay's own buffer
+	registered atomic.Bool
+	w          *worker.Process
+}
+
+// requestPipeline knows the workers a request may queue behind.
+type requestPipeline struct {
+	mu     sync.Mutex // serialises register
+	relays atomic.Pointer[[]*pipeRelay]
+	queued counter
+}
+
+// counter is the metric of queued requests (a prometheus.Counter).
+type counter interface{ Inc() }
+
+func newRequestPipeline(queued counter) *requestPipeline {
+	return &requestPipeline{queued: queued}
+}
+
+// register adds a worker's relay the first time its slot opens, dropping the relays of workers
+// that have exited (the watcher replaces workers, so the list would grow otherwise).
+func (rp *requestPipeline) register(rl *pipeRelay, w *worker.Process) {
+	if !rl.slot.registered.CompareAndSwap(false, true) {
+		return
+	}
+	rl.slot.w = w
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	var live []*pipeRelay
+	if old := rp.relays.Load(); old != nil {
+		live = make([]*pipeRelay, 0, len(*old)+1)
+		for _, r := range *old {
+			if !r.closed.Load() {
+				live = append(live, r)
+			}
+		}
+	}
+	live = append(live, rl)
+	rp.relays.Store(&live)
+}
+
+// queueBehind writes the request into the pipe of a worker with an open slot and returns that
+// worker's relay; nil when no slot is open. The caller must then wait for the relay's hand-off
+// (even if the write failed: the owner sends one either way).
+func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, error) {
+	list := rp.relays.Load()
+	if list == nil {
+		return nil, nil
+	}
+	for _, rl := range *list {
+		if rl.slot.state.CompareAndSwap(slotOpen, slotQueued) {
+			return rl, rl.writeQueuedRequest(frame.CodecJSON, reqCtx, reqBody)
+		}
+	}
+	return nil, nil
+}
+
+// acquire finds a worker for the request: with pipelining and every worker busy, a slot behind
+// a running request (queued: the request is already in the worker's pipe); otherwise, or when
+// that worker failed before starting it, a free worker (take).
+func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued bool, err error) {
+	const op = errors.Op("pivot_exec")
+	if rp := p.pipeline; rp != nil && p.queue.Load() > p.cfg.NumWorkers && p.waiting.Load() == 0 &&
+		len(reqCtx)+len(reqBody) <= pipelineMaxRequest {
+		rl, werr := rp.queueBehind(reqCtx, reqBody)
+		if rl != nil {
+			switch <-rl.slot.handoffs {
+			case handOwn:
+				if werr == nil {
+					rp.queued.Inc()
+					return rl.slot.w, true, nil
+				}
+				// its stdin is closed: the worker is gone, and never got this request
+				_ = p.broken(rl.slot.w, nil, nil)
+			case handFail:
+				return nil, false, errors.E(op, errors.Network, errors.Str("the worker failed after the request queued in front of this one"))
+			case handRetry:
+			}
+		}
+	}
+	w, err = p.take()
+	return w, false, err
+}
+
+// openSlot lets one request queue behind the one w is now running, unless it is w's last job or
+// the worker is already marked for replacement. A queued request opens the slot only once it
+// owns the worker: its own write into the slot's buffer has returned by then.
+func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay) {
+	if p.pipeline == nil || !w.State().Compare(fsm.StateWorking) ||
+		(p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs) {
+		return
+	}
+	p.pipeline.register(rl, w)
+	rl.slot.state.Store(slotOpen)
+}
+
+// closeSlot stops further requests from queueing behind a streamed response.
+func closeSlot(rl *pipeRelay) { rl.slot.state.CompareAndSwap(slotOpen, slotClosed) }
+
+// handOver passes the worker to the request queued behind the one that just ended, if any,
+// and closes the slot otherwise. It reports whether a queued request got the hand-off.
+func (p *workerPool) handOver(w *worker.Process, h handoff) bool {
+	if p.pipeline == nil {
+		return false
+	}
+	rl, ok := w.Relay().(*pipeRelay)
+	if !ok || rl.slot.state.CompareAndSwap(slotOpen, slotClosed) {
+		return false
+	}
+	if !rl.slot.state.CompareAndSwap(slotQueued, slotClosed) {
+		return false
+	}
+	rl.slot.handoffs <- h
+	return true
+}

@@ -1,0 +1,236 @@
+package pivot_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/roadrunner-server/sdk/v4/fsm"
+)
+
+// pipelinedCount reads rr_pivot_pipelined_requests_total from the metrics plugin.
+func pipelinedCount(t *testing.T, s *stack) int {
+	t.Helper()
+	_, body := do(t, "GET", s.metrics+"/metrics", nil, nil)
+	m := regexp.MustCompile(`(?m)^rr_pivot_pipelined_requests_total (\d+)`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics lacks rr_pivot_pipelined_requests_total")
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// answer is one request's outcome, collected off the test goroutine.
+type answer struct {
+	status int
+	body   []byte
+	err    error
+	at     time.Time
+}
+
+func goGet(target string) <-chan answer { return goDo("GET", target, nil) }
+
+func goPost(target string, body []byte) <-chan answer { return goDo("POST", target, body) }
+
+func goDo(method, target string, body []byte) <-chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		req, err := http.NewRequest(method, target, bytes.NewReader(body)) //nolint:noctx
+		if err != nil {
+			ch <- answer{err: err, at: time.Now()}
+			return
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			ch <- answer{err: err, at: time.Now()}
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, err := io.ReadAll(resp.Body)
+		ch <- answer{status: resp.StatusCode, body: b, err: err, at: time.Now()}
+	}()
+	return ch
+}
+
+func wait(t *testing.T, ch <-chan answer, what string) answer {
+	t.Helper()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			t.Fatalf("%s: %v", what, a.err)
+		}
+		return a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: no answer in 30 s", what)
+	}
+	return answer{}
+}
+
+// runningOnTheOnlyWorker sends the request in front and returns once the single worker runs
+// it (and has had time to open its slot).
+func runningOnTheOnlyWorker(t *testing.T, s *stack, url string) (front <-chan answer, pid int64) {
+	t.Helper()
+	front = goGet(url)
+	waitFor(t, 10*time.Second, "the worker to run the request in front", func() bool {
+		ws := s.pivot.Workers()
+		if len(ws) == 1 && ws[0].Status == fsm.StateWorking {
+			pid = ws[0].Pid
+			return true
+		}
+		return false
+	})
+	time.Sleep(50 * time.Millisecond)
+	return front, pid
+}
+
+func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
+	cases := []struct {
+		name      string
+		lifecycle bool // run testdata/lifecycle-worker.php instead of examples/hello
+		pipeline  bool
+		pool      string // extra pool options, indented by 4
+		front     string // the request the only worker runs
+		kill      bool   // SIGKILL the worker while the second request waits
+		// secondBody > 0 makes the second request a POST with a body of that many bytes
+		secondBody int
+		// what the two requests get
+		frontStatus int
+		queued      bool // the second request waited in the worker's pipe (the metric)
+		samePid     bool // the second request was answered by the worker that ran the first
+		frontRerun  bool // the request in front is run again on the replacement, so it ends last
+	}{
+		{name: "behind a slow request", pipeline: true, front: "/sleep?ms=400",
+			frontStatus: 200, queued: true, samePid: true},
+		{name: "off by default", front: "/sleep?ms=400",
+			frontStatus: 200, queued: false, samePid: true},
+		{name: "the worker is killed: the queued request runs on its replacement", pipeline: true, front: "/sleep?ms=5000", kill: true,
+			frontStatus: http.StatusBadGateway, queued: false, samePid: false},
+		{name: "exec_ttl kills the request in front: the queued one runs on the replacement", pipeline: true,
+			pool: "    supervisor:\n      exec_ttl: 500ms\n", front: "/sleep?ms=5000",
+			frontStatus: http.StatusGatewayTimeout, queued: false, samePid: false},
+		{name: "never behind the last job (max_jobs)", pipeline: true, pool: "    max_jobs: 1\n", front: "/sleep?ms=400",
+			frontStatus: 200, queued: false, samePid: false},
+		{name: "behind a job that is not the last (max_jobs)", pipeline: true, pool: "    max_jobs: 2\n", front: "/sleep?ms=400",
+			frontStatus: 200, queued: true, samePid: true},
+		{name: "never a large request (its write could block)", lifecycle: true, pipeline: true, front: "/sleep?ms=400",
+			secondBody: 32 << 10, frontStatus: 200, queued: false, samePid: true},
+		{name: "never behind a stream once it has started", pipeline: true, front: "/stream?chunks=5&delay_ms=100",
+			frontStatus: 200, queued: false, samePid: true},
+		{name: "behind a request the application fails (500): the worker stays", lifecycle: true, pipeline: true,
+			front: "/sleep?ms=400&then=error", frontStatus: http.StatusInternalServerError, queued: true, samePid: true},
+		{name: "the worker exits during the request in front: the queued one runs on the replacement", lifecycle: true, pipeline: true,
+			front: "/sleep?ms=400&then=exit", frontStatus: http.StatusBadGateway, queued: false, samePid: false},
+		{name: "behind a request the worker declines (stop): it serves the queued one, then is replaced", lifecycle: true, pipeline: true,
+			front: "/sleep?ms=400&then=stop&once=", frontStatus: 200, queued: true, samePid: true, frontRerun: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pivotYAML := "  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n" + tc.pool
+			if tc.pipeline {
+				pivotYAML = "  pipeline: true\n" + pivotYAML
+			}
+			o := stackOptions{pivot: pivotYAML}
+			if tc.lifecycle {
+				o = newLifecycleScript(t).options(pivotYAML)
+			}
+			s := startStack(t, o)
+			frontURL := s.base + tc.front
+			if strings.HasSuffix(frontURL, "once=") {
+				frontURL += url.QueryEscape(filepath.Join(t.TempDir(), "declined"))
+			}
+			front, pid := runningOnTheOnlyWorker(t, s, frontURL)
+			var second <-chan answer
+			if tc.secondBody > 0 {
+				second = goPost(s.base+"/pid", bytes.Repeat([]byte("x"), tc.secondBody))
+			} else {
+				second = goGet(s.base + "/pid")
+			}
+			if tc.kill {
+				time.Sleep(100 * time.Millisecond) // the second request is in the pipe by now
+				if err := syscall.Kill(int(pid), syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a := wait(t, front, "the request in front")
+			b := wait(t, second, "the second request")
+			if a.status != tc.frontStatus {
+				t.Fatalf("the request in front got %d, want %d: %s", a.status, tc.frontStatus, a.body)
+			}
+			if b.status != 200 {
+				t.Fatalf("the second request got %d: %s", b.status, b.body)
+			}
+			// a single worker: the second answer cannot come before the first (the two are
+			// written to their clients by separate goroutines, microseconds apart)
+			early, late, order := a.at, b.at, "the second request was answered before the one in front"
+			if tc.frontRerun {
+				early, late, order = b.at, a.at, "the declined request was answered before the queued one"
+			}
+			if late.Before(early.Add(-20 * time.Millisecond)) {
+				t.Fatalf("%s (%s, %s) on a single worker", order, early.Format("05.000"), late.Format("05.000"))
+			}
+			if got := pidOf(t, b.body) == pid; got != tc.samePid {
+				t.Fatalf("second request answered by pid %d, the first ran on %d: same worker %v, want %v", pidOf(t, b.body), pid, got, tc.samePid)
+			}
+			want := 0
+			if tc.queued {
+				want = 1
+			}
+			if n := pipelinedCount(t, s); n != want {
+				t.Fatalf("rr_pivot_pipelined_requests_total = %d, want %d", n, want)
+			}
+			// the worker (or its replacement) serves on, with its slot free again
+			if resp, body := do(t, "GET", s.base+"/pid", nil, nil); resp.StatusCode != 200 {
+				t.Fatalf("afterwards: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// Every answer must belong to its own request: clients on 2 workers send distinct queries and
+// check the echo, with requests queued behind each other all the time.
+func TestPipelinedAnswersReachTheirOwnRequests(t *testing.T) {
+	s := startStack(t, stackOptions{pivot: "  pipeline: true\n  pool:\n    num_workers: 2\n    allocate_timeout: 20s\n"})
+	const clients, perClient = 12, 150
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; i < perClient; i++ {
+				id := fmt.Sprintf("c%d-%d", c, i)
+				resp, err := client.Get(s.base + "/query?id=" + id) //nolint:noctx
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"rawQuery":"id=`+id+`"`)) {
+					errs <- fmt.Errorf("request %s got %d %s (%v)", id, resp.StatusCode, body, err)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n := pipelinedCount(t, s)
+	t.Logf("%d of %d requests waited in a busy worker's pipe", n, clients*perClient)
+	if n == 0 {
+		t.Fatal("12 clients on 2 workers queued no request behind a busy worker")
+	}
+}
