@@ -48,7 +48,8 @@ func printReport(out io.Writer, r *results) {
 
 	fmt.Fprintln(out, "\nRatios (medians; \"per round\": the lowest and highest ratio within one round)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	shownRatios := []string{"pivot/stock", "pivot/fpm", "p99 pivot/stock", pivotPHPRatio}
+	shownRatios := []string{"pivot/stock", "pivot/fpm", "p99 pivot/stock", pipelineOffRatio, pipelineFPMRatio,
+		pipelineStockRatio, "p99 " + pipelineStockRatio, pivotPHPRatio}
 	union := map[string]float64{}
 	for _, name := range shownRatios {
 		for k := range r.Ratios[name] {
@@ -67,7 +68,7 @@ func printReport(out io.Writer, r *results) {
 			printRatioRow(tw, r, name, keys)
 		}
 	}
-	for _, name := range []string{"pivot/stock", "pivot/fpm"} {
+	for _, name := range []string{"pivot/stock", "pivot/fpm", pipelineFPMRatio} {
 		if len(keys) == 0 || len(r.RoundRatios[name]) == 0 {
 			continue
 		}
@@ -108,7 +109,7 @@ func printReport(out io.Writer, r *results) {
 
 	fmt.Fprintln(out, "\nWorker start (informer.AddWorker over RPC: spawn to handshake), ms")
 	for _, st := range r.WorkerStart {
-		fmt.Fprintf(out, "  %-9s median %.1f  samples %v %s\n", st.Server, st.MedianMS, st.Samples, st.Failed)
+		fmt.Fprintf(out, "  %-14s median %.1f  samples %v %s\n", st.Server, st.MedianMS, st.Samples, st.Failed)
 	}
 	if len(r.WorkerStart) == 0 {
 		fmt.Fprintln(out, "  not measured")
@@ -178,7 +179,7 @@ func memList(ms []memory) string {
 // sortedCells orders the table by workers, connections, then kind (pivot, stock, fpm, pivotphp);
 // the ceilings (workers 0) come last.
 func sortedCells(r *results) []*cell {
-	order := map[string]int{kindPivot: 0, kindStock: 1, kindFPM: 2, kindPivotPHP: 3, kindPivotPHPFPM: 4, kindGoFastHTTP: 5, kindGoNetHTTP: 6}
+	order := map[string]int{kindPivot: 0, kindPivotPipeline: 1, kindStock: 2, kindFPM: 3, kindPivotPHP: 4, kindPivotPHPFPM: 5, kindGoFastHTTP: 6, kindGoNetHTTP: 7}
 	cells := append([]*cell(nil), r.Throughput...)
 	sort.SliceStable(cells, func(i, j int) bool {
 		a, b := cells[i], cells[j]

@@ -14,7 +14,9 @@ type results struct {
 	// req/s, "p99 pivot/stock" of p99 latency (below 1 is better for pivot); and pivot's share
 	// of its ceilings: "pivot/go fasthttp" and "pivot/go net/http" (a plain Go hello server at
 	// the same connections), "pivot/pool round trip" (BenchmarkPoolRoundTrip's calls/s); and
-	// "pivotphp/pivotphp-fpm", the same PivotPHP app on pivot and on nginx + php-fpm.
+	// "pivotphp/pivotphp-fpm", the same PivotPHP app on pivot and on nginx + php-fpm; and with
+	// pivot.pipeline on: "pivot-pipeline/fpm", "pivot-pipeline/stock" (and its p99), and
+	// "pivot-pipeline/pivot" (on over off).
 	Ratios map[string]map[string]float64 `json:"ratios"`
 	// RoundRatios: the lowest and highest req/s ratio of one round's pivot run to the same
 	// round's stock or fpm run (the servers run interleaved, so a round shares its machine
@@ -173,12 +175,25 @@ func (r *results) summarize() {
 		}
 	}
 	r.Ratios = map[string]map[string]float64{"pivot/stock": {}, "pivot/fpm": {}, "p99 pivot/stock": {}}
-	r.RoundRatios = map[string]map[string][2]float64{"pivot/stock": {}, "pivot/fpm": {}}
+	r.RoundRatios = map[string]map[string][2]float64{"pivot/stock": {}, "pivot/fpm": {}, pipelineFPMRatio: {}}
 	pool := r.poolRoundTrips()
 	for _, w := range r.Settings.Workers {
 		for _, c := range r.Settings.Conns {
 			key := ratioKey(w, c)
 			p := r.cell(kindPivot, w, c)
+			if pl := r.cell(kindPivotPipeline, w, c); pl.ok() {
+				if f := r.cell(kindFPM, w, c); f.ok() {
+					r.ratio(pipelineFPMRatio, key, pl.RPS/f.RPS)
+					r.setRoundRatios(pipelineFPMRatio, key, pl, f)
+				}
+				if s := r.cell(kindStock, w, c); s.ok() {
+					r.ratio(pipelineStockRatio, key, pl.RPS/s.RPS)
+					r.ratio("p99 "+pipelineStockRatio, key, pl.P99/s.P99)
+				}
+				if p.ok() {
+					r.ratio(pipelineOffRatio, key, pl.RPS/p.RPS)
+				}
+			}
 			if !p.ok() {
 				continue
 			}
@@ -207,8 +222,12 @@ func (r *results) summarize() {
 }
 
 const (
-	poolRatio     = "pivot/pool round trip"
-	pivotPHPRatio = "pivotphp/pivotphp-fpm" // the same PivotPHP app: pivot's workers vs php-fpm
+	// pivot with pivot.pipeline on, against fpm, stock and pivot with it off
+	pipelineFPMRatio   = "pivot-pipeline/fpm"
+	pipelineStockRatio = "pivot-pipeline/stock"
+	pipelineOffRatio   = "pivot-pipeline/pivot"
+	poolRatio          = "pivot/pool round trip"
+	pivotPHPRatio      = "pivotphp/pivotphp-fpm" // the same PivotPHP app: pivot's workers vs php-fpm
 )
 
 func ceilingRatio(kind string) string { return "pivot/" + kind }

@@ -17,7 +17,7 @@ import (
 
 // rrConfig is a .rr.yaml with only the plugin under test: `pivot` (ours) or `http` (stock
 // RoadRunner), the same PHP command and worker count, RPC for the informer, logs at level error.
-func rrConfig(section, command string, rpcPort, httpPort, workers int) string {
+func rrConfig(section, command, options string, rpcPort, httpPort, workers int) string {
 	return fmt.Sprintf(`version: "3"
 rpc:
   listen: tcp://127.0.0.1:%d
@@ -28,9 +28,9 @@ logs:
   mode: production
 %s:
   address: 127.0.0.1:%d
-  pool:
+%s  pool:
     num_workers: %d
-`, rpcPort, strconv.Quote(command), section, httpPort, workers)
+`, rpcPort, strconv.Quote(command), section, httpPort, options, workers)
 }
 
 // rrSpec describes one rr server to start.
@@ -40,6 +40,7 @@ type rrSpec struct {
 	plugin  string // the informer's name for it
 	script  string // PHP worker script
 	phpArgs string // before the script, e.g. -n
+	options string // more YAML lines for the plugin's section, indented by 2
 	path    string // URL path wrk drives
 	env     []string
 	check   func(*http.Response, []byte) error // the preflight; nil: checkHello
@@ -61,7 +62,7 @@ func startRR(ps *procs, cfg *config, dir string, spec rrSpec, workers int) (*ser
 	if spec.phpArgs != "" {
 		command = cfg.php + " " + spec.phpArgs + " " + spec.script
 	}
-	if err := os.WriteFile(conf, []byte(rrConfig(spec.section, command, rpcPort, httpPort, workers)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(rrConfig(spec.section, command, spec.options, rpcPort, httpPort, workers)), 0o644); err != nil {
 		return nil, err
 	}
 	p, err := ps.start(name, filepath.Join(dir, name+".log"), spec.env, cfg.rr, "serve", "-c", conf, "-w", dir)

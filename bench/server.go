@@ -12,10 +12,12 @@ import (
 
 // Server kinds, in the order each round visits them.
 const (
-	kindPivot    = "pivot"    // our plugin, examples/hello/worker.php
-	kindStock    = "stock"    // RoadRunner's http plugin in the same binary, same script
-	kindFPM      = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
-	kindPivotPHP = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
+	kindPivot = "pivot" // our plugin, examples/hello/worker.php
+	// the same with pivot.pipeline: true (a request may wait in a busy worker's pipe; README)
+	kindPivotPipeline = "pivot-pipeline"
+	kindStock         = "stock"    // RoadRunner's http plugin in the same binary, same script
+	kindFPM           = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
+	kindPivotPHP      = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
 	// the same PivotPHP app the classic way: nginx + php-fpm running its front controller
 	// (examples/pivotphp/public/index.php), the framework loaded and the app built per request
 	kindPivotPHPFPM = "pivotphp-fpm"

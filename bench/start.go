@@ -14,6 +14,8 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 	specs := map[string]*rrSpec{
 		kindPivot: {kind: kindPivot, section: "pivot", plugin: "pivot", path: "/hello",
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
+		kindPivotPipeline: {kind: kindPivotPipeline, section: "pivot", plugin: "pivot", path: "/hello",
+			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php"), options: "  pipeline: true\n"},
 		kindStock: {kind: kindStock, section: "http", plugin: "http", path: "/hello",
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
 	}

@@ -35,6 +35,8 @@ func evaluateTargets(r *results) []target {
 	}{
 		{"pivot/stock", fmt.Sprintf("pivot ≥ %.1f× stock req/s (every workers × conns)", targetVsStock), targetVsStock},
 		{"pivot/fpm", fmt.Sprintf("pivot ≥ %.1f× nginx+fpm req/s (every workers × conns)", targetVsFPM), targetVsFPM},
+		// the same with the opt-in pivot.pipeline (README: head-of-line blocking)
+		{pipelineFPMRatio, fmt.Sprintf("pivot.pipeline on: ≥ %.1f× nginx+fpm req/s (every workers × conns)", targetVsFPM), targetVsFPM},
 	} {
 		k, v, ok := worst(r.Ratios[rt.key], false)
 		if !ok {
@@ -47,6 +49,9 @@ func evaluateTargets(r *results) []target {
 		add("pivot p99 no worse than stock (every workers × conns)", yes(v <= 1), "worst pivot/stock p99 %.2f× (%s)", v, k)
 	} else {
 		add("pivot p99 no worse than stock (every workers × conns)", nil, "not measured")
+	}
+	if k, v, ok := worst(r.Ratios["p99 "+pipelineStockRatio], true); ok {
+		add("pivot.pipeline on: p99 no worse than stock (every workers × conns)", yes(v <= 1), "worst pivot-pipeline/stock p99 %.2f× (%s)", v, k)
 	}
 
 	name := fmt.Sprintf("pivot worker RSS < 20 MB after %d requests per worker", r.Settings.RSSRequests)
