@@ -21,6 +21,7 @@ const (
 	defaultReadHeaderTimeout        = 30 * time.Second
 	defaultIdleTimeout              = 2 * time.Minute
 	defaultShutdownTimeout          = 30 * time.Second
+	defaultPipelineWindow           = time.Millisecond
 	defaultMaxHeaderBytes           = 16 << 10
 	minHeaderBytes                  = 1 << 10
 	maxHeaderBytes                  = 1 << 20
@@ -54,6 +55,9 @@ type Config struct {
 	// the request it runs, so the worker takes it without sleeping (pipeline.go). Faster for
 	// short, uniform requests; a queued request waits behind a slow or streamed one. Off by default.
 	Pipeline bool `mapstructure:"pipeline"`
+	// PipelineWindow: a request queues only behind one that started less than this ago (a
+	// request that has run longer may be a slow one). Default 1ms.
+	PipelineWindow time.Duration `mapstructure:"pipeline_window"`
 	// Pool is the sdk/v4 worker pool configuration (num_workers, max_jobs, supervisor, ...).
 	Pool *pool.Config `mapstructure:"pool"`
 }
@@ -126,6 +130,9 @@ func (c *Config) InitDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout
 	}
+	if c.PipelineWindow == 0 {
+		c.PipelineWindow = defaultPipelineWindow
+	}
 	if c.ResetSignal == nil {
 		on := true
 		c.ResetSignal = &on
@@ -191,6 +198,9 @@ func (c *Config) Valid() error {
 	}
 	if c.Pool.Debug {
 		return fmt.Errorf("pivot.pool.debug is not supported: it spawns a worker per request; remove it and use pivot.pool.max_jobs: 1 for the same effect")
+	}
+	if c.PipelineWindow < 0 {
+		return fmt.Errorf("pivot.pipeline_window is %s: it must be positive (default 1ms); raise it", c.PipelineWindow)
 	}
 	if c.MaxRequestSize > 1<<20 {
 		return fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, the maximum is %d; lower it", c.MaxRequestSize, 1<<20)

@@ -40,6 +40,7 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"too many workers", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: 5000\n", []string{"pivot.pool.num_workers", "maximum is 1000"}},
 		{"missing uploads dir", "  address: 127.0.0.1:8080\n  uploads:\n    dir: /nonexistent/pivot\n", []string{"pivot.uploads.dir", "not an existing directory"}},
 		{"header limit too small", "  address: 127.0.0.1:8080\n  max_header_bytes: 16\n", []string{"pivot.max_header_bytes is 16", "in bytes, from 1024"}},
+		{"negative pipeline window", "  address: 127.0.0.1:8080\n  pipeline: true\n  pipeline_window: -5ms\n", []string{"pivot.pipeline_window is -5ms", "must be positive"}},
 		{"debug pool", "  address: 127.0.0.1:8080\n  pool:\n    debug: true\n", []string{"pivot.pool.debug is not supported", "max_jobs: 1"}},
 	}
 	for _, tc := range cases {

@@ -3,6 +3,7 @@ package pivot
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
@@ -22,6 +23,9 @@ import (
 //   - at most one request waits in a worker's pipe, and only when more requests are in the
 //     pool than workers and none waits for a free worker (those came first: they keep their
 //     turn, and a request that queues cannot starve them);
+//   - only behind a request that started less than pivot.pipeline_window ago (1 ms by
+//     default): a request that has run longer may well be a slow one, and one that arrives
+//     while a slow request runs almost always finds it older than that;
 //   - only requests of at most pipelineMaxRequest bytes (their write never blocks);
 //   - never behind a worker's last job (max_jobs) or behind a streamed response once its first
 //     frame is seen (one queued before then waits for the stream's end).
@@ -60,12 +64,14 @@ type pipelineSlot struct {
 	state      atomic.Int32
 	handoffs   chan handoff // one hand-off per queued request
 	buf        []byte       // the queued request's frame: the owner writes from the relay's own buffer
+	started    atomic.Int64 // when the running request started (unix ns)
 	registered atomic.Bool
 	w          *worker.Process
 }
 
 // requestPipeline knows the workers a request may queue behind.
 type requestPipeline struct {
+	window int64      // queue only behind a request younger than this (ns)
 	mu     sync.Mutex // serialises register
 	relays atomic.Pointer[[]*pipeRelay]
 	queued counter
@@ -74,8 +80,8 @@ type requestPipeline struct {
 // counter is the metric of queued requests (a prometheus.Counter).
 type counter interface{ Inc() }
 
-func newRequestPipeline(queued counter) *requestPipeline {
-	return &requestPipeline{queued: queued}
+func newRequestPipeline(window time.Duration, queued counter) *requestPipeline {
+	return &requestPipeline{window: int64(window), queued: queued}
 }
 
 // register adds a worker's relay the first time its slot opens, dropping the relays of workers
@@ -108,8 +114,10 @@ func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, erro
 	if list == nil {
 		return nil, nil
 	}
+	oldest := time.Now().UnixNano() - rp.window
 	for _, rl := range *list {
-		if rl.slot.state.CompareAndSwap(slotOpen, slotQueued) {
+		if rl.slot.state.Load() == slotOpen && rl.slot.started.Load() >= oldest &&
+			rl.slot.state.CompareAndSwap(slotOpen, slotQueued) {
 			return rl, rl.writeQueuedRequest(frame.CodecJSON, reqCtx, reqBody)
 		}
 	}
@@ -146,12 +154,13 @@ func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued 
 // openSlot lets one request queue behind the one w is now running, unless it is w's last job or
 // the worker is already marked for replacement. A queued request opens the slot only once it
 // owns the worker: its own write into the slot's buffer has returned by then.
-func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay) {
+func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	if p.pipeline == nil || !w.State().Compare(fsm.StateWorking) ||
 		(p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs) {
 		return
 	}
 	p.pipeline.register(rl, w)
+	rl.slot.started.Store(started)
 	rl.slot.state.Store(slotOpen)
 }
 

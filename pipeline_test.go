@@ -98,9 +98,12 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 		name      string
 		lifecycle bool // run testdata/lifecycle-worker.php instead of examples/hello
 		pipeline  bool
-		pool      string // extra pool options, indented by 4
-		front     string // the request the only worker runs
-		kill      bool   // SIGKILL the worker while the second request waits
+		// window is pivot.pipeline_window; default 10s, so that the request in front, which the
+		// test lets run for a while before it sends the second one, is young enough
+		window string
+		pool   string // extra pool options, indented by 4
+		front  string // the request the only worker runs
+		kill   bool   // SIGKILL the worker while the second request waits
 		// secondBody > 0 makes the second request a POST with a body of that many bytes
 		secondBody int
 		// what the two requests get
@@ -112,6 +115,8 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 		{name: "behind a slow request", pipeline: true, front: "/sleep?ms=400",
 			frontStatus: 200, queued: true, samePid: true},
 		{name: "off by default", front: "/sleep?ms=400",
+			frontStatus: 200, queued: false, samePid: true},
+		{name: "never behind a request older than pipeline_window", pipeline: true, window: "1ms", front: "/sleep?ms=400",
 			frontStatus: 200, queued: false, samePid: true},
 		{name: "the worker is killed: the queued request runs on its replacement", pipeline: true, front: "/sleep?ms=5000", kill: true,
 			frontStatus: http.StatusBadGateway, queued: false, samePid: false},
@@ -137,7 +142,11 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pivotYAML := "  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n" + tc.pool
 			if tc.pipeline {
-				pivotYAML = "  pipeline: true\n" + pivotYAML
+				window := tc.window
+				if window == "" {
+					window = "10s"
+				}
+				pivotYAML = "  pipeline: true\n  pipeline_window: " + window + "\n" + pivotYAML
 			}
 			o := stackOptions{pivot: pivotYAML}
 			if tc.lifecycle {

@@ -204,7 +204,8 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 		p.release(w)
 		return false, errors.E(op, errors.Str("worker without a pivot relay"))
 	}
-	w.State().SetLastUsed(uint64(time.Now().UnixNano()))
+	started := time.Now().UnixNano()
+	w.State().SetLastUsed(uint64(started))
 	if !queued || w.State().Compare(fsm.StateReady) {
 		// a queued request keeps a replacement mark set while the one in front ran
 		w.State().Transition(fsm.StateWorking)
@@ -222,7 +223,7 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 		}
 	}
 	w.State().RegisterExec()
-	p.openSlot(w, rl)
+	p.openSlot(w, rl, started)
 
 	f, err := rl.readFrame()
 	if err != nil {
