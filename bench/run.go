@@ -150,6 +150,11 @@ func newResults(cfg *config) *results {
 // other at the same worker and connection count (pivot, stock, fpm, ...), and the ceilings
 // (workers 0) close each connection count.
 func runRounds(ctx context.Context, cfg *config, servers []*server, res *results) error {
+	// freshIn[i] is the round whose instance servers[i] is; down[i] the round its restart failed
+	freshIn, down := make([]int, len(servers)), make([]int, len(servers))
+	for i := range freshIn {
+		freshIn[i] = 1
+	}
 	cells := map[string]*cell{}
 	for _, s := range servers {
 		for _, c := range cfg.conns {
@@ -161,12 +166,24 @@ func runRounds(ctx context.Context, cfg *config, servers []*server, res *results
 	for r := 1; r <= cfg.rounds; r++ {
 		for _, c := range cfg.conns {
 			for _, w := range append(slices.Clone(cfg.workers), 0) {
-				for _, s := range servers {
-					if s.workers != w {
+				for i, s := range servers {
+					if s.workers != w || down[i] == r {
 						continue
 					}
 					if ctx.Err() != nil {
 						return ctx.Err()
+					}
+					if cfg.fresh && freshIn[i] != r {
+						ns, err := freshInstance(ctx, cfg, s)
+						if err != nil {
+							if ctx.Err() != nil {
+								return ctx.Err()
+							}
+							res.errorf("round %d %s: a fresh instance failed: %v", r, s.label(), err)
+							down[i] = r
+							continue
+						}
+						servers[i], s, freshIn[i] = ns, ns, r
 					}
 					cl := cells[fmt.Sprintf("%s/%d/%d", s.kind, s.workers, c)]
 					rd, err := measure(ctx, cfg, s, c)
@@ -196,6 +213,35 @@ func runRounds(ctx context.Context, cfg *config, servers []*server, res *results
 	}
 	return nil
 }
+
+// freshInstance stops s and starts another instance of the same server, ready and warmed up
+// (freshWarmup of wrk at the highest connection count). Rounds on fresh instances keep an
+// instance's own speed out of the medians.
+func freshInstance(ctx context.Context, cfg *config, s *server) (*server, error) {
+	for _, p := range s.procs() {
+		p.stop(stopGrace)
+	}
+	ns, err := s.start()
+	if err == nil {
+		err = ns.waitReady(ctx, readyTimeout)
+	}
+	if err != nil {
+		if ns != nil {
+			for _, p := range ns.procs() {
+				p.stop(stopGrace)
+			}
+		}
+		// s stays the server of record: the next round tries again from it
+		return nil, err
+	}
+	ns.start = s.start
+	// a failed warm-up shows in the measurement that follows
+	_, _, _ = runWrk(ctx, cfg.wrk, ns.url, cfg.threads, slices.Max(cfg.conns), freshWarmup)
+	return ns, nil
+}
+
+// freshWarmup warms a fresh instance up before its round (opcache, the Go runtime's caches).
+const freshWarmup = time.Second
 
 // measure is one wrk run with the CPU time each side used during it.
 func measure(ctx context.Context, cfg *config, s *server, conns int) (*round, error) {

@@ -41,6 +41,8 @@ type server struct {
 	php   *proc
 	// check validates one response in the preflight.
 	check func(*http.Response, []byte) error
+	// start starts another instance of the same server (new ports), for a fresh one per round.
+	start func() (*server, error)
 }
 
 // fileName names a server's config and log files under the temp dir: "pivot-php-cli-ext-w2",

@@ -47,6 +47,7 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			}
 			return true
 		}
+		s.start = start
 		if s.isCeiling() {
 			progress("started %s at %s (ceiling: no PHP)", s.label(), s.url)
 		} else {
