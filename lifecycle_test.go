@@ -66,9 +66,34 @@ func pidOf(t testing.TB, body []byte) int64 {
 	return m.Pid
 }
 
+// pipelineVariants runs a lifecycle test as configured by default and with pivot.pipeline on
+// (a 10 s window, so that the 2 ms requests queue behind each other as much as they can); the
+// pipelined run must have queued requests.
+func pipelineVariants(t *testing.T, pool string, test func(t *testing.T, s *stack)) {
+	for _, v := range []struct{ name, yaml string }{
+		{"default", ""},
+		{"pipeline", "  pipeline: true\n  pipeline_window: 10s\n"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			ls := newLifecycleScript(t)
+			s := startStack(t, ls.options(v.yaml+pool))
+			test(t, s)
+			if v.yaml != "" {
+				if n := pipelinedCount(t, s); n == 0 {
+					t.Fatal("no request waited in a worker's pipe: the pipelined variant tested nothing more")
+				} else {
+					t.Logf("%d requests waited in a worker's pipe", n)
+				}
+			}
+		})
+	}
+}
+
 func TestResetUnderLoadFailsNoRequest(t *testing.T) {
-	ls := newLifecycleScript(t)
-	s := startStack(t, ls.options("  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n"))
+	pipelineVariants(t, "  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n", testResetUnderLoad)
+}
+
+func testResetUnderLoad(t *testing.T, s *stack) {
 	c := s.rpcClient()
 
 	finish := startLoad(t, loadOptions{url: s.base + "/sleep?ms=2", concurrency: 8, maxRequests: 2_000_000, maxDuration: soak(30 * time.Second)})
@@ -223,8 +248,12 @@ func TestCrashLoopAtRunTimeIsDetectedAndRecovers(t *testing.T) {
 }
 
 func TestKilledWorkersUnderLoadFailOnlyTheirRequests(t *testing.T) {
-	ls := newLifecycleScript(t)
-	s := startStack(t, ls.options("  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n"))
+	pipelineVariants(t, "  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n", testKilledWorkersUnderLoad)
+}
+
+// A request queued behind a killed worker's runs on another worker: with pivot.pipeline too, a
+// kill fails at most the one request the worker was running.
+func testKilledWorkersUnderLoad(t *testing.T, s *stack) {
 	// 8 clients on 4 workers keep every worker busy: a kill hits at most one request
 	finish := startLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 8, maxRequests: 1_000_000, maxDuration: soak(30 * time.Second)})
 	kills := int64(soak(4))
