@@ -142,7 +142,7 @@ func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued 
 				// its stdin is closed: the worker is gone, and never got this request
 				_ = p.broken(rl.slot.w, nil, nil)
 			case handFail:
-				return nil, false, errors.E(op, errors.Network, errors.Str("the worker failed after the request queued in front of this one"))
+				return nil, false, errors.E(op, errors.Network, errors.Str("the worker failed after answering the request in front of this one; this one may have started, so it is not run again"))
 			case handRetry:
 			}
 		}
