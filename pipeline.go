@@ -21,8 +21,10 @@ import (
 // for the one in front of it however long that one runs, even when another worker frees up
 // first. Hence off by default and bounded:
 //   - at most one request waits in a worker's pipe, and only when more requests are in the
-//     pool than workers and none waits for a free worker (those came first: they keep their
-//     turn, and a request that queues cannot starve them);
+//     pool than workers. While requests wait for a free worker, a new one does not queue
+//     (they came first); instead the owner of a request that starts offers its slot to the
+//     oldest of them, unless that one is too large for a slot: it then gets the next free
+//     worker, which owners that always found their slot taken would never release;
 //   - only behind a request that started less than pivot.pipeline_window ago (1 ms by
 //     default): a request that has run longer may well be a slow one, and one that arrives
 //     while a slow request runs almost always finds it older than that;
@@ -71,10 +73,11 @@ type pipelineSlot struct {
 
 // requestPipeline knows the workers a request may queue behind.
 type requestPipeline struct {
-	window int64      // queue only behind a request younger than this (ns)
-	mu     sync.Mutex // serialises register
-	relays atomic.Pointer[[]*pipeRelay]
-	queued counter
+	window  int64      // queue only behind a request younger than this (ns)
+	mu      sync.Mutex // serialises register
+	relays  atomic.Pointer[[]*pipeRelay]
+	waiters waiterQueue
+	queued  counter
 }
 
 // counter is the metric of queued requests (a prometheus.Counter).
@@ -126,29 +129,120 @@ func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, erro
 
 // acquire finds a worker for the request: with pipelining and every worker busy, a slot behind
 // a running request (queued: the request is already in the worker's pipe); otherwise, or when
-// that worker failed before starting it, a free worker (take).
+// that worker failed before starting it, a free worker or a slot offered while it waits (take).
 func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued bool, err error) {
-	const op = errors.Op("pivot_exec")
-	if rp := p.pipeline; rp != nil && p.queue.Load() > p.cfg.NumWorkers && p.waiting.Load() == 0 &&
-		len(reqCtx)+len(reqBody) <= pipelineMaxRequest {
-		rl, werr := rp.queueBehind(reqCtx, reqBody)
-		if rl != nil {
-			switch <-rl.slot.handoffs {
-			case handOwn:
-				if werr == nil {
-					rp.queued.Inc()
-					return rl.slot.w, true, nil
-				}
-				// its stdin is closed: the worker is gone, and never got this request
-				_ = p.broken(rl.slot.w, nil, nil)
-			case handFail:
-				return nil, false, errors.E(op, errors.Network, errors.Str("the worker failed after answering the request in front of this one; this one may have started, so it is not run again"))
-			case handRetry:
+	small := len(reqCtx)+len(reqBody) <= pipelineMaxRequest
+	if rp := p.pipeline; rp != nil && small && p.queue.Load() > p.cfg.NumWorkers && p.waiting.Load() == 0 {
+		if rl, werr := rp.queueBehind(reqCtx, reqBody); rl != nil {
+			if w, err = p.behind(rl, werr); w != nil || err != nil {
+				return w, w != nil, err
 			}
 		}
 	}
-	w, err = p.take()
-	return w, false, err
+	for {
+		w, slot, err := p.take(small)
+		if err != nil || slot == nil {
+			return w, false, err
+		}
+		// an owner offered this waiter the slot behind its request
+		if w, err = p.behind(slot, slot.writeQueuedRequest(frame.CodecJSON, reqCtx, reqBody)); w != nil || err != nil {
+			return w, w != nil, err
+		}
+	}
+}
+
+// behind waits for the hand-off of the worker whose pipe the request was written into (werr:
+// how that write went). Neither a worker nor an error: the worker failed before it started the
+// request, which must go elsewhere.
+func (p *workerPool) behind(rl *pipeRelay, werr error) (*worker.Process, error) {
+	const op = errors.Op("pivot_exec")
+	switch <-rl.slot.handoffs {
+	case handOwn:
+		if werr == nil {
+			p.pipeline.queued.Inc()
+			return rl.slot.w, nil
+		}
+		// its stdin is closed: the worker is gone, and never got this request
+		_ = p.broken(rl.slot.w, nil, nil)
+	case handFail:
+		return nil, errors.E(op, errors.Network, errors.Str("the worker failed after answering the request in front of this one; this one may have started, so it is not run again"))
+	case handRetry:
+	}
+	return nil, nil
+}
+
+// declineSlot gives back a slot offered to a waiter that got a free worker as well: open again
+// if the request in front still runs, otherwise the worker, with nothing written, is released.
+func (p *workerPool) declineSlot(rl *pipeRelay) {
+	if rl.slot.state.CompareAndSwap(slotQueued, slotOpen) {
+		return
+	}
+	if <-rl.slot.handoffs == handOwn {
+		p.finish(rl.slot.w)
+	}
+}
+
+// waiterQueue is the requests waiting in take, oldest first: an owner
+// that opens its slot while requests wait offers it to the oldest, so pipelining works under
+// overload too and keeps the order of arrival.
+type waiterQueue struct {
+	mu         sync.Mutex
+	head, tail *takeContext
+}
+
+func (q *waiterQueue) push(tc *takeContext) {
+	q.mu.Lock()
+	tc.prev, tc.next, tc.listed = q.tail, nil, true
+	if q.tail != nil {
+		q.tail.next = tc
+	} else {
+		q.head = tc
+	}
+	q.tail = tc
+	q.mu.Unlock()
+}
+
+func (q *waiterQueue) remove(tc *takeContext) {
+	q.mu.Lock()
+	q.unlink(tc)
+	q.mu.Unlock()
+}
+
+func (q *waiterQueue) unlink(tc *takeContext) {
+	if !tc.listed {
+		return
+	}
+	if tc.prev != nil {
+		tc.prev.next = tc.next
+	} else {
+		q.head = tc.next
+	}
+	if tc.next != nil {
+		tc.next.prev = tc.prev
+	} else {
+		q.tail = tc.prev
+	}
+	tc.prev, tc.next, tc.listed = nil, nil, false
+}
+
+// offerSlot gives rl's slot to the oldest waiter; false if there is none, or if the oldest
+// cannot take a slot (a large request): it waits for a free worker, which an owner that
+// always found its slot taken would never release.
+func (q *waiterQueue) offerSlot(rl *pipeRelay) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for tc := q.head; tc != nil && tc.acceptSlot; {
+		next := tc.next
+		q.unlink(tc)
+		// reserved before the waiter wakes: the owner's hand-off then finds it
+		rl.slot.state.Store(slotQueued)
+		if tc.offer(rl) {
+			return true
+		}
+		rl.slot.state.Store(slotClosed) // it timed out meanwhile: try the next
+		tc = next
+	}
+	return false
 }
 
 // openSlot lets one request queue behind the one w is now running, unless it is w's last job or
@@ -161,6 +255,9 @@ func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	}
 	p.pipeline.register(rl, w)
 	rl.slot.started.Store(started)
+	if p.waiting.Load() > 0 && p.pipeline.waiters.offerSlot(rl) {
+		return
+	}
 	rl.slot.state.Store(slotOpen)
 }
 

@@ -243,3 +243,29 @@ func TestPipelinedAnswersReachTheirOwnRequests(t *testing.T) {
 		t.Fatal("12 clients on 2 workers queued no request behind a busy worker")
 	}
 }
+
+// Under overload requests wait for a free worker and an owner offers its slot to the oldest of
+// them. A request too large for a slot must not starve behind small ones that keep taking the
+// slots: when it is the oldest, the slot stays free and the worker is released to it.
+func TestPipelineUnderOverloadStarvesNoLargeRequest(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pipeline: true\n  pipeline_window: 10s\n  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"))
+	finish := startLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 4, maxRequests: 1_000_000, maxDuration: 20 * time.Second})
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	large := wait(t, goPost(s.base+"/pid", bytes.Repeat([]byte("x"), 32<<10)), "the large request")
+	took := time.Since(start)
+	res := finish()
+	t.Logf("the large request took %s among 4 clients on 1 worker; load: %s; %d requests waited in the pipe",
+		took.Round(time.Millisecond), res, pipelinedCount(t, s))
+	if large.status != 200 {
+		t.Fatalf("the large request got %d: %s", large.status, large.body)
+	}
+	// its turn comes after the requests ahead of it: a handful of 20 ms requests
+	if took > 2*time.Second {
+		t.Fatalf("the large request waited %s behind small ones taking the slots", took)
+	}
+	if res.failed.Load() != 0 || pipelinedCount(t, s) == 0 {
+		t.Fatalf("the small requests must all succeed, some of them queued: %s", res)
+	}
+}

@@ -123,7 +123,9 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 // take waits up to allocate_timeout for a free worker. The wait's context is reused across
 // requests (context.WithTimeout would allocate a context and a timer and register with the
 // pool's context on every request): it ends at the timeout or when the pool's context ends.
-func (p *workerPool) take() (*worker.Process, error) {
+// With pivot.pipeline, a waiter whose request is small enough may be offered a slot behind a
+// running request instead (pipeline.go): slot is then that worker's relay, w nil.
+func (p *workerPool) take(acceptSlot bool) (w *worker.Process, slot *pipeRelay, err error) {
 	var tc *takeContext
 	select {
 	case tc = <-p.takeCtxs:
@@ -132,39 +134,69 @@ func (p *workerPool) take() (*worker.Process, error) {
 	}
 	tc.timer.Reset(p.cfg.AllocateTimeout)
 	p.waiting.Add(1)
-	w, err := p.ww.Take(tc)
+	rp := p.pipeline
+	if rp != nil {
+		tc.acceptSlot = acceptSlot
+		rp.waiters.push(tc)
+	}
+	w, err = p.ww.Take(tc)
+	if rp != nil {
+		rp.waiters.remove(tc)
+	}
 	p.waiting.Add(-1)
-	if tc.timer.Stop() && tc.state.Load() == takeWaiting {
+	state := tc.state.Load()
+	if state == takeOffered {
+		slot = tc.offered
+		if err == nil {
+			p.declineSlot(slot) // a free worker came as well: it is the better one
+			slot = nil
+		}
+		err = nil
+	}
+	if tc.timer.Stop() && (state == takeWaiting || state == takeOffered) {
+		if state == takeOffered {
+			tc.rearm()
+		}
 		select {
-		case p.takeCtxs <- tc: // never fired: reusable
-			return w, err
+		case p.takeCtxs <- tc: // its timer never fired: reusable
+			return w, slot, err
 		default:
 		}
 	}
 	tc.release()
-	return w, err
+	return w, slot, err
 }
 
 // takeContext is a reusable context for take: Done is closed when its timer fires or its
 // parent ends, after which it is not reused.
 type takeContext struct {
-	done      chan struct{}
+	done      atomic.Pointer[chan struct{}] // a new channel when an offered context is reused
 	timer     *time.Timer
-	state     atomic.Int32 // takeWaiting, takeTimedOut, takeCancelled
+	state     atomic.Int32 // takeWaiting, takeTimedOut, takeCancelled, takeOffered
 	parent    context.Context
 	stopAfter func() bool
+	// offered is the slot a running request's owner gave this waiter (pipeline.go), if its
+	// request is small enough (acceptSlot); prev, next and listed place it in the pool's queue
+	// of waiters.
+	offered    *pipeRelay
+	acceptSlot bool
+	prev, next *takeContext
+	listed     bool
 }
 
 const (
 	takeWaiting int32 = iota
 	takeTimedOut
 	takeCancelled
+	takeOffered
 )
 
 var _ context.Context = (*takeContext)(nil)
 
 func newTakeContext(parent context.Context) *takeContext {
-	tc := &takeContext{done: make(chan struct{}), parent: parent}
+	tc := &takeContext{parent: parent}
+	done := make(chan struct{})
+	tc.done.Store(&done)
 	tc.timer = time.AfterFunc(time.Hour, func() { tc.fire(takeTimedOut) })
 	tc.timer.Stop()
 	tc.stopAfter = context.AfterFunc(parent, func() { tc.fire(takeCancelled) })
@@ -173,22 +205,41 @@ func newTakeContext(parent context.Context) *takeContext {
 
 func (tc *takeContext) fire(why int32) {
 	if tc.state.CompareAndSwap(takeWaiting, why) {
-		close(tc.done)
+		close(*tc.done.Load())
 	}
+}
+
+// offer wakes the waiter with a slot; false if it was no longer waiting.
+func (tc *takeContext) offer(rl *pipeRelay) bool {
+	tc.offered = rl
+	if tc.state.CompareAndSwap(takeWaiting, takeOffered) {
+		close(*tc.done.Load())
+		return true
+	}
+	tc.offered = nil
+	return false
+}
+
+// rearm makes an offered context reusable (its timer stopped before firing).
+func (tc *takeContext) rearm() {
+	done := make(chan struct{})
+	tc.done.Store(&done)
+	tc.offered = nil
+	tc.state.Store(takeWaiting)
 }
 
 // release drops a fired context's hook on its parent.
 func (tc *takeContext) release() { tc.stopAfter() }
 
 func (tc *takeContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (tc *takeContext) Done() <-chan struct{}       { return tc.done }
+func (tc *takeContext) Done() <-chan struct{}       { return *tc.done.Load() }
 func (tc *takeContext) Value(key any) any           { return tc.parent.Value(key) }
 
 func (tc *takeContext) Err() error {
 	switch tc.state.Load() {
 	case takeTimedOut:
 		return context.DeadlineExceeded
-	case takeCancelled:
+	case takeCancelled, takeOffered:
 		return context.Canceled
 	}
 	return nil
