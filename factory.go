@@ -59,17 +59,27 @@ func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Our own pipe rather than cmd.StdoutPipe(): exec.Cmd.Wait closes that one as soon as the
+	// process exits, and the watcher calls Wait while a request may still be reading the last
+	// answer the worker wrote before it exited.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
+	cmd.Stdout = stdoutW
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
+		_ = stdout.Close()
+		_ = stdoutW.Close()
 		return nil, errors.E(op, err)
 	}
 	rl := newPipeRelay(stdout, stdin)
+	rl.probe = dupStdinProbe(stdin)
 	w.AttachRelay(rl)
-	if err = w.Start(); err != nil {
+	err = w.Start()
+	_ = stdoutW.Close() // the worker has its copy
+	if err != nil {
+		_ = rl.Close()
 		return nil, errors.E(op, err)
 	}
 	if err = handshake(rl); err != nil {

@@ -225,16 +225,24 @@ func TestCrashLoopAtRunTimeIsDetectedAndRecovers(t *testing.T) {
 				_ = syscall.Kill(int(pid), syscall.SIGKILL)
 			}
 			start := time.Now()
-			waitFor(t, 15*time.Second, "the crash loop to be detected (fast 503)", func() bool {
-				resp, _ := do(t, "GET", s.base+"/", nil, nil)
-				return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
+			// requests may get a 503 before the supervisor calls it a crash loop (a request that
+			// no dying worker ever read goes to the next one, until the hand-overs run out):
+			// wait for /health to say so, then check that the front answers a fast 503
+			var health string
+			waitFor(t, 15*time.Second, "the crash loop to be detected (/health 503)", func() bool {
+				resp, body := do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
+				health = string(body)
+				return resp.StatusCode == http.StatusServiceUnavailable
 			})
-			t.Logf("crash loop detected after %s", time.Since(start).Round(time.Millisecond))
-			resp, body := do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
-			if resp.StatusCode != http.StatusServiceUnavailable {
-				t.Fatalf("/health during the crash loop: %d %s", resp.StatusCode, body)
+			t.Logf("crash loop detected after %s; /health said: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(health))
+			reqStart := time.Now()
+			resp, body := do(t, "GET", s.base+"/", nil, nil)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("a request during the crash loop: %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 			}
-			t.Logf("/health said: %s", strings.TrimSpace(string(body)))
+			if d := time.Since(reqStart); d > 2*time.Second {
+				t.Fatalf("the 503 during the crash loop took %s", d)
+			}
 
 			tc.fix(ls)
 			start = time.Now()
@@ -550,5 +558,29 @@ func TestMaxConsecutiveFailuresStopsRoadRunner(t *testing.T) {
 		t.Logf("RoadRunner stops with: %v", r.Error)
 	case <-time.After(20 * time.Second):
 		t.Fatal("max_consecutive_failures did not stop RoadRunner")
+	}
+}
+
+// A worker script that recycles itself by leaving its loop after a response may be handed the
+// next request as it exits. That request was never read: it runs on the replacement instead
+// of failing (the write finds the pipe closed, or the pipe still holds the request unread).
+func TestWorkerThatExitsBetweenRequestsFailsNoRequest(t *testing.T) {
+	ls := newLifecycleScript(t)
+	s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"))
+	pids := map[int64]bool{}
+	for i := 0; i < 10; i++ {
+		resp, body := do(t, "GET", s.base+"/sleep?then=respond-exit", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("round %d, the exiting worker's own request: %d %s", i, resp.StatusCode, body)
+		}
+		pids[pidOf(t, body)] = true
+		resp, body = do(t, "GET", s.base+"/pid", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("round %d, the request right after: %d %s", i, resp.StatusCode, body)
+		}
+		pids[pidOf(t, body)] = true
+	}
+	if len(pids) < 10 {
+		t.Fatalf("each exit must bring a new worker: %d pids over 10 exits", len(pids))
 	}
 }

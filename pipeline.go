@@ -34,8 +34,9 @@ import (
 //
 // A queued request whose worker fails before it has answered the request in front never
 // started: it runs on another worker. One whose worker fails after that gets the failure (5xx),
-// as a request running on a worker that dies does; so does one behind a worker script that
-// exits on its own after a request (README: recycle with max_jobs or the WorkerManager).
+// as a request running on a worker that dies does — unless the worker never read it (a script
+// that leaves its loop after a response): the stdin probe (relay_probe_linux.go) shows it
+// unread, and it runs elsewhere.
 
 // pipelineMaxRequest bounds a queued request (context and body): far below the 64 KiB of a
 // Linux pipe, so writing it never blocks behind the request in front.

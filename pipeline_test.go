@@ -135,6 +135,8 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 			front: "/sleep?ms=400&then=error", frontStatus: http.StatusInternalServerError, queued: true, samePid: true},
 		{name: "the worker exits during the request in front: the queued one runs on the replacement", lifecycle: true, pipeline: true,
 			front: "/sleep?ms=400&then=exit", frontStatus: http.StatusBadGateway, queued: false, samePid: false},
+		{name: "behind a worker that answers and exits on its own: the queued request, unread, runs on the replacement", lifecycle: true, pipeline: true,
+			front: "/sleep?ms=400&then=respond-exit", frontStatus: 200, queued: true, samePid: false},
 		{name: "behind a request the worker declines (stop): it serves the queued one, then is replaced", lifecycle: true, pipeline: true,
 			front: "/sleep?ms=400&then=stop&once=", frontStatus: 200, queued: true, samePid: true, frontRerun: true},
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"hash/crc32"
 	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,9 @@ type pipeRelay struct {
 	// slot is where one request may wait behind the running one (pivot.pipeline).
 	slot   pipelineSlot
 	closed atomic.Bool
+	// probe is a duplicate of stdin's write end (relay_probe_linux.go): whether a worker that
+	// ended read the request written to it, so that one it never read can run elsewhere.
+	probe *os.File
 }
 
 var _ relay.Relay = (*pipeRelay)(nil)
@@ -91,13 +95,29 @@ func (r *pipeRelay) drainGarbage() []byte {
 	return rest
 }
 
-// Close closes both pipes.
+// closeGrace keeps the worker's stdout and the probe open a little after the relay closes:
+// the watcher closes it as soon as the worker exits, while a request may still be reading the
+// last answer the worker wrote (its read ends at the pipe's EOF) or checking the probe.
+const closeGrace = 2 * time.Second
+
+// Close closes stdin now, stdout and the probe shortly after.
 func (r *pipeRelay) Close() error {
-	r.closed.Store(true)
+	if r.closed.Swap(true) {
+		return nil
+	}
 	_ = r.out.Close()
-	_ = r.src.Close()
+	src, probe := r.src, r.probe
+	time.AfterFunc(closeGrace, func() {
+		_ = src.Close()
+		if probe != nil {
+			_ = probe.Close()
+		}
+	})
 	return nil
 }
+
+// requestFrameLen is the size of the frame writeRequest writes for ctx and body.
+func requestFrameLen(ctx, body []byte) int { return 12 + 4 + len(ctx) + len(body) }
 
 // Direct frame I/O for pivot's own exec path: no frame objects, no copies of the response.
 

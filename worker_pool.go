@@ -117,7 +117,7 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 			return err
 		}
 	}
-	return errors.E(op, errors.WorkerAllocate, errors.Str("every worker handed the request back ({\"stop\":true}); none served it"))
+	return errors.E(op, errors.WorkerAllocate, errors.Str("every worker handed the request back ({\"stop\":true}) or ended before reading it; none served it"))
 }
 
 // take waits up to allocate_timeout for a free worker. The wait's context is reused across
@@ -270,7 +270,9 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 
 	if !queued {
 		if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
-			return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
+			// the worker is gone (its stdin is closed): it cannot have read the request
+			_ = p.broken(w, ttl, nil)
+			return true, nil
 		}
 	}
 	w.State().RegisterExec()
@@ -278,6 +280,12 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 
 	f, err := rl.readFrame()
 	if err != nil {
+		if rl.unreadInput() >= requestFrameLen(reqCtx, reqBody) {
+			// the worker ended without reading the request (a script that left its loop between
+			// requests, or one that died as it was written): it never started, so it runs elsewhere
+			_ = p.broken(w, ttl, nil)
+			return true, nil
+		}
 		return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
 	}
 	if f.flags&frame.ERROR != 0 {

@@ -40,6 +40,11 @@ while ($request = $worker->waitRequest()) {
                     continue 3;
                 case 'exit':
                     exit(1);
+                case 'respond-exit':
+                    // answer, then leave without reading the next request (a script that
+                    // recycles itself by leaving its loop)
+                    $worker->respond(200, json_encode(['pid' => getmypid()]), ['Content-Type' => 'application/json']);
+                    exit(0);
                 case 'stop':
                     // "restart me and re-run this request elsewhere"; with once=FILE only the
                     // first time, so that the re-run is served
