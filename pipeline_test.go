@@ -3,7 +3,6 @@ package pivot_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -42,22 +41,16 @@ func goGet(target string) <-chan answer { return goDo("GET", target, nil) }
 
 func goPost(target string, body []byte) <-chan answer { return goDo("POST", target, body) }
 
+// goDo sends the request from its own goroutine (adapterDo: no t.Fatal off the test goroutine).
 func goDo(method, target string, body []byte) <-chan answer {
 	ch := make(chan answer, 1)
 	go func() {
-		req, err := http.NewRequest(method, target, bytes.NewReader(body)) //nolint:noctx
-		if err != nil {
-			ch <- answer{err: err, at: time.Now()}
-			return
+		resp, b, err := adapterDo(method, target, body, nil)
+		a := answer{body: b, err: err, at: time.Now()}
+		if resp != nil {
+			a.status = resp.StatusCode
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			ch <- answer{err: err, at: time.Now()}
-			return
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, err := io.ReadAll(resp.Body)
-		ch <- answer{status: resp.StatusCode, body: b, err: err, at: time.Now()}
+		ch <- a
 	}()
 	return ch
 }
@@ -220,15 +213,13 @@ func TestPipelinedAnswersReachTheirOwnRequests(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < perClient; i++ {
 				id := fmt.Sprintf("c%d-%d", c, i)
-				resp, err := client.Get(s.base + "/query?id=" + id) //nolint:noctx
+				resp, body, err := adapterDo("GET", s.base+"/query?id="+id, nil, nil)
 				if err != nil {
 					errs <- err
 					return
 				}
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"rawQuery":"id=`+id+`"`)) {
-					errs <- fmt.Errorf("request %s got %d %s (%v)", id, resp.StatusCode, body, err)
+				if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"rawQuery":"id=`+id+`"`)) {
+					errs <- fmt.Errorf("request %s got %d %s", id, resp.StatusCode, body)
 					return
 				}
 			}

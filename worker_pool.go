@@ -27,8 +27,8 @@ type workerPool struct {
 	ctx   context.Context
 	ww    *workerWatcher.WorkerWatcher
 	queue atomic.Uint64
-	// waiting counts requests blocked in take: while any wait, no request queues in a worker's
-	// pipe, so those that came first are served first
+	// waiting counts requests blocked in take (with pivot.pipeline): while any wait, no new
+	// request queues in a worker's pipe, so those that came first are served first
 	waiting  atomic.Int64
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -133,17 +133,17 @@ func (p *workerPool) take(acceptSlot bool) (w *worker.Process, slot *pipeRelay, 
 		tc = newTakeContext(p.ctx)
 	}
 	tc.timer.Reset(p.cfg.AllocateTimeout)
-	p.waiting.Add(1)
-	rp := p.pipeline
+	rp := p.pipeline // the waiters are counted and queued only for pipelining
 	if rp != nil {
+		p.waiting.Add(1)
 		tc.acceptSlot = acceptSlot
 		rp.waiters.push(tc)
 	}
 	w, err = p.ww.Take(tc)
 	if rp != nil {
 		rp.waiters.remove(tc)
+		p.waiting.Add(-1)
 	}
-	p.waiting.Add(-1)
 	state := tc.state.Load()
 	if state == takeOffered {
 		slot = tc.offered
