@@ -17,14 +17,16 @@ const (
 	// MB is the unit of max_request_size, as in RoadRunner's http plugin.
 	MB uint64 = 1024 * 1024
 
-	defaultMaxRequestSize    uint64 = 100
-	defaultReadHeaderTimeout        = 30 * time.Second
-	defaultIdleTimeout              = 2 * time.Minute
-	defaultShutdownTimeout          = 30 * time.Second
-	defaultPipelineWindow           = time.Millisecond
-	defaultMaxHeaderBytes           = 16 << 10
-	minHeaderBytes                  = 1 << 10
-	maxHeaderBytes                  = 1 << 20
+	defaultMaxRequestSize     uint64 = 100
+	defaultReadHeaderTimeout         = 30 * time.Second
+	defaultIdleTimeout               = 2 * time.Minute
+	defaultShutdownTimeout           = 30 * time.Second
+	defaultPipelineWindow            = time.Millisecond
+	defaultPipelinePause             = time.Second
+	defaultPipelinePauseAfter        = 10 * time.Millisecond
+	defaultMaxHeaderBytes            = 16 << 10
+	minHeaderBytes                   = 1 << 10
+	maxHeaderBytes                   = 1 << 20
 	// maxWorkers is the capacity of the sdk/v4 worker channel: a larger pool would block.
 	maxWorkers uint64 = 1000
 )
@@ -58,6 +60,12 @@ type Config struct {
 	// PipelineWindow: a request queues only behind one that started less than this ago (a
 	// request that has run longer may be a slow one). Default 1ms.
 	PipelineWindow time.Duration `mapstructure:"pipeline_window"`
+	// PipelinePause: after a request that ran longer than PipelinePauseAfter, no request queues
+	// for this long, so an app with slow requests rarely has one queued behind them. Default 1s.
+	PipelinePause time.Duration `mapstructure:"pipeline_pause"`
+	// PipelinePauseAfter is the run time that counts as slow for PipelinePause: well above a
+	// fast request's time plus the scheduling delays of a loaded box (a few ms). Default 10ms.
+	PipelinePauseAfter time.Duration `mapstructure:"pipeline_pause_after"`
 	// Pool is the sdk/v4 worker pool configuration (num_workers, max_jobs, supervisor, ...).
 	Pool *pool.Config `mapstructure:"pool"`
 }
@@ -133,6 +141,12 @@ func (c *Config) InitDefaults() {
 	if c.PipelineWindow == 0 {
 		c.PipelineWindow = defaultPipelineWindow
 	}
+	if c.PipelinePause == 0 {
+		c.PipelinePause = defaultPipelinePause
+	}
+	if c.PipelinePauseAfter == 0 {
+		c.PipelinePauseAfter = defaultPipelinePauseAfter
+	}
 	if c.ResetSignal == nil {
 		on := true
 		c.ResetSignal = &on
@@ -201,6 +215,12 @@ func (c *Config) Valid() error {
 	}
 	if c.PipelineWindow < 0 {
 		return fmt.Errorf("pivot.pipeline_window is %s: it must be positive (default 1ms); raise it", c.PipelineWindow)
+	}
+	if c.PipelinePause < 0 {
+		return fmt.Errorf("pivot.pipeline_pause is %s: it must be positive (default 1s); raise it", c.PipelinePause)
+	}
+	if c.PipelinePauseAfter < 0 {
+		return fmt.Errorf("pivot.pipeline_pause_after is %s: it must be positive (default 10ms); raise it", c.PipelinePauseAfter)
 	}
 	if c.MaxRequestSize > 1<<20 {
 		return fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, the maximum is %d; lower it", c.MaxRequestSize, 1<<20)

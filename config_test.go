@@ -41,6 +41,8 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"missing uploads dir", "  address: 127.0.0.1:8080\n  uploads:\n    dir: /nonexistent/pivot\n", []string{"pivot.uploads.dir", "not an existing directory"}},
 		{"header limit too small", "  address: 127.0.0.1:8080\n  max_header_bytes: 16\n", []string{"pivot.max_header_bytes is 16", "in bytes, from 1024"}},
 		{"negative pipeline window", "  address: 127.0.0.1:8080\n  pipeline: true\n  pipeline_window: -5ms\n", []string{"pivot.pipeline_window is -5ms", "must be positive"}},
+		{"negative pipeline pause", "  address: 127.0.0.1:8080\n  pipeline: true\n  pipeline_pause: -1s\n", []string{"pivot.pipeline_pause is -1s", "must be positive"}},
+		{"negative pipeline pause_after", "  address: 127.0.0.1:8080\n  pipeline: true\n  pipeline_pause_after: -10ms\n", []string{"pivot.pipeline_pause_after is -10ms", "must be positive"}},
 		{"debug pool", "  address: 127.0.0.1:8080\n  pool:\n    debug: true\n", []string{"pivot.pool.debug is not supported", "max_jobs: 1"}},
 	}
 	for _, tc := range cases {

@@ -67,12 +67,13 @@ func pidOf(t testing.TB, body []byte) int64 {
 }
 
 // pipelineVariants runs a lifecycle test as configured by default and with pivot.pipeline on
-// (a 10 s window, so that the 2 ms requests queue behind each other as much as they can); the
-// pipelined run must have queued requests.
+// (a 10 s window and no pause, so that the 2 ms requests queue behind each other as much as
+// they can, a replacement's slow first request included); the pipelined run must have queued
+// requests.
 func pipelineVariants(t *testing.T, pool string, test func(t *testing.T, s *stack)) {
 	for _, v := range []struct{ name, yaml string }{
 		{"default", ""},
-		{"pipeline", "  pipeline: true\n  pipeline_window: 10s\n"},
+		{"pipeline", "  pipeline: true\n  pipeline_window: 10s\n  pipeline_pause_after: 1h\n"},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			ls := newLifecycleScript(t)

@@ -19,6 +19,7 @@ type metrics struct {
 	resets          prometheus.Counter
 	restartFailures prometheus.Counter
 	pipelined       prometheus.Counter
+	pipelinePauses  prometheus.Counter
 	workers         *sdkMetrics.StatsExporter
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
@@ -45,6 +46,10 @@ func newMetrics(p *Plugin) *metrics {
 		pipelined: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "pipelined_requests_total",
 			Help: "Requests that waited in a busy worker's pipe behind the request it ran (pivot.pipeline).",
+		}),
+		pipelinePauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "pipeline_pauses_total",
+			Help: "Times pipelining paused because a request ran longer than pivot.pipeline_window.",
 		}),
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
@@ -75,5 +80,5 @@ func (m *metrics) countStatus(status int) {
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
 	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
-		p.metrics.restartFailures, p.metrics.workers}
+		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers}
 }

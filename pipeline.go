@@ -28,6 +28,11 @@ import (
 //   - only behind a request that started less than pivot.pipeline_window ago (1 ms by
 //     default): a request that has run longer may well be a slow one, and one that arrives
 //     while a slow request runs almost always finds it older than that;
+//   - not for pivot.pipeline_pause (1 s) after any request ran longer than
+//     pivot.pipeline_pause_after (10 ms): while requests queue, those in front of them have all
+//     recently run within that time. An app whose slow requests come often never queues; one
+//     whose slow requests are rare may have a request queued behind the first slow one after
+//     each pause (at most one per worker);
 //   - only requests of at most pipelineMaxRequest bytes (their write never blocks);
 //   - never behind a worker's last job (max_jobs) or behind a streamed response once its first
 //     frame is seen (one queued before then waits for the stream's end).
@@ -75,7 +80,11 @@ type pipelineSlot struct {
 
 // requestPipeline knows the workers a request may queue behind.
 type requestPipeline struct {
-	window  int64      // queue only behind a request younger than this (ns)
+	window  int64        // queue only behind a request younger than this (ns)
+	slow    int64        // a request that ran longer than this (ns)…
+	pause   int64        // …stops requests queueing for this long (ns)
+	resume  atomic.Int64 // unix ns before which nothing queues
+	pauses  counter
 	mu      sync.Mutex // serialises register
 	relays  atomic.Pointer[[]*pipeRelay]
 	waiters waiterQueue
@@ -85,9 +94,25 @@ type requestPipeline struct {
 // counter is the metric of queued requests (a prometheus.Counter).
 type counter interface{ Inc() }
 
-func newRequestPipeline(window time.Duration, queued counter) *requestPipeline {
-	return &requestPipeline{window: int64(window), queued: queued}
+func newRequestPipeline(cfg *Config, queued, pauses counter) *requestPipeline {
+	return &requestPipeline{window: int64(cfg.PipelineWindow), slow: int64(cfg.PipelinePauseAfter),
+		pause: int64(cfg.PipelinePause), queued: queued, pauses: pauses}
 }
+
+// ended notes a request that started at started (unix ns) and has its answer (or its end): a
+// slow one pauses pipelining.
+func (rp *requestPipeline) ended(started int64) {
+	now := time.Now().UnixNano()
+	if now-started <= rp.slow {
+		return
+	}
+	if rp.resume.Swap(now+rp.pause) <= now {
+		rp.pauses.Inc()
+	}
+}
+
+// paused reports whether a slow request ended less than the pause ago.
+func (rp *requestPipeline) paused(now int64) bool { return now < rp.resume.Load() }
 
 // register adds a worker's relay the first time its slot opens, dropping the relays of workers
 // that have exited (the watcher replaces workers, so the list would grow otherwise).
@@ -119,7 +144,11 @@ func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, erro
 	if list == nil {
 		return nil, nil
 	}
-	oldest := time.Now().UnixNano() - rp.window
+	now := time.Now().UnixNano()
+	if rp.paused(now) {
+		return nil, nil
+	}
+	oldest := now - rp.window
 	for _, rl := range *list {
 		if rl.slot.state.Load() == slotOpen && rl.slot.started.Load() >= oldest &&
 			rl.slot.state.CompareAndSwap(slotOpen, slotQueued) {
@@ -247,12 +276,12 @@ func (q *waiterQueue) offerSlot(rl *pipeRelay) bool {
 	return false
 }
 
-// openSlot lets one request queue behind the one w is now running, unless it is w's last job or
-// the worker is already marked for replacement. A queued request opens the slot only once it
+// openSlot lets one request queue behind the one w is now running, unless it is w's last job,
+// the worker is already marked for replacement or pipelining is paused. A queued request opens the slot only once it
 // owns the worker: its own write into the slot's buffer has returned by then.
 func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	if p.pipeline == nil || !w.State().Compare(fsm.StateWorking) ||
-		(p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs) {
+		(p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs) || p.pipeline.paused(started) {
 		return
 	}
 	p.pipeline.register(rl, w)

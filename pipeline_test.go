@@ -141,7 +141,8 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 				if window == "" {
 					window = "10s"
 				}
-				pivotYAML = "  pipeline: true\n  pipeline_window: " + window + "\n" + pivotYAML
+				// no pause: a slow request in front ends with the test's requests already queued
+				pivotYAML = "  pipeline: true\n  pipeline_window: " + window + "\n  pipeline_pause_after: 1h\n" + pivotYAML
 			}
 			o := stackOptions{pivot: pivotYAML}
 			if tc.lifecycle {
@@ -203,7 +204,8 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 // Every answer must belong to its own request: clients on 2 workers send distinct queries and
 // check the echo, with requests queued behind each other all the time.
 func TestPipelinedAnswersReachTheirOwnRequests(t *testing.T) {
-	s := startStack(t, stackOptions{pivot: "  pipeline: true\n  pool:\n    num_workers: 2\n    allocate_timeout: 20s\n"})
+	// no pause: a request the race detector delays past pipeline_pause_after would stop queueing
+	s := startStack(t, stackOptions{pivot: "  pipeline: true\n  pipeline_pause_after: 1h\n  pool:\n    num_workers: 2\n    allocate_timeout: 20s\n"})
 	const clients, perClient = 12, 150
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -242,7 +244,7 @@ func TestPipelinedAnswersReachTheirOwnRequests(t *testing.T) {
 // slots: when it is the oldest, the slot stays free and the worker is released to it.
 func TestPipelineUnderOverloadStarvesNoLargeRequest(t *testing.T) {
 	ls := newLifecycleScript(t)
-	s := startStack(t, ls.options("  pipeline: true\n  pipeline_window: 10s\n  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"))
+	s := startStack(t, ls.options("  pipeline: true\n  pipeline_window: 10s\n  pipeline_pause_after: 1h\n  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"))
 	finish := startLoad(t, loadOptions{url: s.base + "/sleep?ms=20", concurrency: 4, maxRequests: 1_000_000, maxDuration: 20 * time.Second})
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
@@ -260,5 +262,65 @@ func TestPipelineUnderOverloadStarvesNoLargeRequest(t *testing.T) {
 	}
 	if res.failed.Load() != 0 || pipelinedCount(t, s) == 0 {
 		t.Fatalf("the small requests must all succeed, some of them queued: %s", res)
+	}
+}
+
+// pipelinePauses reads rr_pivot_pipeline_pauses_total from the metrics plugin.
+func pipelinePauses(t *testing.T, s *stack) int {
+	t.Helper()
+	_, body := do(t, "GET", s.metrics+"/metrics", nil, nil)
+	m := regexp.MustCompile(`(?m)^rr_pivot_pipeline_pauses_total (\d+)`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics lacks rr_pivot_pipeline_pauses_total")
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// A request that runs longer than pipeline_pause_after stops requests queueing for
+// pipeline_pause; then they queue again. One worker: a request sent while it runs another
+// either queues in its pipe (the metric counts it) or waits for it in the pool.
+func TestPipelinePausesAfterASlowRequest(t *testing.T) {
+	const pause = 3 * time.Second
+	s := startStack(t, stackOptions{pivot: "  pipeline: true\n  pipeline_window: 10s\n" +
+		"  pipeline_pause_after: 1s\n  pipeline_pause: " + pause.String() + "\n" +
+		"  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"})
+	// behindFront runs a request on the only worker and sends /pid while it runs; it returns
+	// when both are answered, and when the one in front was.
+	behindFront := func(front string) time.Time {
+		t.Helper()
+		f, pid := runningOnTheOnlyWorker(t, s, s.base+front)
+		second := goGet(s.base + "/pid")
+		a, b := wait(t, f, front), wait(t, second, "/pid behind "+front)
+		if a.status != 200 || b.status != 200 || pidOf(t, b.body) != pid {
+			t.Fatalf("%s: %d, then /pid: %d from pid %d (the only worker is %d)", front, a.status, b.status, pidOf(t, b.body), pid)
+		}
+		return a.at
+	}
+	steps := []struct {
+		what, front string
+		queued      int // rr_pivot_pipelined_requests_total after the step
+		pauses      int
+	}{
+		{"before any slow request, a request queues behind a fast one", "/sleep?ms=300", 1, 0},
+		{"it queues behind the first slow one too; that one's end pauses pipelining", "/sleep?ms=1500", 2, 1},
+		{"paused: a request waits in the pool instead", "/sleep?ms=300", 2, 1},
+		{"the pause over: requests queue again", "/sleep?ms=300", 3, 1},
+	}
+	var slowEnded time.Time
+	for i, st := range steps {
+		if i == 3 {
+			time.Sleep(time.Until(slowEnded.Add(pause + 200*time.Millisecond)))
+		}
+		ended := behindFront(st.front)
+		if i == 1 {
+			slowEnded = ended
+		}
+		if i == 2 && time.Since(slowEnded) >= pause {
+			t.Fatalf("step %q ran %s after the slow request: past the pause, it tests nothing", st.what, time.Since(slowEnded))
+		}
+		if q, p := pipelinedCount(t, s), pipelinePauses(t, s); q != st.queued || p != st.pauses {
+			t.Fatalf("%s: pipelined %d (want %d), pauses %d (want %d)", st.what, q, st.queued, p, st.pauses)
+		}
 	}
 }

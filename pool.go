@@ -57,7 +57,7 @@ func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
 	cfg.NumWorkers = p.workerTarget.Load()
 	var pipeline *requestPipeline
 	if p.cfg.Pipeline {
-		pipeline = newRequestPipeline(p.cfg.PipelineWindow, p.metrics.pipelined)
+		pipeline = newRequestPipeline(p.cfg, p.metrics.pipelined, p.metrics.pipelinePauses)
 	}
 	pl, err := newWorkerPool(ctx, command, &pipeFactory{log: p.log}, &cfg, pipeline, p.log)
 	if err != nil {

@@ -279,6 +279,9 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 	p.openSlot(w, rl, started)
 
 	f, err := rl.readFrame()
+	if p.pipeline != nil {
+		p.pipeline.ended(started) // a stream's start; its end is noted again
+	}
 	if err != nil {
 		if rl.unreadInput() >= requestFrameLen(reqCtx, reqBody) {
 			// the worker ended without reading the request (a script that left its loop between
@@ -325,19 +328,19 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 		return false, nil
 	}
 	closeSlot(rl)
-	return false, p.stream(w, rl, ttl, ctx, body, sink)
+	return false, p.stream(w, rl, ttl, started, ctx, body, sink)
 }
 
 // stream relays the frames of a streamed response; if the client goes away, the worker is
 // told to stop (STOP bit) and its remaining frames are discarded. A sink that writes the
 // response after its handler returns (streamDetacher) takes the stream as a cursor instead and
 // pulls the frames itself; the worker stays taken until the cursor ends.
-func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, ctx, body []byte, sink frameSink) error {
+func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, started int64, ctx, body []byte, sink frameSink) error {
 	wanted := sink.onFrame(ctx, body, true)
 	if !ttl.stop() { // fired while the first frame was written
 		return p.broken(w, ttl, nil)
 	}
-	c := &streamCursor{p: p, w: w, rl: rl, ttl: ttl, wanted: wanted}
+	c := &streamCursor{p: p, w: w, rl: rl, ttl: ttl, started: started, wanted: wanted}
 	if d, ok := sink.(streamDetacher); ok && d.detachStream(c) {
 		return nil
 	}
@@ -362,6 +365,7 @@ type streamCursor struct {
 	rl          *pipeRelay
 	ttl         *execTimer
 	cancelTimer *execTimer
+	started     int64 // unix ns
 	wanted      bool
 	done        bool
 }
@@ -377,6 +381,9 @@ func (c *streamCursor) next(sink frameSink) (done bool, err error) {
 		if done {
 			c.done = true
 			c.cancelTimer.stop()
+			if c.p.pipeline != nil {
+				c.p.pipeline.ended(c.started)
+			}
 		}
 	}()
 	p, w, rl, ttl := c.p, c.w, c.rl, c.ttl
