@@ -17,16 +17,22 @@ import (
 	"github.com/roadrunner-server/sdk/v4/fsm"
 )
 
-// pipelinedCount reads rr_pivot_pipelined_requests_total from the metrics plugin.
-func pipelinedCount(t *testing.T, s *stack) int {
+// pivotCounter reads one of the plugin's counters from the metrics plugin.
+func pivotCounter(t *testing.T, s *stack, name string) int {
 	t.Helper()
 	_, body := do(t, "GET", s.metrics+"/metrics", nil, nil)
-	m := regexp.MustCompile(`(?m)^rr_pivot_pipelined_requests_total (\d+)`).FindSubmatch(body)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\d+)`).FindSubmatch(body)
 	if m == nil {
-		t.Fatalf("/metrics lacks rr_pivot_pipelined_requests_total")
+		t.Fatalf("/metrics lacks %s", name)
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	return n
+}
+
+// pipelinedCount reads rr_pivot_pipelined_requests_total.
+func pipelinedCount(t *testing.T, s *stack) int {
+	t.Helper()
+	return pivotCounter(t, s, "rr_pivot_pipelined_requests_total")
 }
 
 // answer is one request's outcome, collected off the test goroutine.
@@ -265,18 +271,6 @@ func TestPipelineUnderOverloadStarvesNoLargeRequest(t *testing.T) {
 	}
 }
 
-// pipelinePauses reads rr_pivot_pipeline_pauses_total from the metrics plugin.
-func pipelinePauses(t *testing.T, s *stack) int {
-	t.Helper()
-	_, body := do(t, "GET", s.metrics+"/metrics", nil, nil)
-	m := regexp.MustCompile(`(?m)^rr_pivot_pipeline_pauses_total (\d+)`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("/metrics lacks rr_pivot_pipeline_pauses_total")
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
-}
-
 // A request that runs longer than pipeline_pause_after stops requests queueing for
 // pipeline_pause; then they queue again. One worker: a request sent while it runs another
 // either queues in its pipe (the metric counts it) or waits for it in the pool.
@@ -319,7 +313,7 @@ func TestPipelinePausesAfterASlowRequest(t *testing.T) {
 		if i == 2 && time.Since(slowEnded) >= pause {
 			t.Fatalf("step %q ran %s after the slow request: past the pause, it tests nothing", st.what, time.Since(slowEnded))
 		}
-		if q, p := pipelinedCount(t, s), pipelinePauses(t, s); q != st.queued || p != st.pauses {
+		if q, p := pipelinedCount(t, s), pivotCounter(t, s, "rr_pivot_pipeline_pauses_total"); q != st.queued || p != st.pauses {
 			t.Fatalf("%s: pipelined %d (want %d), pauses %d (want %d)", st.what, q, st.queued, p, st.pauses)
 		}
 	}
