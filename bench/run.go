@@ -218,19 +218,9 @@ func runRounds(ctx context.Context, cfg *config, servers []*server, res *results
 // (freshWarmup of wrk at the highest connection count). Rounds on fresh instances keep an
 // instance's own speed out of the medians.
 func freshInstance(ctx context.Context, cfg *config, s *server) (*server, error) {
-	for _, p := range s.procs() {
-		p.stop(stopGrace)
-	}
-	ns, err := s.start()
-	if err == nil {
-		err = ns.waitReady(ctx, readyTimeout)
-	}
+	s.stop()
+	ns, err := startReady(ctx, s.start)
 	if err != nil {
-		if ns != nil {
-			for _, p := range ns.procs() {
-				p.stop(stopGrace)
-			}
-		}
 		// s stays the server of record: the next round tries again from it
 		return nil, err
 	}
@@ -299,19 +289,14 @@ func measureVariantRSS(ctx context.Context, ps *procs, cfg *config, dir string, 
 	w := slices.Min(cfg.workers)
 	spec := rrSpec{kind: v.kind, section: "pivot", plugin: "pivot", path: "/hello", phpArgs: strings.Join(v.args, " "),
 		script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")}
-	s, err := startRR(ps, cfg, dir, spec, w)
-	if err == nil {
-		err = s.waitReady(ctx, readyTimeout)
-	}
-	if err == nil {
-		progress("RSS %s: %d requests", s.label(), cfg.rssRequests*w)
-		measureRSS(ctx, s, cfg.rssRequests*w, res)
-	} else if ctx.Err() == nil {
-		res.errorf("%s w%d failed to start: %v", v.kind, w, err)
-	}
-	if s != nil {
-		for _, p := range s.procs() {
-			p.stop(stopGrace)
+	s, err := startReady(ctx, func() (*server, error) { return startRR(ps, cfg, dir, spec, w) })
+	if err != nil {
+		if ctx.Err() == nil {
+			res.errorf("%s w%d failed to start: %v", v.kind, w, err)
 		}
+		return
 	}
+	progress("RSS %s: %d requests", s.label(), cfg.rssRequests*w)
+	measureRSS(ctx, s, cfg.rssRequests*w, res)
+	s.stop()
 }

@@ -109,6 +109,29 @@ func (s *server) procs() []*proc {
 	return []*proc{s.front}
 }
 
+// stop stops every process the harness started for this server.
+func (s *server) stop() {
+	for _, p := range s.procs() {
+		p.stop(stopGrace)
+	}
+}
+
+// startReady starts a server and waits until it answers; if it does not, whatever started is
+// stopped.
+func startReady(ctx context.Context, start func() (*server, error)) (*server, error) {
+	s, err := start()
+	if err == nil {
+		err = s.waitReady(ctx, readyTimeout)
+	}
+	if err != nil {
+		if s != nil {
+			s.stop()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
 // waitReady polls the URL until check passes, a process exits or the timeout passes.
 func (s *server) waitReady(ctx context.Context, timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}

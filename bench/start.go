@@ -26,10 +26,7 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 		if ctx.Err() != nil {
 			return false
 		}
-		s, err := start()
-		if err == nil {
-			err = s.waitReady(ctx, readyTimeout)
-		}
+		s, err := startReady(ctx, start)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false
@@ -37,11 +34,6 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			label := serverLabel(kind, workers)
 			res.errorf("%s failed to start: %v", label, err)
 			progress("%s failed to start: %v", label, err)
-			if s != nil {
-				for _, p := range s.procs() {
-					p.stop(stopGrace)
-				}
-			}
 			for _, c := range cfg.conns {
 				res.Throughput = append(res.Throughput, &cell{Server: kind, Workers: workers, Conns: c, Failed: "failed to start"})
 			}
