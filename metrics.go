@@ -49,7 +49,7 @@ func newMetrics(p *Plugin) *metrics {
 		}),
 		pipelinePauses: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "pipeline_pauses_total",
-			Help: "Times pipelining paused because a request ran longer than pivot.pipeline_window.",
+			Help: "Times pipelining paused because a request ran longer than pivot.pipeline_pause_after.",
 		}),
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),

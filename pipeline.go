@@ -88,10 +88,13 @@ type requestPipeline struct {
 	mu      sync.Mutex // serialises register
 	relays  atomic.Pointer[[]*pipeRelay]
 	waiters waiterQueue
+	// waiting counts the requests blocked in take: while any wait, no new request queues in a
+	// pipe, so those that came first are served first
+	waiting atomic.Int64
 	queued  counter
 }
 
-// counter is the metric of queued requests (a prometheus.Counter).
+// counter is one of the pipeline's metrics (a prometheus.Counter).
 type counter interface{ Inc() }
 
 func newRequestPipeline(cfg *Config, queued, pauses counter) *requestPipeline {
@@ -163,7 +166,7 @@ func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, erro
 // that worker failed before starting it, a free worker or a slot offered while it waits (take).
 func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued bool, err error) {
 	small := len(reqCtx)+len(reqBody) <= pipelineMaxRequest
-	if rp := p.pipeline; rp != nil && small && p.queue.Load() > p.cfg.NumWorkers && p.waiting.Load() == 0 {
+	if rp := p.pipeline; rp != nil && small && p.queue.Load() > p.cfg.NumWorkers && rp.waiting.Load() == 0 {
 		if rl, werr := rp.queueBehind(reqCtx, reqBody); rl != nil {
 			if w, err = p.behind(rl, werr); w != nil || err != nil {
 				return w, w != nil, err
@@ -286,7 +289,7 @@ func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	}
 	p.pipeline.register(rl, w)
 	rl.slot.started.Store(started)
-	if p.waiting.Load() > 0 && p.pipeline.waiters.offerSlot(rl) {
+	if p.pipeline.waiting.Load() > 0 && p.pipeline.waiters.offerSlot(rl) {
 		return
 	}
 	rl.slot.state.Store(slotOpen)

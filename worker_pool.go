@@ -22,14 +22,11 @@ import (
 // no goroutine, channel or payload copy per request as in sdk/v4's static pool, and the
 // supervisor goroutine ends with the pool (the sdk's never does, which would leak one per reset).
 type workerPool struct {
-	cfg   *pool.Config
-	log   *zap.Logger
-	ctx   context.Context
-	ww    *workerWatcher.WorkerWatcher
-	queue atomic.Uint64
-	// waiting counts requests blocked in take (with pivot.pipeline): while any wait, no new
-	// request queues in a worker's pipe, so those that came first are served first
-	waiting  atomic.Int64
+	cfg      *pool.Config
+	log      *zap.Logger
+	ctx      context.Context
+	ww       *workerWatcher.WorkerWatcher
+	queue    atomic.Uint64
 	stop     chan struct{}
 	stopOnce sync.Once
 	// takeCtxs is a bounded free list (not a sync.Pool: a context dropped by the GC would stay
@@ -135,14 +132,14 @@ func (p *workerPool) take(acceptSlot bool) (w *worker.Process, slot *pipeRelay, 
 	tc.timer.Reset(p.cfg.AllocateTimeout)
 	rp := p.pipeline // the waiters are counted and queued only for pipelining
 	if rp != nil {
-		p.waiting.Add(1)
+		rp.waiting.Add(1)
 		tc.acceptSlot = acceptSlot
 		rp.waiters.push(tc)
 	}
 	w, err = p.ww.Take(tc)
 	if rp != nil {
 		rp.waiters.remove(tc)
-		p.waiting.Add(-1)
+		rp.waiting.Add(-1)
 	}
 	state := tc.state.Load()
 	if state == takeOffered {
@@ -458,7 +455,7 @@ func (p *workerPool) finish(w *worker.Process) {
 	if w.State().Compare(fsm.StateWorking) {
 		w.State().Transition(fsm.StateReady)
 	}
-	p.release(w)
+	p.giveBack(w)
 }
 
 // yieldToWaiter lets the request that was just handed the freed worker run first, when
@@ -474,12 +471,17 @@ func (p *workerPool) yieldToWaiter() {
 	}
 }
 
-// release hands the worker back; one that must go (max_jobs, ttl, ...) is stopped off the
-// request path, so its exit never delays the response.
+// release hands the worker to the request queued behind, or back to the watcher.
 func (p *workerPool) release(w *worker.Process) {
 	if p.handOver(w, handOwn) {
 		return // the queued request releases it (a replacement mark stays)
 	}
+	p.giveBack(w)
+}
+
+// giveBack returns the worker to the watcher; one that must go (max_jobs, ttl, ...) is stopped
+// off the request path, so its exit never delays the response.
+func (p *workerPool) giveBack(w *worker.Process) {
 	if w.State().Compare(fsm.StateReady) {
 		p.ww.Release(w)
 		return

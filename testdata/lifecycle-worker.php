@@ -4,7 +4,8 @@ declare(strict_types=1);
 
 // Worker for the Go lifecycle tests: routes that sleep (and then answer, fail, exit or decline
 // the request), leak memory or report the pid, and a mode (env PIVOT_TEST_MODE) that makes the
-// worker die right after its handshake, to produce a crash loop. The tests break and repair the script that requires this file.
+// worker die right after its handshake, to produce a crash loop. The tests break and repair
+// the script that requires this file.
 
 require __DIR__ . '/../php/autoload.php';
 
