@@ -280,8 +280,8 @@ func (q *waiterQueue) offerSlot(rl *pipeRelay) bool {
 }
 
 // openSlot lets one request queue behind the one w is now running, unless it is w's last job,
-// the worker is already marked for replacement or pipelining is paused. A queued request opens the slot only once it
-// owns the worker: its own write into the slot's buffer has returned by then.
+// the worker is already marked for replacement or pipelining is paused. A queued request opens
+// the slot only once it owns the worker: its own write into the slot's buffer has returned by then.
 func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	if p.pipeline == nil || !w.State().Compare(fsm.StateWorking) ||
 		(p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs) || p.pipeline.paused(started) {

@@ -116,9 +116,6 @@ func (r *pipeRelay) Close() error {
 	return nil
 }
 
-// requestFrameLen is the size of the frame writeRequest writes for ctx and body.
-func requestFrameLen(ctx, body []byte) int { return 12 + 4 + len(ctx) + len(body) }
-
 // Direct frame I/O for pivot's own exec path: no frame objects, no copies of the response.
 
 const (
@@ -140,6 +137,12 @@ func putHeader(dst []byte, flags, byte10 byte, payloadLen int, options ...uint32
 	}
 	return dst
 }
+
+// requestHeaderLen is a request frame's header: the 12 fixed bytes and one option.
+const requestHeaderLen = 12 + 4
+
+// requestFrameLen is the size of the frame writeRequest writes for ctx and body.
+func requestFrameLen(ctx, body []byte) int { return requestHeaderLen + len(ctx) + len(body) }
 
 // writeRequest sends a worker request frame: one option (the context length), payload
 // context‖body, in one write (two for a large body, to avoid copying it).
