@@ -105,7 +105,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.poolBenchtime, "pool-benchtime", "100000x", "-benchtime of the Go pool round-trip benchmark (a ceiling)")
 	fs.BoolVar(&cfg.noGoBench, "no-gobench", false, "skip the Go benchmarks (handler allocations, pool round trip)")
 	fs.BoolVar(&cfg.quick, "quick", false, "sanity run of about a minute: -duration 1s -rounds 2 -warmup 1s -rss-requests 2000 -spawn-samples 3 -benchtime 2000x -pool-benchtime 10000x (explicit flags win)")
-	fs.BoolVar(&cfg.fresh, "fresh", true, "a fresh instance of every server in each round after the first (an instance keeps its own speed, within ±10 %, for its life)")
+	fs.BoolVar(&cfg.fresh, "fresh", true, "a fresh instance of every server in each round after the first (two instances of one build can differ by ±10 % for their whole life)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with configs and logs")
 	fs.StringVar(&cfg.pivotphpWorker, "pivotphp-worker", "examples/pivotphp/worker.php", "PivotPHP worker script (relative to the repo root)")
 	fs.StringVar(&cfg.pivotphpPath, "pivotphp-path", "/", "the PivotPHP app's JSON route that wrk drives")
