@@ -107,12 +107,18 @@ type serverConn struct {
 	accepted time.Time
 	state    atomic.Int32
 	linger   atomic.Bool
+	// reads counts the reads that returned data, readsAtResponse its value when the last
+	// request's handler returned (interim.go). Both belong to the connection's goroutine.
+	reads, readsAtResponse int
 }
 
 // Read marks the connection talking at its first byte. A connection the drain closed while it
 // was silent reads as a clean EOF, so fasthttp neither answers it nor logs an error.
 func (c *serverConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.reads++
+	}
 	if c.state.Load() != connTalking {
 		return c.firstRead(n, err)
 	}

@@ -40,7 +40,10 @@ type requestState struct {
 	// through Read and ends it with Close
 	stream  *streamCursor
 	pending []byte
-	closed  bool
+	// last holds a copy of a stream's final frame: its worker is handed back before Read
+	// has passed it on
+	last   []byte
+	closed bool
 }
 
 var (
@@ -63,6 +66,10 @@ func (st *requestState) reset() {
 		st.formBuf = nil
 	}
 	st.formBuf = st.formBuf[:0]
+	if cap(st.last) > maxPooledBuffer {
+		st.last = nil
+	}
+	st.last = st.last[:0]
 	st.form, st.files = nil, nil
 	clear(st.uploads)
 	st.uploads = st.uploads[:0]
@@ -80,11 +87,13 @@ func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
 	if h == nil {
 		p.writeUnavailable(c)
 		c.Request.RemoveMultipartFormFiles() // pre-parsed by fasthttp before the handler
+		noteResponse(c)
 		return
 	}
 	st := p.states.Get().(*requestState)
 	st.p, st.c, st.h = p, c, h
 	defer func() {
+		noteResponse(c)
 		if st.stream == nil {
 			p.endRequest(st)
 		}
@@ -154,19 +163,23 @@ func (p *Plugin) acquire() *poolHandle {
 	}
 }
 
-// onFrame takes a response frame: the first one's status and headers, then its body; a
-// streamed response's later bodies are handed to Read. It returns false once the client is gone.
-func (st *requestState) onFrame(ctx, body []byte, stream bool) bool {
+// onFrame takes a response frame: the first one's status and headers (after any interim 1xx
+// answers), then its body; a streamed response's later bodies are handed to Read. It returns
+// false once the client is gone.
+func (st *requestState) onFrame(ctx, body []byte, kind frameKind) bool {
 	if st.closed {
 		return false
 	}
 	if !st.wroteHead {
-		st.wroteHead = true
-		if !st.writeHead(ctx, body, stream) {
+		switch st.writeHead(ctx, body, kind) {
+		case headFailed:
 			st.headFailed = true
 			return false
+		case headInterim:
+			return true // the final head comes in a later frame
 		}
-		if !stream {
+		st.wroteHead = true
+		if kind != frameStreamPart { // the whole body is in this frame
 			if st.hasTrailer {
 				// trailers are sent after a chunked body only
 				st.c.Response.SetBodyStream(bytes.NewReader(bytes.Clone(body)), -1)
@@ -176,15 +189,30 @@ func (st *requestState) onFrame(ctx, body []byte, stream bool) bool {
 			return true
 		}
 	}
-	// a stream: Read hands this body on before the next frame is read, so it can stay in the
+	if kind == frameStreamLast {
+		// the worker is handed back as soon as this returns, and its next request reuses the
+		// buffer body points into: Read passes on a copy
+		st.last = append(st.last[:0], body...)
+		st.pending = st.last
+		return true
+	}
+	// a stream's part: Read hands it on before the next frame is read, so it can stay in the
 	// worker's buffer
 	st.pending = body
 	return true
 }
 
-// writeHead applies the response context: status and headers. It returns false when the
-// worker's context is invalid (a 500 has been written instead).
-func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
+// headResult is what writeHead made of a frame's context.
+type headResult uint8
+
+const (
+	headFinal   headResult = iota // the response's status and headers are set
+	headInterim                   // a 1xx interim answer: sent (or dropped), the final head is still to come
+	headFailed                    // the context was invalid: an error response replaces the answer
+)
+
+// writeHead applies the response context: status and headers.
+func (st *requestState) writeHead(ctx, body []byte, kind frameKind) headResult {
 	p, c := st.p, st.c
 	status := http.StatusOK
 	if len(ctx) > 0 {
@@ -193,7 +221,7 @@ func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
 			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
 			resetResponse(c)
 			p.writeError(c, http.StatusInternalServerError, "malformed response from worker")
-			return false
+			return headFailed
 		}
 		if s != 0 {
 			status = s
@@ -202,7 +230,10 @@ func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
 			p.log.Error("worker sent an invalid status code", zap.Int("status", status))
 			resetResponse(c)
 			p.writeError(c, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
-			return false
+			return headFailed
+		}
+		if status < 200 {
+			return st.interim(status, body, kind)
 		}
 	}
 	if st.badHeader {
@@ -214,7 +245,7 @@ func (st *requestState) writeHead(ctx, body []byte, stream bool) bool {
 	}
 	p.metrics.countStatus(status)
 	c.Response.SetStatusCode(status)
-	return true
+	return headFinal
 }
 
 // newlineToSpace is net/http's own replacer for header values.
@@ -245,8 +276,8 @@ func (st *requestState) addHeader(name, value string) {
 // detachStream keeps a streamed response's worker past the handler: fasthttp writes the
 // status line and headers when the handler returns, then pulls the body through Read.
 func (st *requestState) detachStream(c *streamCursor) bool {
-	if st.headFailed {
-		return false // a 500 replaces the response: exec discards the stream
+	if st.headFailed || !st.wroteHead {
+		return false // a 500 replaces the response (exec discards the stream), or only 1xx so far
 	}
 	st.stream = c
 	return true

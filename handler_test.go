@@ -21,7 +21,7 @@ func writeResponse(t *testing.T, method, ctx, body string) string {
 	c.Response.SkipBody = c.IsHead()
 	st := newRequestState()
 	st.p, st.c = p, c
-	st.onFrame([]byte(ctx), []byte(body), false)
+	st.onFrame([]byte(ctx), []byte(body), frameWhole)
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	if err := c.Response.Write(w); err != nil {

@@ -60,8 +60,8 @@ func BenchmarkPoolRoundTrip(b *testing.B) {
 // helloSink accepts the hello worker's answer: one frame, body "Hello, World!".
 type helloSink struct{ ok bool }
 
-func (s *helloSink) onFrame(_, body []byte, stream bool) bool {
-	s.ok = !stream && string(body) == "Hello, World!"
+func (s *helloSink) onFrame(_, body []byte, kind frameKind) bool {
+	s.ok = kind == frameWhole && string(body) == "Hello, World!"
 	return true
 }
 

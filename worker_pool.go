@@ -47,12 +47,26 @@ const stopRequest = `{"stop":true}`
 // so one large answer does not pin its memory on the worker for good.
 const largeResponse = 256 << 10
 
+// frameKind says where a response frame stands, and so how long its bytes stay valid: they
+// live in the relay's read buffer, which the worker's next request reuses.
+type frameKind uint8
+
+const (
+	// frameWhole is a complete response: ctx and body are valid only during onFrame.
+	frameWhole frameKind = iota
+	// frameStreamPart is a frame with more to come: ctx is valid only during onFrame, the body
+	// until the next frame of the stream is read.
+	frameStreamPart
+	// frameStreamLast ends a stream: ctx and body are valid only during onFrame, because the
+	// worker is handed back (to the request queued behind, or to the pool) as soon as it returns.
+	frameStreamLast
+)
+
 // frameSink receives a request's response frames.
 type frameSink interface {
-	// onFrame gets each frame; ctx and body are valid only during the call (a complete
-	// response must be copied), except that a stream's body stays valid until the next frame
-	// is read. Returning false asks the worker to end its stream.
-	onFrame(ctx, body []byte, stream bool) bool
+	// onFrame gets each frame (see frameKind for how long its bytes live). Returning false
+	// asks the worker to end its stream.
+	onFrame(ctx, body []byte, kind frameKind) bool
 }
 
 func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, cfg *pool.Config, pipeline *requestPipeline, log *zap.Logger) (*workerPool, error) {
@@ -312,11 +326,11 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 			// exec_ttl fired as the answer arrived: the worker is being killed, the answer is whole
 			w.State().Transition(fsm.StateExecTTLReached)
 			p.handOver(w, handFail)
-			sink.onFrame(ctx, body, false)
+			sink.onFrame(ctx, body, frameWhole)
 			return false, nil
 		}
 		// the sink copies the response: the worker is free before a slow client reads it
-		sink.onFrame(ctx, body, false)
+		sink.onFrame(ctx, body, frameWhole)
 		if len(f.payload) > largeResponse {
 			rl.trimReadBuffer()
 		}
@@ -333,15 +347,18 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 // response after its handler returns (streamDetacher) takes the stream as a cursor instead and
 // pulls the frames itself; the worker stays taken until the cursor ends.
 func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, started int64, ctx, body []byte, sink frameSink) error {
-	wanted := sink.onFrame(ctx, body, true)
+	wanted := sink.onFrame(ctx, body, frameStreamPart)
 	if !ttl.stop() { // fired while the first frame was written
 		return p.broken(w, ttl, nil)
 	}
 	c := &streamCursor{p: p, w: w, rl: rl, ttl: ttl, started: started, wanted: wanted}
-	if d, ok := sink.(streamDetacher); ok && d.detachStream(c) {
-		return nil
-	}
+	d, detachable := sink.(streamDetacher)
 	for {
+		// the sink may take the stream only once it has the final head: frames before it can be
+		// interim answers (1xx)
+		if detachable && d.detachStream(c) {
+			return nil
+		}
 		if done, err := c.next(sink); done {
 			return err
 		}
@@ -350,7 +367,8 @@ func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, st
 
 // streamDetacher is a frameSink that continues a stream after exec returns.
 type streamDetacher interface {
-	// detachStream takes over the stream; false leaves it to exec.
+	// detachStream takes over the stream; false leaves the next frame to exec, which asks
+	// again after it.
 	detachStream(c *streamCursor) bool
 }
 
@@ -416,7 +434,11 @@ func (c *streamCursor) next(sink frameSink) (done bool, err error) {
 	}
 	more := f.byte10&frame.STREAM != 0
 	if c.wanted && f.options == 1 && int(f.ctxLen) <= len(f.payload) {
-		c.wanted = sink.onFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], true)
+		kind := frameStreamPart
+		if !more {
+			kind = frameStreamLast
+		}
+		c.wanted = sink.onFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], kind)
 	}
 	if !more {
 		rl.trimReadBuffer()
