@@ -96,6 +96,10 @@ func (f *pipeFactory) Close() error { return nil }
 
 type pidMessage struct {
 	Pid int `json:"pid"`
+	// Pipelining: the worker reads its frames strictly in order and keeps a request it reads
+	// while it streams, so a request may wait in its pipe (pipeline.go). This package's PHP
+	// worker says so; the official PHP libraries do not, and drop such a request.
+	Pipelining bool `json:"pipelining,omitempty"`
 }
 
 // handshake sends RoadRunner's pid as a control frame and expects the worker's pid back.
@@ -119,5 +123,6 @@ func handshake(rl *pipeRelay) error {
 	if pid.Pid <= 0 {
 		return errors.Str("the worker's handshake has no pid greater than 0")
 	}
+	rl.inOrder = pid.Pipelining
 	return nil
 }

@@ -35,7 +35,10 @@ import (
 //     each pause (at most one per worker);
 //   - only requests of at most pipelineMaxRequest bytes (their write never blocks);
 //   - never behind a worker's last job (max_jobs) or behind a streamed response once its first
-//     frame is seen (one queued before then waits for the stream's end).
+//     frame is seen (one queued before then waits for the stream's end);
+//   - only behind workers that said in their handshake that they read frames strictly in order
+//     (`"pipelining":true` beside the pid, which this project's PHP worker sends): the official
+//     PHP libraries poll stdin while they stream and drop a request they find there.
 //
 // A queued request whose worker fails before it has answered the request in front never
 // started: it runs on another worker. One whose worker fails after that gets the failure (5xx),
@@ -92,6 +95,8 @@ type requestPipeline struct {
 	// pipe, so those that came first are served first
 	waiting atomic.Int64
 	queued  counter
+	// warnedOutOfOrder: the log has said once that the workers cannot take queued requests
+	warnedOutOfOrder atomic.Bool
 }
 
 // counter is one of the pipeline's metrics (a prometheus.Counter).
@@ -283,7 +288,19 @@ func (q *waiterQueue) offerSlot(rl *pipeRelay) bool {
 // the worker is already marked for replacement or pipelining is paused. A queued request opens
 // the slot only once it owns the worker: its own write into the slot's buffer has returned by then.
 func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
-	if p.pipeline == nil || !w.State().Compare(fsm.StateWorking) ||
+	if p.pipeline == nil {
+		return
+	}
+	if !rl.inOrder {
+		// a worker that may read a queued request while it streams and drop it (the official
+		// PHP libraries do) would wedge with that request unanswered
+		if !p.pipeline.warnedOutOfOrder.Swap(true) {
+			p.log.Warn("pivot.pipeline is on, but the workers do not announce in-order frame reads in their handshake " +
+				"(only this project's PHP worker does): no request is queued behind them")
+		}
+		return
+	}
+	if !w.State().Compare(fsm.StateWorking) ||
 		(p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs) || p.pipeline.paused(started) {
 		return
 	}

@@ -24,9 +24,17 @@ type pipeRelay struct {
 	out  io.WriteCloser
 	wbuf []byte
 	rbuf []byte
-	// slot is where one request may wait behind the running one (pivot.pipeline).
-	slot   pipelineSlot
-	closed atomic.Bool
+	// slot is where one request may wait behind the running one (pivot.pipeline), if the
+	// worker said in its handshake that it reads frames in order (inOrder).
+	slot    pipelineSlot
+	inOrder bool
+	// awaiting is when the pool started to wait for the first frame of an answer (unix ns; 0
+	// when it does not wait); lost is set when the worker was killed for losing that request,
+	// suspect is the lost-request watch's own (lost_request.go).
+	awaiting atomic.Int64
+	lost     atomic.Bool
+	suspect  int64
+	closed   atomic.Bool
 	// probe is a duplicate of stdin's write end (relay_probe_linux.go): whether a worker that
 	// ended read the request written to it, so that one it never read can run elsewhere.
 	probe *os.File

@@ -57,9 +57,8 @@ func (c *streamCheck) fail(format string, args ...any) {
 
 // streamLoad runs clients that each ask for streamed responses of random sizes and chunkings
 // (the last chunk usually short, so data travels in the final frame) and checks every byte.
-func streamLoad(t *testing.T, base string, clients, total int, maxDuration time.Duration) *streamCheck {
+func streamLoad(t *testing.T, base string, clients, total int, maxDuration time.Duration, sizes []int) *streamCheck {
 	t.Helper()
-	sizes := []int{1, 52, 700, 4096, 10_000, 65_537, 262_144}
 	chunks := []int{7, 100, 1000, 8192, 16_384}
 	res := &streamCheck{}
 	var next atomic.Int64
@@ -122,7 +121,7 @@ func TestStreamedResponsesCarryOnlyTheirOwnBytes(t *testing.T) {
 	if testing.Short() {
 		total = 3000
 	}
-	res := streamLoad(t, s.base, 12, total, soak(90*time.Second))
+	res := streamLoad(t, s.base, 12, total, soak(90*time.Second), []int{1, 52, 700, 4096, 10_000, 65_537, 262_144})
 	t.Logf("streamed responses: ok=%d wrong=%d", res.ok.Load(), res.wrong.Load())
 	if res.wrong.Load() != 0 {
 		t.Fatalf("%d of %d streamed responses were wrong: %q", res.wrong.Load(), res.wrong.Load()+res.ok.Load(), res.samples)
@@ -135,9 +134,11 @@ func TestStreamedResponsesCarryOnlyTheirOwnBytes(t *testing.T) {
 // With pivot.pipeline on, a worker that reads stdin while it streams and drops what it does not
 // expect must never be handed a queued request: no wrong body, no wedged worker.
 func TestPipelineNeverQueuesBehindAWorkerThatDropsFrames(t *testing.T) {
-	s := rrStyleStack(t, "  pipeline: true\n  pool:\n    num_workers: 2\n    allocate_timeout: 5s\n")
+	// no pause: a request the race detector delays past pipeline_pause_after would stop queueing
+	s := rrStyleStack(t, "  pipeline: true\n  pipeline_pause_after: 1h\n  pool:\n    num_workers: 2\n    allocate_timeout: 5s\n")
+	// short streams among short requests: fast enough that pipelining never pauses
 	hello := startLoad(t, loadOptions{url: s.base + "/hello", concurrency: 6, maxRequests: 200_000, maxDuration: 20 * time.Second})
-	res := streamLoad(t, s.base, 6, 3000, 15*time.Second)
+	res := streamLoad(t, s.base, 6, 5000, 15*time.Second, []int{1, 52, 300, 700})
 	h := hello()
 	t.Logf("streams ok=%d wrong=%d; hello %s", res.ok.Load(), res.wrong.Load(), h)
 	if res.wrong.Load() != 0 || h.failed.Load() != 0 {
@@ -271,4 +272,44 @@ func TestInformationalFinalStatusIsABadGateway(t *testing.T) {
 			t.Fatalf("after a %d: %d %q", status, resp.StatusCode, body)
 		}
 	}
+}
+
+// A worker that read a request and waits for the next one without answering is found, killed
+// and replaced: its client gets a 502 within seconds, and the pool serves on.
+func TestWorkerThatLosesARequestIsReplaced(t *testing.T) {
+	s := rrStyleStack(t, "  pool:\n    num_workers: 1\n    allocate_timeout: 10s\n")
+	before := getText(t, s.base+"/pid")
+	start := time.Now()
+	resp, err := client.Get(s.base + "/drop") //nolint:noctx
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("a lost request: %d %q after %s, want 502", resp.StatusCode, body, took)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("the lost request was answered after %s: too late", took)
+	}
+	after := getText(t, s.base+"/pid")
+	if after == before {
+		t.Fatalf("the worker that lost a request (pid %s) still serves", before)
+	}
+	t.Logf("lost request answered 502 after %s; worker %s replaced by %s", took.Round(time.Millisecond), before, after)
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := client.Get(url) //nolint:noctx
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %q", url, resp.StatusCode, b)
+	}
+	return string(b)
 }

@@ -92,6 +92,7 @@ func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, 
 	if cfg.Supervisor != nil {
 		go p.supervise()
 	}
+	go p.watchLostRequests()
 	return p, nil
 }
 
@@ -289,7 +290,9 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 	w.State().RegisterExec()
 	p.openSlot(w, rl, started)
 
+	rl.awaiting.Store(started)
 	f, err := rl.readFrame()
+	rl.awaiting.Store(0)
 	if p.pipeline != nil {
 		p.pipeline.ended(started) // a stream's start; its end is noted again
 	}
@@ -299,6 +302,9 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 			// requests, or one that died as it was written): it never started, so it runs elsewhere
 			_ = p.broken(w, ttl, nil)
 			return true, nil
+		}
+		if rl.lost.Load() {
+			err = errors.Str("the worker read the request and waited for another without answering it; it was replaced")
 		}
 		return false, p.broken(w, ttl, errors.E(op, errors.Network, err))
 	}

@@ -22,6 +22,8 @@ declare(strict_types=1);
 //   /interim-final?status=S        a single, final frame whose status is S (1xx: invalid)
 //   /sleep?ms=N                    answers "slept" after N ms
 //   /error                         an ERROR frame
+//   /drop                          no answer at all: the worker waits for its next request
+//   /pid                           the worker's pid
 //   anything else                  "hello <path>"
 
 const STREAM = 0x01;
@@ -184,6 +186,11 @@ while (true) {
             break;
         case '/error':
             writeFrame($stdout, 'boom', [], ERROR);
+            break;
+        case '/drop':
+            break; // no answer: back to reading stdin, the request lost
+        case '/pid':
+            respond($stdout, 200, ['Content-Type' => ['text/plain']], (string) getmypid());
             break;
         default:
             respond($stdout, 200, ['Content-Type' => ['text/plain']], 'hello ' . $path);

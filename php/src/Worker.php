@@ -249,6 +249,8 @@ final class Worker
 
     private function sendPid(): void
     {
-        $this->relay->send(new Frame('{"pid":' . getmypid() . '}', [], Frame::CONTROL));
+        // pipelining: frames are read strictly in order, and a request read while a stream polls
+        // for STOP is kept for the next waitPayload(), so pivot may queue a request behind another
+        $this->relay->send(new Frame('{"pid":' . getmypid() . ',"pipelining":true}', [], Frame::CONTROL));
     }
 }

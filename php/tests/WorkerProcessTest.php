@@ -176,7 +176,7 @@ final class WorkerProcessTest extends TestCase
             $roadRunner = new FakeRoadRunner(new StreamRelay($connection, $connection));
 
             $roadRunner->sendPidRequest();
-            self::assertSame('{"pid":' . $worker->pid . '}', $roadRunner->receive()->payload, 'the real pid pairs the connection');
+            self::assertSame('{"pid":' . $worker->pid . ',"pipelining":true}', $roadRunner->receive()->payload, 'the real pid pairs the connection');
             $roadRunner->sendRequest('{}', 'over ' . $kind);
             self::assertSame(['{}', $worker->pid . ':over ' . $kind], FakeRoadRunner::split($roadRunner->receive()));
             $roadRunner->sendStopCommand();

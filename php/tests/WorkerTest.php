@@ -123,7 +123,7 @@ final class WorkerTest extends TestCase
                 $worker->respondWith('');
             }
             self::assertSame([['{"a":1}', 'hello'], ['', 'raw'], ['', 'no option']], $seen, $decorate ? 'decorated' : 'StreamRelay');
-            self::assertSame('{"pid":' . getmypid() . '}', $roadRunner->receive()->payload);
+            self::assertSame('{"pid":' . getmypid() . ',"pipelining":true}', $roadRunner->receive()->payload);
         }
     }
 
@@ -162,7 +162,7 @@ final class WorkerTest extends TestCase
         self::assertSame('after', $payload?->body);
         $reply = $this->roadRunner->receive();
         self::assertSame(Frame::CONTROL, $reply->flags);
-        self::assertSame('{"pid":' . getmypid() . '}', $reply->payload);
+        self::assertSame('{"pid":' . getmypid() . ',"pipelining":true}', $reply->payload);
     }
 
     public function testStopCommandEndsTheLoop(): void
@@ -315,7 +315,7 @@ final class WorkerTest extends TestCase
         $this->roadRunner->sendPidRequest();
         self::assertFalse($this->worker->wasStreamStopped());
 
-        self::assertSame('{"pid":' . getmypid() . '}', $this->roadRunner->receive()->payload);
+        self::assertSame('{"pid":' . getmypid() . ',"pipelining":true}', $this->roadRunner->receive()->payload);
     }
 
     public function testOtherFramesSeenWhilePollingAreKeptForLater(): void

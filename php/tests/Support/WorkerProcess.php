@@ -64,7 +64,7 @@ final class WorkerProcess
         Assert::assertSame(Frame::CONTROL, $frame->flags, 'The pid reply has flags 0x01');
         Assert::assertSame([], $frame->options);
         Assert::assertSame(0, $frame->streamFlags);
-        Assert::assertSame('{"pid":' . $this->pid . '}', $frame->payload);
+        Assert::assertSame('{"pid":' . $this->pid . ',"pipelining":true}', $frame->payload);
     }
 
     public function isRunning(): bool
