@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/http1"
 )
 
 // Accepted connections. The server's connections are wrapped for two jobs fasthttp does not do:
@@ -45,7 +47,13 @@ type connListener struct {
 
 	mu     sync.Mutex
 	silent map[*serverConn]struct{}
+	// limits, when set, has every connection's bytes checked before fasthttp reads them
+	// (internal/http1): requests with ambiguous or invalid framing never reach the parser.
+	limits *http1.Limits
 }
+
+// checkRequests turns on the strict framing check for the connections accepted from now on.
+func (l *connListener) checkRequests(limits http1.Limits) { l.limits = &limits }
 
 func newConnListener(ln net.Listener) *connListener {
 	return &connListener{Listener: ln, silent: make(map[*serverConn]struct{})}
@@ -57,6 +65,9 @@ func (l *connListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	sc := &serverConn{Conn: c, owner: l, accepted: time.Now()}
+	if l.limits != nil {
+		sc.check = http1.New(*l.limits)
+	}
 	l.mu.Lock()
 	l.silent[sc] = struct{}{}
 	l.mu.Unlock()
@@ -110,19 +121,55 @@ type serverConn struct {
 	// reads counts the reads that returned data, readsAtResponse its value when the last
 	// request's handler returned (interim.go). Both belong to the connection's goroutine.
 	reads, readsAtResponse int
+	// check sees every byte before fasthttp does; nil when off
+	check *http1.Validator
 }
 
 // Read marks the connection talking at its first byte. A connection the drain closed while it
-// was silent reads as a clean EOF, so fasthttp neither answers it nor logs an error.
+// was silent reads as a clean EOF, so fasthttp neither answers it nor logs an error. With the
+// framing check on, only the bytes of well-framed requests are returned; at the first byte
+// that is not, the read returns the bytes before it, then the check's error (see refused).
 func (c *serverConn) Read(b []byte) (int, error) {
+	if c.check != nil {
+		if verr := c.check.Err(); verr != nil {
+			return 0, verr
+		}
+	}
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.reads++
+		if c.check != nil {
+			n = c.checked(b, n)
+		}
 	}
 	if c.state.Load() != connTalking {
 		return c.firstRead(n, err)
 	}
 	return n, err
+}
+
+// checked feeds the n bytes read into b to the framing check and returns how many of them
+// fasthttp may have.
+func (c *serverConn) checked(b []byte, n int) int {
+	ok, verr := c.check.Feed(b[:n])
+	if verr == nil {
+		return n
+	}
+	if !c.check.Started() {
+		// fasthttp closes a keep-alive connection without an answer when a read fails before
+		// a byte of the next request: one byte of the refused request cannot complete a head,
+		// and makes it answer the refusal (handleProtocolError)
+		ok++
+	}
+	return ok
+}
+
+// refused is the framing check's verdict on this connection, if it refused a request.
+func (c *serverConn) refused() *http1.Error {
+	if c.check == nil {
+		return nil
+	}
+	return c.check.Err()
 }
 
 func (c *serverConn) firstRead(n int, err error) (int, error) {

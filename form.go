@@ -36,7 +36,11 @@ func (p *Plugin) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error
 		if mt != "application/x-www-form-urlencoded" {
 			return true, nil
 		}
-		values, err := url.ParseQuery(string(c.Request.Body()))
+		raw, err := st.rawBody()
+		if err != nil {
+			return false, err
+		}
+		values, err := url.ParseQuery(string(raw))
 		if err != nil {
 			return false, err
 		}

@@ -2,7 +2,9 @@ package pivot
 
 import (
 	"bytes"
+	stderrors "errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,6 +46,10 @@ type requestState struct {
 	// has passed it on
 	last   []byte
 	closed bool
+
+	// the request body as read from fasthttp's stream (rawBody)
+	body                 []byte
+	bodyRead, bodyFailed bool
 }
 
 var (
@@ -70,6 +76,10 @@ func (st *requestState) reset() {
 		st.last = nil
 	}
 	st.last = st.last[:0]
+	if cap(st.body) > maxPooledBuffer {
+		st.body = nil
+	}
+	st.body, st.bodyRead, st.bodyFailed = st.body[:0], false, false
 	st.form, st.files = nil, nil
 	clear(st.uploads)
 	st.uploads = st.uploads[:0]
@@ -83,39 +93,29 @@ func (st *requestState) reset() {
 // HandleRequest is the request path: body → context → worker → response. It is the
 // fasthttp.RequestHandler of the plugin's server.
 func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
-	h := p.acquire()
-	if h == nil {
-		p.writeUnavailable(c)
-		c.Request.RemoveMultipartFormFiles() // pre-parsed by fasthttp before the handler
-		noteResponse(c)
-		return
-	}
 	st := p.states.Get().(*requestState)
-	st.p, st.c, st.h = p, c, h
+	st.p, st.c = p, c
 	defer func() {
+		st.finishBody()
 		noteResponse(c)
 		if st.stream == nil {
 			p.endRequest(st)
 		}
 	}()
 
-	parsed, err := p.readForm(c, st)
+	// the whole body first: a client that sends it slowly holds no generation of workers
+	parsed, body, err := p.requestBody(c, st)
 	if err != nil {
-		p.log.Debug("bad request body", zap.Error(err))
-		p.writeError(c, http.StatusBadRequest, "malformed request body: "+err.Error())
+		p.writeBodyError(c, st, err)
 		return
 	}
-
-	st.ctx, st.fields = appendRequestContext(st.ctx, c, st.fields, parsed, st.files)
-	var body []byte
-	switch {
-	case parsed:
-		// the form tree travels as JSON in the body, as http/v4 sends it
-		st.formBuf = appendJSONObject(st.formBuf[:0], st.form)
-		body = st.formBuf
-	case !c.IsHead() && !c.IsOptions():
-		body = c.Request.Body()
+	h := p.acquire()
+	if h == nil {
+		p.writeUnavailable(c)
+		return
 	}
+	st.h = h
+	st.ctx, st.fields = appendRequestContext(st.ctx, c, st.fields, parsed, st.files)
 
 	// The worker runs on the generation's context, not the request's: a client that goes away
 	// must not kill the PHP worker mid-request.
@@ -137,13 +137,114 @@ func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
 	}
 }
 
+// requestBody reads the whole body and returns what PHP gets: the form tree as JSON for a
+// parsed form, as http/v4 sends it, else the raw body (none for HEAD and OPTIONS).
+func (p *Plugin) requestBody(c *fasthttp.RequestCtx, st *requestState) (parsed bool, body []byte, err error) {
+	if parsed, err = p.readForm(c, st); err != nil {
+		return false, nil, err
+	}
+	if parsed {
+		st.formBuf = appendJSONObject(st.formBuf[:0], st.form)
+		return true, st.formBuf, nil
+	}
+	if body, err = st.rawBody(); err != nil || c.IsHead() || c.IsOptions() {
+		return false, nil, err
+	}
+	return false, body, nil
+}
+
+// errTruncatedBody: the connection ended before the body its Content-Length announced.
+var errTruncatedBody = stderrors.New("the connection ended before the whole body arrived")
+
+// rawBody reads the body as it arrives: fasthttp streams it (StreamRequestBody), so memory
+// follows the bytes received, never the Content-Length a client announces; the framing check
+// (internal/http1) has bounded its size. Read once, then kept for the request.
+func (st *requestState) rawBody() ([]byte, error) {
+	c := st.c
+	rs := c.RequestBodyStream()
+	if rs == nil || st.bodyRead {
+		if rs == nil {
+			st.bodyRead = true
+			return c.Request.Body(), nil // no body, or one fasthttp read itself
+		}
+		return st.body, nil
+	}
+	b := st.body[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := rs.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			st.body, st.bodyFailed = b, true
+			return nil, err
+		}
+	}
+	st.body, st.bodyRead = b, true
+	if cl := c.Request.Header.ContentLength(); cl >= 0 && len(b) != cl {
+		st.bodyFailed = true
+		return nil, errTruncatedBody
+	}
+	return b, nil
+}
+
+// finishBody makes sure the connection is at the end of this request's body when the handler
+// returns: fasthttp reads the next request from wherever the body was left. A body not read to
+// its end (a multipart reader stops at the closing boundary, an error response is sent early)
+// is drained, or the connection closed.
+func (st *requestState) finishBody() {
+	c := st.c
+	rs := c.RequestBodyStream()
+	switch {
+	case rs == nil || st.bodyRead:
+	case st.bodyFailed:
+		c.SetConnectionClose()
+	default:
+		if _, err := io.Copy(io.Discard, rs); err != nil {
+			c.SetConnectionClose()
+		}
+	}
+}
+
+// writeBodyError answers a request whose body could not be read or parsed; the connection is
+// closed after it, since the rest of the body was not read.
+func (p *Plugin) writeBodyError(c *fasthttp.RequestCtx, st *requestState, err error) {
+	st.bodyFailed = true
+	c.SetConnectionClose()
+	lc, _ := c.Conn().(*serverConn)
+	if lc != nil {
+		lc.linger.Store(true)
+		if r := lc.refused(); r != nil {
+			p.writeRefusal(c, r)
+			return
+		}
+	}
+	var netErr net.Error
+	switch {
+	case stderrors.As(err, &netErr) && netErr.Timeout():
+		p.writeError(c, http.StatusRequestTimeout, "request timeout")
+	case stderrors.Is(err, errTruncatedBody), stderrors.Is(err, io.ErrUnexpectedEOF):
+		p.log.Debug("request body cut short", zap.Error(err))
+		p.writeError(c, http.StatusBadRequest, "incomplete request body")
+	default:
+		p.log.Debug("bad request body", zap.Error(err))
+		p.writeError(c, http.StatusBadRequest, "malformed request body: "+err.Error())
+	}
+}
+
 // endRequest releases what a request holds once its response is complete.
 func (p *Plugin) endRequest(st *requestState) {
 	if len(st.uploads) > 0 {
 		st.removeUploads(p.log)
 	}
 	st.c.Request.RemoveMultipartFormFiles()
-	st.h.release()
+	if st.h != nil {
+		st.h.release()
+	}
 	st.reset()
 	p.states.Put(st)
 }

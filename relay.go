@@ -228,6 +228,15 @@ func (r *pipeRelay) readFrame() (workerFrame, error) {
 	}
 	f.flags, f.byte10 = hdr[1], hdr[10]
 	n := int(uint32(hdr[2]) | uint32(hdr[3])<<8 | uint32(hdr[4])<<16 | uint32(hdr[5])<<24)
+	if cap(r.rbuf) < n && n > eagerPayload {
+		// a large payload grows the buffer as its bytes arrive: a header that announces 4 GB
+		// does not allocate 4 GB before a byte of it has come
+		if err := r.readLargePayload(n); err != nil {
+			return f, errors.E(op, err)
+		}
+		f.payload = r.rbuf[:n]
+		return f, nil
+	}
 	if cap(r.rbuf) < n {
 		r.rbuf = make([]byte, n)
 	}
@@ -236,6 +245,31 @@ func (r *pipeRelay) readFrame() (workerFrame, error) {
 		return f, errors.E(op, err)
 	}
 	return f, nil
+}
+
+// eagerPayload is the largest payload whose buffer is allocated before it is read.
+const eagerPayload = 4 << 20
+
+// readLargePayload reads an n-byte payload into r.rbuf, doubling the buffer as data arrives.
+func (r *pipeRelay) readLargePayload(n int) error {
+	b := r.rbuf[:0]
+	for len(b) < n {
+		if len(b) == cap(b) {
+			next := min(max(2*cap(b), eagerPayload), n)
+			b = append(b[:cap(b)], make([]byte, next-cap(b))...)[:len(b)]
+		}
+		k, err := r.in.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil && len(b) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			r.rbuf = b[:0]
+			return err
+		}
+	}
+	r.rbuf = b
+	return nil
 }
 
 // trimReadBuffer drops a read buffer grown by a large response.

@@ -80,7 +80,8 @@ func appendRemoteIP(dst []byte, addr net.Addr) []byte {
 }
 
 // parseHeaderFields splits the raw header block ("Name: value\r\n"... "\r\n") into fields.
-// A line starting with a space or tab continues the previous value (obsolete folding).
+// The framing check (internal/http1) let through only well-formed field lines: no folding,
+// a token before every colon.
 func parseHeaderFields(fields []headerField, raw []byte) []headerField {
 	for len(raw) > 0 {
 		var line []byte
@@ -90,14 +91,6 @@ func parseHeaderFields(fields []headerField, raw []byte) []headerField {
 			line, raw = raw, nil
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) == 0 {
-			continue
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			f := &fields[len(fields)-1]
-			f.value = append(append(append([]byte(nil), f.value...), ' '), bytes.TrimSpace(line)...)
-			continue
-		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
 			continue
@@ -110,9 +103,16 @@ func parseHeaderFields(fields []headerField, raw []byte) []headerField {
 	return fields
 }
 
+// groupByMapAbove: with more fields than this, appendHeaderGroups finds a name's group through
+// a map instead of comparing it with every later field (quadratic in the field count).
+const groupByMapAbove = 32
+
 // appendHeaderGroups writes "Name":["v1","v2"] members, one per canonical name, in the order
 // the names first appear.
 func appendHeaderGroups(dst []byte, fields []headerField) []byte {
+	if len(fields) > groupByMapAbove {
+		return appendHeaderGroupsMapped(dst, fields)
+	}
 	first := true
 	for i := range fields {
 		f := &fields[i]
@@ -138,6 +138,39 @@ func appendHeaderGroups(dst []byte, fields []headerField) []byte {
 	}
 	for i := range fields {
 		fields[i].done = false
+	}
+	return dst
+}
+
+// appendHeaderGroupsMapped is appendHeaderGroups for many fields: linear in their number.
+func appendHeaderGroupsMapped(dst []byte, fields []headerField) []byte {
+	groups := make(map[string][]int, len(fields)) // canonical name → field indexes
+	var order []string
+	var name []byte
+	for i := range fields {
+		f := &fields[i]
+		if bytes.EqualFold(f.name, hostHeader) || bytes.EqualFold(f.name, transferEncodingHeader) {
+			continue
+		}
+		name = appendCanonicalHeaderName(name[:0], f.name)
+		g, seen := groups[string(name)]
+		if !seen {
+			order = append(order, string(name))
+		}
+		groups[string(name)] = append(g, i)
+	}
+	for k, n := range order {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(append(append(dst, '"'), n...), `":[`...)
+		for j, i := range groups[n] {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, b2s(fields[i].value))
+		}
+		dst = append(dst, ']')
 	}
 	return dst
 }

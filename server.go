@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/http1"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -28,6 +29,9 @@ func (p *Plugin) newHTTPServer() *fasthttp.Server {
 
 		ReadBufferSize:     p.cfg.MaxHeaderBytes, // also the largest request head accepted
 		MaxRequestBodySize: int(p.maxBody),
+		// bodies are read as they arrive (requestBody), never into a buffer sized by the
+		// Content-Length a client announces
+		StreamRequestBody: true,
 
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true, // an untyped body gets a sniffed type (handler.go)
@@ -37,6 +41,8 @@ func (p *Plugin) newHTTPServer() *fasthttp.Server {
 	if bodyTimeout == 0 {
 		bodyTimeout = 100 * 365 * 24 * time.Hour
 	}
+	// every byte is checked before fasthttp parses it: see internal/http1
+	p.ln.checkRequests(http1.Limits{MaxHead: p.cfg.MaxHeaderBytes, MaxBody: p.maxBody})
 	srv.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		if h.ContentLength() == 0 {
 			return fasthttp.RequestConfig{} // no body to read: keep the head's deadline
@@ -49,12 +55,15 @@ func (p *Plugin) newHTTPServer() *fasthttp.Server {
 // handleProtocolError answers a request fasthttp could not read: too large a body or head, a
 // timeout, or a malformed request.
 func (p *Plugin) handleProtocolError(c *fasthttp.RequestCtx, err error) {
-	if lc, ok := c.Conn().(*serverConn); ok {
+	lc, _ := c.Conn().(*serverConn)
+	if lc != nil {
 		lc.linger.Store(true) // the rest of the request may still be arriving
 	}
 	var small *fasthttp.ErrSmallBuffer
 	var netErr net.Error
 	switch {
+	case lc != nil && lc.refused() != nil:
+		p.writeRefusal(c, lc.refused())
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		p.writeError(c, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
 	case errors.As(err, &small):
@@ -72,4 +81,11 @@ type fasthttpLogger struct{ log *zap.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(fmt.Sprintf(format, args...))
+}
+
+// writeRefusal answers a request the framing check refused (internal/http1), and closes.
+func (p *Plugin) writeRefusal(c *fasthttp.RequestCtx, e *http1.Error) {
+	p.log.Debug("request refused", zap.Int("status", e.Status), zap.String("reason", e.Reason))
+	p.writeError(c, e.Status, e.Reason)
+	c.SetConnectionClose()
 }
