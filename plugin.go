@@ -54,6 +54,11 @@ type Plugin struct {
 	uid, gid int
 	maxBody  int64
 
+	// relay is server.relay; sockets accepts the workers' connections for a socket relay
+	// (relay_socket.go), nil for pipes.
+	relay   relaySetting
+	sockets *socketFactory
+
 	states  sync.Pool // *requestState
 	metrics *metrics
 }
@@ -82,6 +87,11 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 		return errors.E(op, err)
 	}
 
+	var err error
+	if p.relay, err = readRelayConfig(cfg); err != nil {
+		return errors.E(op, err)
+	}
+
 	p.log = log.NamedLogger(PluginName)
 	p.server = srv
 	p.uid, p.gid = srv.UID(), srv.GID()
@@ -105,6 +115,14 @@ func (p *Plugin) Serve() chan error {
 	if err != nil {
 		errCh <- errors.E(op, errors.Errorf("pivot.address %s: %v", p.cfg.Address, err))
 		return errCh
+	}
+
+	if p.relay.network != "" {
+		if p.sockets, err = newSocketFactory(p.relay, p.uid, p.gid, p.log); err != nil {
+			_ = ln.Close()
+			errCh <- errors.E(op, err)
+			return errCh
+		}
 	}
 
 	p.ln = newConnListener(ln)
@@ -160,6 +178,11 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	p.mu.Unlock()
 	if h != nil {
 		h.retire(ctx)
+	}
+	if p.sockets != nil {
+		// after the retire: a worker that replaces one mid-drain must still connect, or the
+		// sdk would retry its spawn until allocate_timeout before the retire could end
+		_ = p.sockets.Close()
 	}
 	p.done.Wait()
 	p.log.Info("stopped")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/sdk/v4/pool"
 	"go.uber.org/zap"
 )
 
@@ -25,11 +26,19 @@ func (p *Plugin) startGeneration() (*poolHandle, error) {
 	return newPoolHandle(pl, ctx, cancel), nil
 }
 
-// newPool starts the plugin's own sdk/v4 static pool over pipes (see Server for why it is not
-// created through the server plugin). The pool spawns every later worker under ctx.
+// newPool starts the plugin's own sdk/v4 static pool over pipes, or over a socket for a socket
+// server.relay (see Server for why it is not created through the server plugin). The pool
+// spawns every later worker under ctx.
 func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
 	const op = errors.Op("pivot_new_pool")
-	base := p.server.CmdFactory(map[string]string{envMode: modeHTTP})
+	env := map[string]string{envMode: modeHTTP}
+	var factory pool.Factory = &pipeFactory{log: p.log}
+	if p.sockets != nil {
+		// pivot's own listener (relay_socket.go); this env comes last, so it wins
+		env[envRelay] = p.sockets.relay
+		factory = p.sockets
+	}
+	base := p.server.CmdFactory(env)
 	command := func(override []string) *exec.Cmd {
 		cmd := base()
 		if cmd == nil || len(override) == 0 {
@@ -59,7 +68,7 @@ func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
 	if p.cfg.Pipeline {
 		pipeline = newRequestPipeline(p.cfg, p.metrics.pipelined, p.metrics.pipelinePauses)
 	}
-	pl, err := newWorkerPool(ctx, command, &pipeFactory{log: p.log}, &cfg, pipeline, p.log)
+	pl, err := newWorkerPool(ctx, command, factory, &cfg, pipeline, p.log)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

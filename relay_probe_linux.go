@@ -32,9 +32,10 @@ func dupStdinProbe(stdin io.Writer) *os.File {
 }
 
 // unreadInput is how many bytes written to the worker's stdin it has not read; -1 if unknown.
+// A socket relay has no probe (relay_socket.go: socketUnread).
 func (r *pipeRelay) unreadInput() int {
 	if r.probe == nil {
-		return -1
+		return r.socketUnread()
 	}
 	raw, err := r.probe.SyscallConn()
 	if err != nil {

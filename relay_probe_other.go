@@ -11,4 +11,4 @@ import (
 // request unread fails that request, as in stock RoadRunner.
 func dupStdinProbe(io.Writer) *os.File { return nil }
 
-func (r *pipeRelay) unreadInput() int { return -1 }
+func (r *pipeRelay) unreadInput() int { return r.socketUnread() }
