@@ -79,6 +79,24 @@ type pipelineSlot struct {
 	started    atomic.Int64 // when the running request started (unix ns)
 	registered atomic.Bool
 	w          *worker.Process
+	// queuedLen is the size of the queued request's frame once it is written (0 before)
+	queuedLen atomic.Int64
+}
+
+// unreadRequestBytes is how much of what was written to the worker's stdin it has not read,
+// less a request queued behind the running one; -1 if unknown (a queued request whose write
+// may not be complete). A worker that fails with the running request wholly unread never
+// started it, so it may run elsewhere.
+func (r *pipeRelay) unreadRequestBytes() int {
+	unread := r.unreadInput()
+	if r.slot.state.Load() == slotQueued {
+		q := r.slot.queuedLen.Load()
+		if q == 0 || unread < 0 {
+			return -1
+		}
+		unread -= int(q)
+	}
+	return unread
 }
 
 // requestPipeline knows the workers a request may queue behind.
@@ -306,6 +324,9 @@ func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	}
 	p.pipeline.register(rl, w)
 	rl.slot.started.Store(started)
+	// the request that queued last (this one, if it was queued) stored its size after its
+	// write, which may have been after the hand-off's reset
+	rl.slot.queuedLen.Store(0)
 	if p.pipeline.waiting.Load() > 0 && p.pipeline.waiters.offerSlot(rl) {
 		return
 	}
@@ -328,6 +349,7 @@ func (p *workerPool) handOver(w *worker.Process, h handoff) bool {
 	if !rl.slot.state.CompareAndSwap(slotQueued, slotClosed) {
 		return false
 	}
+	rl.slot.queuedLen.Store(0)
 	rl.slot.handoffs <- h
 	return true
 }

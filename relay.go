@@ -180,6 +180,9 @@ func (r *pipeRelay) writeQueuedRequest(codec byte, ctx, body []byte) error {
 	b = append(append(b, ctx...), body...)
 	r.slot.buf = b
 	_, err := r.out.Write(b)
+	if err == nil {
+		r.slot.queuedLen.Store(int64(len(b)))
+	}
 	return err
 }
 

@@ -297,8 +297,7 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 		p.pipeline.ended(started) // a stream's start; its end is noted again
 	}
 	if err != nil {
-		// (with a request queued behind, its bytes may be the unread ones: no retry then)
-		if rl.slot.state.Load() != slotQueued && rl.unreadInput() >= requestFrameLen(reqCtx, reqBody) {
+		if rl.unreadRequestBytes() >= requestFrameLen(reqCtx, reqBody) {
 			// the worker ended without reading the request (a script that left its loop between
 			// requests, or one that died as it was written): it never started, so it runs elsewhere
 			_ = p.broken(w, ttl, nil)
