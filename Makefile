@@ -3,6 +3,7 @@
 #   make test    every Go and PHP test
 #   make bench   throughput/latency against stock RoadRunner http and nginx + php-fpm
 #   make soak    the lifecycle chaos tests with longer loads
+#   make conformance  the raw-socket HTTP/1.1 conformance suite, pivot against stock http (tests/conformance)
 SHELL := /bin/bash
 GO ?= go
 RR_VERSION := 2023.3.12
@@ -11,7 +12,7 @@ LDFLAGS := -s -w -X main.buildTime=$(BUILD_TIME)
 GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 PHPUNIT ?= phpunit
 
-.PHONY: all build serve test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak clean
+.PHONY: all build serve test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak conformance clean
 
 all: build
 
@@ -57,6 +58,11 @@ bench-go: deps-run
 
 soak: deps-test
 	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v .
+
+# the raw-socket HTTP/1.1 conformance suite (tests/conformance/README.md): pivot judged by
+# RFC 9110/9112, stock http in the same ./rr as the reference; build-tagged until its fixes land
+conformance: build
+	$(GO) test -tags conformance -count=1 -v ./tests/conformance
 
 clean:
 	rm -f rr .pid
