@@ -8,6 +8,8 @@ require (
 	github.com/fatih/color v1.16.0
 	github.com/joho/godotenv v1.5.1
 	github.com/olekukonko/tablewriter v0.0.5
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory v0.0.0-00010101000000-000000000000
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.19.0
 	github.com/roadrunner-server/api/v4 v4.11.1
 	github.com/roadrunner-server/boltdb/v4 v4.7.15
@@ -40,6 +42,13 @@ require (
 	github.com/spf13/viper v1.18.2
 	go.uber.org/automaxprocs v1.5.3
 	go.uber.org/zap v1.27.0
+)
+
+// Our own plugins (memory, rpc) are modules of their own so that velox can build them
+// (velox.toml: folder = "plugins/<name>"); ./cmd/rr builds them from this checkout.
+replace (
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory => ./plugins/memory
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc => ./plugins/rpc
 )
 
 exclude (

@@ -2,6 +2,8 @@ package main
 
 import (
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
+	memory "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory"
+	rpcPlugin "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc"
 	"github.com/roadrunner-server/boltdb/v4"
 	"github.com/roadrunner-server/fileserver/v4"
 	"github.com/roadrunner-server/gzip/v4"
@@ -12,13 +14,11 @@ import (
 	"github.com/roadrunner-server/kv/v4"
 	"github.com/roadrunner-server/logger/v4"
 	"github.com/roadrunner-server/memcached/v4"
-	"github.com/roadrunner-server/memory/v4"
 	"github.com/roadrunner-server/metrics/v4"
 	"github.com/roadrunner-server/otel/v4"
 	"github.com/roadrunner-server/prometheus/v4"
 	"github.com/roadrunner-server/redis/v4"
 	"github.com/roadrunner-server/resetter/v4"
-	rpcPlugin "github.com/roadrunner-server/rpc/v4"
 	"github.com/roadrunner-server/send/v4"
 	"github.com/roadrunner-server/server/v4"
 	"github.com/roadrunner-server/static/v4"
@@ -38,6 +38,8 @@ func plugins() []any {
 
 		// core
 		&logger.Plugin{},
+		// ours (plugins/rpc): RoadRunner's rpc plugin, but no request a client sends can
+		// crash rr (panics in goridge's codec and in RPC methods are recovered)
 		&rpcPlugin.Plugin{},
 		&server.Plugin{},
 		&status.Plugin{},
@@ -45,6 +47,8 @@ func plugins() []any {
 
 		// jobs and its drivers
 		&jobs.Plugin{},
+		// ours (plugins/memory): RoadRunner's memory plugin (jobs driver untouched) whose
+		// KV storage keeps expiries itself: a TTL under 1 s or in the past no longer kills rr
 		&memory.Plugin{},
 		&boltdb.Plugin{},
 

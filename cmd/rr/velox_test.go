@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	slashpath "path"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -79,6 +81,9 @@ var notInVelox = map[string]bool{
 type goMod struct {
 	main     string
 	requires map[string]string
+	// replaces: module path => local directory (relative to the repository root), for the
+	// modules of this repository (plugins/<name>) that ./cmd/rr builds from the checkout
+	replaces map[string]string
 }
 
 // moduleOf maps a package path to the module providing it (the longest
@@ -108,6 +113,13 @@ func pluginDrift(velox map[string]veloxPlugin, binary []string, mod goMod) []str
 		inBinary[m] = true
 	}
 
+	pivotRef := ""
+	for _, p := range velox {
+		if p.modulePath() == mod.main {
+			pivotRef = p.Ref
+		}
+	}
+
 	inVelox := map[string]string{}
 	for name, p := range velox {
 		path := p.modulePath()
@@ -126,6 +138,18 @@ func pluginDrift(velox map[string]veloxPlugin, binary []string, mod goMod) []str
 		case path == mod.main:
 			if !semver.IsValid(p.Ref) {
 				problems = append(problems, "velox.toml: "+name+" ref "+p.Ref+" is not a semver tag")
+			}
+		case mod.replaces[path] != "":
+			// one of our plugin modules (plugins/<name>): velox fetches it from this
+			// repository at the ref, ./cmd/rr builds it from the replaced directory
+			switch {
+			case !semver.IsValid(p.Ref):
+				problems = append(problems, "velox.toml: "+name+" ref "+p.Ref+" is not a semver tag")
+			case semver.IsValid(pivotRef) && p.Ref != pivotRef:
+				problems = append(problems, "velox.toml: "+name+" ref "+p.Ref+" differs from pivot's "+pivotRef+" (same repository, same tag)")
+			}
+			if dir := slashpath.Clean(mod.replaces[path]); dir != slashpath.Clean(p.Folder) {
+				problems = append(problems, "velox.toml: "+name+" folder "+p.Folder+" differs from go.mod's replace of "+path+" ("+mod.replaces[path]+")")
 			}
 		case mod.requires[path] != p.Ref:
 			problems = append(problems, "velox.toml: "+name+" ref "+p.Ref+" differs from go.mod "+path+" "+mod.requires[path])
@@ -179,9 +203,14 @@ func loadGoMod(t *testing.T, root string) goMod {
 		t.Fatal(err)
 	}
 
-	m := goMod{main: f.Module.Mod.Path, requires: map[string]string{}}
+	m := goMod{main: f.Module.Mod.Path, requires: map[string]string{}, replaces: map[string]string{}}
 	for _, r := range f.Require {
 		m.requires[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range f.Replace {
+		if r.New.Version == "" && modfile.IsDirectoryPath(r.New.Path) {
+			m.replaces[r.Old.Path] = r.New.Path
+		}
 	}
 
 	return m
@@ -209,8 +238,17 @@ func binaryPluginModules(t *testing.T, mod goMod) []string {
 	t.Helper()
 
 	seen := map[string]bool{}
+	names := map[string]string{}
 	var mods []string
 	for _, p := range plugins() {
+		// endure and the plugins that collect others (kv, jobs, rpc, informer ...) key
+		// plugins by Name(): ours replace RoadRunner's memory and rpc, never sit beside them
+		if n, ok := p.(interface{ Name() string }); ok {
+			if prev, dup := names[n.Name()]; dup {
+				t.Errorf("plugins(): %T and %s are both named %q", p, prev, n.Name())
+			}
+			names[n.Name()] = fmt.Sprintf("%T", p)
+		}
 		typ := reflect.TypeOf(p)
 		if typ.Kind() != reflect.Pointer || typ.Elem().Kind() != reflect.Struct {
 			t.Errorf("plugins(): %T is not a pointer to a struct", p)
@@ -272,6 +310,21 @@ func TestVeloxMatchesBinaryPlugins(t *testing.T) {
 	for _, p := range pluginDrift(cfg.Github.Plugins, binary, mod) {
 		t.Error(p)
 	}
+
+	// velox imports <module path of <folder>/go.mod>: for our modules, that file is here
+	for name, p := range cfg.Github.Plugins {
+		if p.Folder == "" || p.modulePath() == mod.main || mod.replaces[p.modulePath()] == "" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, p.Folder, "go.mod"))
+		if err != nil {
+			t.Errorf("velox.toml: %s: %v", name, err)
+			continue
+		}
+		if got := modfile.ModulePath(data); got != p.modulePath() {
+			t.Errorf("velox.toml: %s: %s/go.mod declares module %q, velox.toml means %q", name, p.Folder, got, p.modulePath())
+		}
+	}
 }
 
 // TestPluginDriftDetection proves pluginDrift catches one-sided changes.
@@ -279,10 +332,14 @@ func TestPluginDriftDetection(t *testing.T) {
 	mod := goMod{
 		main: "github.com/pivotphp/pivotphp-runtime-roadrunner",
 		requires: map[string]string{
-			"github.com/roadrunner-server/http/v4":     "v4.5.3",
-			"github.com/roadrunner-server/rpc/v4":      "v4.2.17",
-			"github.com/roadrunner-server/informer/v4": "v4.3.16",
-			"github.com/roadrunner-server/grpc/v4":     "v4.6.7",
+			"github.com/roadrunner-server/http/v4":                           "v4.5.3",
+			"github.com/roadrunner-server/rpc/v4":                            "v4.2.17",
+			"github.com/roadrunner-server/informer/v4":                       "v4.3.16",
+			"github.com/roadrunner-server/grpc/v4":                           "v4.6.7",
+			"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory": "v0.0.0-00010101000000-000000000000",
+		},
+		replaces: map[string]string{
+			"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory": "./plugins/memory",
 		},
 	}
 	rr := func(repo, ref string) veloxPlugin {
@@ -293,6 +350,8 @@ func TestPluginDriftDetection(t *testing.T) {
 			"http":  rr("http", "v4.5.3"),
 			"rpc":   rr("rpc", "v4.2.17"),
 			"pivot": {Ref: "v0.1.0", Owner: "pivotphp", Repository: "pivotphp-runtime-roadrunner"},
+			// one of our plugin modules, as plugins/memory
+			"memory": {Ref: "v0.1.0", Owner: "pivotphp", Repository: "pivotphp-runtime-roadrunner", Folder: "plugins/memory"},
 		}
 	}
 	binary := []string{
@@ -300,12 +359,19 @@ func TestPluginDriftDetection(t *testing.T) {
 		"github.com/roadrunner-server/http/v4",
 		"github.com/roadrunner-server/rpc/v4",
 		"github.com/pivotphp/pivotphp-runtime-roadrunner",
+		"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory",
+	}
+	local := func(v map[string]veloxPlugin, change func(*veloxPlugin)) {
+		p := v["memory"]
+		change(&p)
+		v["memory"] = p
 	}
 
 	tests := []struct {
 		name   string
 		velox  func(map[string]veloxPlugin)
 		binary []string
+		mod    func(*goMod)
 		want   string // substring of the single expected problem; "" = in sync
 	}{
 		{name: "in sync"},
@@ -317,6 +383,18 @@ func TestPluginDriftDetection(t *testing.T) {
 		{name: "pivot ref not a tag", velox: func(v map[string]veloxPlugin) { p := v["pivot"]; p.Ref = "main"; v["pivot"] = p }, want: "not a semver tag"},
 		{name: "local replace", velox: func(v map[string]veloxPlugin) { p := v["pivot"]; p.Replace = "/src"; v["pivot"] = p }, want: "replace"},
 		{name: "unknown module in binary", binary: append(append([]string{}, binary...), ""), want: "not provided by any module"},
+		{name: "our plugin module at another tag than pivot", velox: func(v map[string]veloxPlugin) {
+			local(v, func(p *veloxPlugin) { p.Ref = "v0.0.9" })
+		}, want: "memory ref v0.0.9 differs from pivot's v0.1.0"},
+		{name: "our plugin module at a branch", velox: func(v map[string]veloxPlugin) {
+			local(v, func(p *veloxPlugin) { p.Ref = "main" })
+		}, want: "memory ref main is not a semver tag"},
+		{name: "go.mod replaces our plugin module with another folder", mod: func(m *goMod) {
+			m.replaces["github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory"] = "./elsewhere"
+		}, want: "memory folder plugins/memory differs from go.mod's replace"},
+		{name: "our plugin module not replaced by the checkout", mod: func(m *goMod) {
+			delete(m.replaces, "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory")
+		}, want: "memory ref v0.1.0 differs from go.mod"},
 	}
 
 	for _, tt := range tests {
@@ -329,8 +407,18 @@ func TestPluginDriftDetection(t *testing.T) {
 			if tt.binary != nil {
 				b = tt.binary
 			}
+			m := goMod{main: mod.main, requires: map[string]string{}, replaces: map[string]string{}}
+			for k, val := range mod.requires {
+				m.requires[k] = val
+			}
+			for k, val := range mod.replaces {
+				m.replaces[k] = val
+			}
+			if tt.mod != nil {
+				tt.mod(&m)
+			}
 
-			got := pluginDrift(v, b, mod)
+			got := pluginDrift(v, b, m)
 			switch {
 			case tt.want == "" && len(got) != 0:
 				t.Fatalf("expected no drift, got %q", got)
