@@ -33,9 +33,12 @@ build: rr
 serve: deps-run build
 	./rr serve -c .rr.yaml -p
 
+# our plugins that velox builds from their own modules (plugins/*/go.mod)
+PLUGIN_MODULES := github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc/...
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet ./... $(PLUGIN_MODULES)
 
 test: deps-test lint test-php test-go
 
@@ -43,7 +46,11 @@ test-php:
 	$(PHPUNIT) -c php/phpunit.xml.dist
 
 test-go: build
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m ./... $(PLUGIN_MODULES)
+	# a short run of each fuzz target (their seed corpora run above)
+	$(GO) test -run '^$$' -fuzz FuzzValidatorAgreesWithNetHTTP -fuzztime 15s ./internal/http1
+	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s .
+	$(GO) test -run '^$$' -fuzz FuzzFrameRoundTrip -fuzztime 5s .
 	# the benchmarks check every answer: a short run keeps them working
 	$(GO) test -run '^$$' -bench . -benchtime 200x .
 
@@ -59,10 +66,10 @@ bench-go: deps-run
 soak: deps-test
 	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v .
 
-# the raw-socket HTTP/1.1 conformance suite (tests/conformance/README.md): pivot judged by
-# RFC 9110/9112, stock http in the same ./rr as the reference; build-tagged until its fixes land
+# the raw-socket HTTP/1.1 conformance suite alone (tests/conformance/README.md; make test runs
+# it too): pivot judged by RFC 9110/9112, stock http in the same ./rr as the reference
 conformance: build
-	$(GO) test -tags conformance -count=1 -v ./tests/conformance
+	$(GO) test -count=1 -v ./tests/conformance
 
 clean:
 	rm -f rr .pid

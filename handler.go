@@ -143,14 +143,45 @@ func (p *Plugin) requestBody(c *fasthttp.RequestCtx, st *requestState) (parsed b
 	if parsed, err = p.readForm(c, st); err != nil {
 		return false, nil, err
 	}
-	if parsed {
-		st.formBuf = appendJSONObject(st.formBuf[:0], st.form)
-		return true, st.formBuf, nil
+	if !parsed {
+		if body, err = st.rawBody(); err != nil {
+			return false, nil, err
+		}
 	}
-	if body, err = st.rawBody(); err != nil || c.IsHead() || c.IsOptions() {
+	if err = st.endOfBody(); err != nil {
 		return false, nil, err
 	}
+	switch {
+	case parsed:
+		st.formBuf = appendJSONObject(st.formBuf[:0], st.form)
+		return true, st.formBuf, nil
+	case c.IsHead() || c.IsOptions():
+		return false, nil, nil
+	}
 	return false, body, nil
+}
+
+// errRefusedBody: the framing check refused this request in its chunks or trailers, which
+// fasthttp may have taken for the body's end.
+var errRefusedBody = stderrors.New("the request's chunked body or trailers are malformed")
+
+// endOfBody reads what is left of the body (a multipart form ends at its closing boundary) and
+// makes sure the framing check did not refuse this request on the way: PHP gets only requests
+// checked whole.
+func (st *requestState) endOfBody() error {
+	c := st.c
+	if rs := c.RequestBodyStream(); rs != nil && !st.bodyRead {
+		if _, err := io.Copy(io.Discard, rs); err != nil {
+			st.bodyFailed = true
+			return err
+		}
+		st.bodyRead = true
+	}
+	if lc, ok := c.Conn().(*serverConn); ok && lc.check != nil && lc.check.Refused(int(c.ConnRequestNum())) != nil {
+		st.bodyFailed = true
+		return errRefusedBody
+	}
+	return nil
 }
 
 // errTruncatedBody: the connection ended before the body its Content-Length announced.

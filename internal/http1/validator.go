@@ -70,6 +70,8 @@ type Validator struct {
 	// passedLines: a whole line of the current head went on to the parser; started: some
 	// bytes of the refused request did (Started)
 	passedLines, started bool
+	// completed counts the requests checked whole
+	completed int
 	emptyLines           int
 	remaining            int64 // of a Content-Length body or a chunk
 	bodyBytes            int64 // de-chunked body so far
@@ -124,6 +126,7 @@ func (v *Validator) Feed(b []byte) (int, *Error) {
 			i += int(n)
 			if v.remaining == 0 {
 				v.st = stRequestLine
+				v.completed++
 			}
 		case stChunkData:
 			n := int64(len(b) - i)
@@ -181,6 +184,16 @@ func (v *Validator) fail(at, status int, reason string) (int, *Error) {
 // the request's first byte, so the client gets its 4xx.
 func (v *Validator) Started() bool { return v.started }
 
+// Refused is the error if the n-th request of the connection (1-based, as fasthttp's
+// ConnRequestNum) is the one refused: checked up to an error in its head, its chunks or its
+// trailers, which fasthttp may have read past (it takes an error in a trailer for the body's end).
+func (v *Validator) Refused(n int) *Error {
+	if v.err != nil && v.completed+1 == n {
+		return v.err
+	}
+	return nil
+}
+
 // feedLine consumes bytes of a line-oriented state up to and including the next LF (or all of
 // b if there is none) and returns how many it consumed; on an error, how many bytes before
 // the offending one.
@@ -200,7 +213,8 @@ func (v *Validator) feedLine(b []byte) (int, *Error) {
 		return 0, v.tooLong()
 	}
 	line := b[:n]
-	if len(v.line) > 0 {
+	inPlace := len(v.line) == 0 // the whole line is in b, not yet passed on
+	if !inPlace {
 		v.line = append(v.line, line...)
 		line = v.line
 	}
@@ -208,12 +222,35 @@ func (v *Validator) feedLine(b []byte) (int, *Error) {
 	if len(line) < 2 || line[len(line)-2] != '\r' {
 		return 0, &Error{Status: 400, Reason: "a line ends with a bare LF (CRLF is required)"}
 	}
+	fieldLine := v.st == stHeaders || v.st == stTrailers
 	err := v.line2(line[:len(line)-2])
 	v.line = v.line[:0]
 	if err != nil {
 		return 0, err
 	}
+	if fieldLine && inPlace {
+		tabsToSpaces(line[:len(line)-2])
+	}
 	return n, nil
+}
+
+// tabsToSpaces turns HTAB whitespace around a field value into SP before fasthttp reads the
+// line: RFC 9110 allows both (OWS), fasthttp trims only spaces (it refuses "Transfer-Encoding:
+// <TAB>chunked" with a 400). The bytes are rewritten where they are still to be passed on; a
+// line whose start went on in an earlier read keeps its tabs, and fasthttp its 400 for a
+// framing field (a tab elsewhere is trimmed from the value PHP gets, request_context.go).
+func tabsToSpaces(line []byte) {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 || bytes.IndexByte(line[colon:], '\t') < 0 {
+		return
+	}
+	value := line[colon+1:]
+	for i := 0; i < len(value) && (value[i] == ' ' || value[i] == '\t'); i++ {
+		value[i] = ' '
+	}
+	for i := len(value) - 1; i >= 0 && (value[i] == ' ' || value[i] == '\t'); i-- {
+		value[i] = ' '
+	}
 }
 
 func (v *Validator) lineLimit() int {
@@ -260,6 +297,7 @@ func (v *Validator) line2(line []byte) *Error {
 	case stTrailers:
 		if len(line) == 0 {
 			v.st, v.headBytes = stRequestLine, 0
+			v.completed++
 			return nil
 		}
 		name, _, err := splitField(line)
@@ -395,6 +433,7 @@ func (v *Validator) endOfHead() *Error {
 		return nil
 	}
 	v.st = stRequestLine
+	v.completed++
 	return nil
 }
 

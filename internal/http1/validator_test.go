@@ -238,3 +238,17 @@ func FuzzValidatorAgreesWithNetHTTP(f *testing.F) {
 		}
 	})
 }
+
+// Refused names the request the error belongs to: one whose trailer is bad is refused even if
+// its body went through; the request before it is not.
+func TestRefusedNamesTheRequest(t *testing.T) {
+	v := New(testLimits)
+	in := "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nnocolon\r\n\r\n"
+	if _, err := v.Feed([]byte(in)); err == nil {
+		t.Fatal("no refusal")
+	}
+	if v.Refused(1) != nil || v.Refused(2) == nil || v.Refused(3) != nil {
+		t.Fatalf("refused: 1 %v, 2 %v, 3 %v", v.Refused(1), v.Refused(2), v.Refused(3))
+	}
+}

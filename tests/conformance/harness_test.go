@@ -1,5 +1,3 @@
-//go:build conformance
-
 // Package conformance is the raw-socket HTTP/1.1 conformance suite: every probe sends bytes an
 // attacker would send to pivot's own server (`pivot:`) and, as a reference, to RoadRunner's
 // stock `http:` plugin (Go net/http) running in the same rr process, and judges pivot's answer

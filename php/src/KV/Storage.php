@@ -17,10 +17,11 @@ use PivotPHP\Runtime\RoadRunner\Rpc\RpcInterface;
  * TTLs are whole seconds. RoadRunner's drivers take an absolute RFC 3339 time with
  * one-second precision, so the expiry sent is now + $ttl + 0.5 s rounded up to the second:
  * a key lives at least $ttl seconds and expires within $ttl + 1.5 s. The half second keeps
- * the call's latency from shortening the TTL: RoadRunner's memory driver truncates the
- * remaining time to whole seconds, keeps a key forever when that time is already past, and
- * crashes RoadRunner when it truncates to 0. boltdb deletes expired keys only every
- * `interval` seconds of its config (60 by default), so they can be read until then.
+ * the call's latency from shortening the TTL. (RoadRunner's own memory driver v4.6.16
+ * crashed on an expiry less than a second away and kept a key forever when it was past; this
+ * project's rr ships a wrapped one, plugins/memory, that expires such keys at once.) boltdb
+ * deletes expired keys only every `interval` seconds of its config (60 by default), so they
+ * can be read until then.
  */
 final class Storage
 {
@@ -222,8 +223,8 @@ final class Storage
         }
 
         // Seconds precision on the wire: round up, with half a second of margin so the driver
-        // never sees an expiry less than $ttl away (RoadRunner's memory driver crashes on a
-        // TTL that rounds to 0 s and keeps a key forever when the time is already past).
+        // never sees an expiry less than $ttl away (and RoadRunner's unwrapped memory driver,
+        // in other builds, never one it would crash on).
         return gmdate('Y-m-d\TH:i:s\Z', (int) ceil(($this->clock)() + $ttl + 0.5));
     }
 
