@@ -71,11 +71,11 @@ type Validator struct {
 	// bytes of the refused request did (Started)
 	passedLines, started bool
 	// completed counts the requests checked whole
-	completed int
-	emptyLines           int
-	remaining            int64 // of a Content-Length body or a chunk
-	bodyBytes            int64 // de-chunked body so far
-	crlfSeen             int   // of the CRLF after chunk data
+	completed  int
+	emptyLines int
+	remaining  int64 // of a Content-Length body or a chunk
+	bodyBytes  int64 // de-chunked body so far
+	crlfSeen   int   // of the CRLF after chunk data
 
 	// the current request's head
 	http10     bool
