@@ -63,9 +63,10 @@ func canSendInterim(c *fasthttp.RequestCtx) bool {
 	if c.ConnRequestNum() == 1 {
 		return true
 	}
-	// fasthttp's -2: no Content-Length and not chunked, i.e. no body for a request
+	// fasthttp's -2: no Content-Length and not chunked, i.e. no body for a request (Body() is
+	// not asked: it would read the body stream)
 	cl := c.Request.Header.ContentLength()
-	return sc.reads > sc.readsAtResponse && (cl == 0 || cl == -2) && len(c.Request.Body()) == 0
+	return sc.reads > sc.readsAtResponse && (cl == 0 || cl == -2)
 }
 
 // writeInterim writes "HTTP/1.1 1xx" and the headers the worker set on the connection.
