@@ -2,11 +2,14 @@
 // supervised pool of PHP workers, speaking RoadRunner's http/v4 wire protocol so that any
 // RoadRunner PSR-7 worker runs unchanged.
 //
-// A request flows: server.go (listener, fasthttp server) → handler.go (HandleRequest) →
-// form.go / uploads.go (body) → request_context.go (JSON context) → pool_handle.go (serving
-// generation) → worker_pool.go (a free worker) → relay.go (goridge frames over pipes) → PHP →
-// response.go (status, headers) → handler.go (body, streams).
-// supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`.
+// A request flows: server.go (listener, fasthttp server) → conn.go (every byte checked by
+// internal/http1 before fasthttp parses it) → handler.go (HandleRequest, the body as it
+// arrives) → form.go / uploads.go (forms) → request_context.go (JSON context) → pool_handle.go
+// (serving generation) → worker_pool.go (a free worker; pipeline.go may queue it behind one)
+// → relay.go (goridge frames over pipes, or relay_socket.go's sockets) → PHP → response.go
+// (status, headers) → interim.go (1xx) → handler.go (body, streams).
+// supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`;
+// lost_request.go replaces a worker that read a request and will never answer it.
 package pivot
 
 import (
