@@ -117,25 +117,17 @@ func (v *Validator) Feed(b []byte) (int, *Error) {
 	i := 0
 	for i < len(b) {
 		switch v.st {
-		case stBody:
-			n := int64(len(b) - i)
-			if n > v.remaining {
-				n = v.remaining
-			}
+		case stBody, stChunkData:
+			// body bytes pass unread, up to the end of the body or chunk
+			n := min(int64(len(b)-i), v.remaining)
 			v.remaining -= n
 			i += int(n)
-			if v.remaining == 0 {
+			switch {
+			case v.remaining > 0:
+			case v.st == stBody:
 				v.st = stRequestLine
 				v.completed++
-			}
-		case stChunkData:
-			n := int64(len(b) - i)
-			if n > v.remaining {
-				n = v.remaining
-			}
-			v.remaining -= n
-			i += int(n)
-			if v.remaining == 0 {
+			default:
 				v.st, v.crlfSeen = stChunkCRLF, 0
 			}
 		case stChunkCRLF:
