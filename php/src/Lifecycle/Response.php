@@ -63,15 +63,16 @@ final class Response
 
     /**
      * The response as a PHP-FPM client would see it: what the application printed comes first,
-     * then the body (unless the application printed the body itself). A Content-Length header
-     * is corrected when printed output changed the body.
+     * then the body (unless the application printed the body itself; when it said so but nothing
+     * was printed — PivotPHP from 2.1 no longer echoes in `json()` — the body is kept). A
+     * Content-Length header is corrected when printed output changed the body.
      */
     public function withCapturedOutput(string $output): self
     {
-        if ($this->bodyInOutput) {
+        if ($this->bodyInOutput && $output !== '') {
             $body = $output;
         } elseif ($output === '') {
-            return $this;
+            return $this->bodyInOutput ? self::withNormalized($this->status, $this->headers, $this->body, false) : $this;
         } else {
             $body = $output . $this->body;
         }

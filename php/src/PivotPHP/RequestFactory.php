@@ -8,33 +8,39 @@ use PivotPHP\Core\Http\Request as PivotRequest;
 use PivotPHP\Runtime\RoadRunner\Http\Request;
 
 /**
- * Builds PivotPHP's own Request for a RoadRunner request. PivotPHP reads the superglobals (filled
- * by the runtime and kept for the whole call) and `php://input`, which is empty in the CLI, so
- * the raw body is handed over through reflection: `Request::$cachedInput` for the PSR-7 side
- * (`getBody()`, `getParsedBody()`), and the private `body` for `$req->body`/`input()` on JSON.
+ * Builds the hybrid line's own Request (core 1.1 to 3.x) for a RoadRunner request. PivotPHP
+ * reads the superglobals (filled by the runtime and kept for the whole call) and `php://input`,
+ * which is empty in the CLI, so the raw body is handed over through reflection: the input cache
+ * `Request::$cachedInput` for the PSR-7 side (`getBody()`, `getParsedBody()`) — set before the
+ * Request is built while it is static (up to 2.x), on the new Request once it is per instance
+ * (3.0) — and the private `body` for `$req->body`/`input()` on JSON.
  */
 final class RequestFactory
 {
-    private ?\ReflectionProperty $body = null;
+    /** The private `body` (false: this core's Request has none). */
+    private \ReflectionProperty|false|null $body = null;
+    private ?\ReflectionProperty $instanceInput = null;
 
     public function create(Request $request): PivotRequest
     {
         $raw = self::rawBody($request);
-        FrameworkState::setCachedInput($raw);
+        $static = FrameworkState::setCachedInput($raw);
 
         $pivotRequest = PivotRequest::createFromGlobals();
 
+        if (!$static && FrameworkState::inputCache() === FrameworkState::INPUT_INSTANCE) {
+            // The constructor already read php://input (''); its PSR-7 side is built lazily later.
+            ($this->instanceInput ??= self::accessible('cachedInput'))->setValue($pivotRequest, $raw);
+        }
         if ($raw !== '' && strtoupper($request->method) !== 'GET') {
             $decoded = json_decode($raw);
-            if ($decoded instanceof \stdClass) {
-                $this->bodyProperty()->setValue($pivotRequest, $decoded);
+            $this->body ??= property_exists(PivotRequest::class, 'body') ? self::accessible('body') : false;
+            if ($decoded instanceof \stdClass && $this->body !== false) {
+                $this->body->setValue($pivotRequest, $decoded);
             }
         }
-        foreach ($request->attributes as $name => $value) {
-            $pivotRequest->setAttribute((string) $name, $value);
-        }
 
-        return $pivotRequest;
+        return $this->withAttributes($pivotRequest, $request);
     }
 
     /**
@@ -54,20 +60,20 @@ final class RequestFactory
         return '';
     }
 
-    private function bodyProperty(): \ReflectionProperty
+    private function withAttributes(PivotRequest $pivotRequest, Request $request): PivotRequest
     {
-        if ($this->body === null) {
-            if (!property_exists(PivotRequest::class, 'body')) {
-                throw new \LogicException(sprintf(
-                    '%s has no $body property: this PivotPHP core version is not supported'
-                    . ' (pivotphp/core ^1.1 || ^2.0 is)',
-                    PivotRequest::class,
-                ));
-            }
-            $this->body = new \ReflectionProperty(PivotRequest::class, 'body');
-            $this->body->setAccessible(true);
+        foreach ($request->attributes as $name => $value) {
+            $pivotRequest->setAttribute((string) $name, $value);
         }
 
-        return $this->body;
+        return $pivotRequest;
+    }
+
+    private static function accessible(string $property): \ReflectionProperty
+    {
+        $reflection = new \ReflectionProperty(PivotRequest::class, $property);
+        $reflection->setAccessible(true);
+
+        return $reflection;
     }
 }

@@ -16,7 +16,7 @@ use PivotPHP\Runtime\RoadRunner\Lifecycle\WorkerManager;
 use PivotPHP\Runtime\RoadRunner\OutputGuard;
 
 /**
- * Runs a PivotPHP application (pivotphp/core ^1.1 || ^2.0) in a RoadRunner worker:
+ * Runs a PivotPHP application (pivotphp/core 1.1 to 5.x, {@see CoreLine}) in a RoadRunner worker:
  *
  * ```php
  * $adapter = new RoadRunnerAdapter();   // first: keeps STDOUT clean from here on
@@ -27,8 +27,9 @@ use PivotPHP\Runtime\RoadRunner\OutputGuard;
  * ```
  *
  * The application boots once; each request then runs with its own superglobals, raw body,
- * session and captured output, and the framework's pools, caches and static input are reset
- * after it. The worker replaces itself (cleanly, see {@see Server}) after `max_requests`, past
+ * session and captured output, and what the installed core line keeps between requests is reset
+ * after it: the hybrid line (1.1 to 3.x) through {@see ApplicationHandler}, the PSR-15 line (4.x,
+ * 5.x) through {@see Psr15ApplicationHandler}. An unsupported core stops the worker at boot. The worker replaces itself (cleanly, see {@see Server}) after `max_requests`, past
  * `memory_limit` or `ttl` ({@see Config}).
  */
 final class RoadRunnerAdapter
@@ -53,6 +54,8 @@ final class RoadRunnerAdapter
      *
      * @param array<string, mixed> $config see {@see Config::fromArray()}: max_requests,
      *                                     memory_limit, ttl, gc_threshold, debug
+     *
+     * @throws UnsupportedCoreException at boot, for a core outside 1.1 to 5.x
      */
     public function serve(Application $app, array $config = []): void
     {
@@ -62,7 +65,7 @@ final class RoadRunnerAdapter
         $settings = Config::fromArray($config);
         self::exposeLogPath();
 
-        $handler = new ApplicationHandler($app, $this->log);
+        $handler = $this->handlerFor($app);
         $handler->boot();
 
         $this->server = new Server(
@@ -120,6 +123,33 @@ final class RoadRunnerAdapter
         }
 
         return $this->server->manager();
+    }
+
+    /**
+     * The path for the installed core's release line ({@see CoreLine}): the hybrid one for 1.1 to
+     * 3.x, the PSR-15 one for 4.x and 5.x. Anything else stops the worker here, at boot, with one
+     * sentence on STDERR naming the installed and the supported versions.
+     *
+     * @throws UnsupportedCoreException
+     */
+    private function handlerFor(Application $app): ApplicationHandler|Psr15ApplicationHandler
+    {
+        try {
+            $line = CoreLine::of($app);
+            if (!$line->isPsr15()) {
+                return new ApplicationHandler($app, $this->log);
+            }
+            $requests = ServerRequestBuilder::fromInstalledFactories() ?? throw new UnsupportedCoreException(sprintf(
+                '%s is installed without PSR-17 factories (pivotphp/http\'s Psr17Factory or nyholm/psr7);'
+                . ' install pivotphp/core with its dependencies to serve it.',
+                $line->describe(),
+            ));
+
+            return new Psr15ApplicationHandler($app, $requests, $this->log);
+        } catch (UnsupportedCoreException $e) {
+            $this->log->write($e->getMessage());
+            throw $e;
+        }
     }
 
     /**
