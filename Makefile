@@ -45,8 +45,10 @@ test: deps-test lint test-php test-go
 test-php:
 	$(PHPUNIT) -c php/phpunit.xml.dist
 
+# -p 1: one test binary at a time; each starts servers on ports it picks free, which another
+# binary running beside it could take in between (and two cores are enough for one at a time)
 test-go: build
-	$(GO) test -race -count=1 -timeout 30m ./... $(PLUGIN_MODULES)
+	$(GO) test -race -p 1 -count=1 -timeout 30m ./... $(PLUGIN_MODULES)
 	# a short run of each fuzz target (their seed corpora run above)
 	$(GO) test -run '^$$' -fuzz FuzzValidatorAgreesWithNetHTTP -fuzztime 15s ./internal/http1
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s .
