@@ -52,7 +52,7 @@ final class FrameworkState
             HeaderPool::clearAll();
         }
         self::setCachedInput(null);
-        $this->routerCaches?->trim();
+        $this->routerCaches?->clear();
     }
 
     /**

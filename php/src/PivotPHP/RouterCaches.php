@@ -5,22 +5,20 @@ declare(strict_types=1);
 namespace PivotPHP\Runtime\RoadRunner\PivotPHP;
 
 /**
- * The static router's per-URL caches, kept within a bound.
+ * The static router's per-URL caches, emptied after every request.
  *
  * PivotPHP's router up to core-routing 1.x (the core's own `PivotPHP\Core\Routing\Router` in
  * core 1.x, `pivotphp/core-routing` 1.x under core 2.0 to 3.0) remembers every distinct request
  * path it identified: `Router::$exactMatchCache` and `$prefixMatchCache` (one entry per method and
  * path, `/users/1`, `/users/2`, ...) and `RouteMemoryManager::$routeUsage` (one per path, never
  * trimmed). Under PHP-FPM they die with the request; in a worker they grow with every new URL.
- * They are plain caches (an entry is rebuilt on the next miss), so once one holds more than
- * {@see self::LIMIT} entries it is emptied. core-routing 2.0 (core 3.1 and 4.x) and 3.0 (core 5.x)
- * have no such caches: nothing to do there.
+ * They are plain caches (an entry is rebuilt on the next miss: a few microseconds of matching), so
+ * they are emptied after each request, as PHP-FPM would. core-routing 2.0 (core 3.1 and 4.x) and
+ * 3.0 (core 5.x) have no such caches: nothing to do there.
  */
 final class RouterCaches
 {
-    public const LIMIT = 1024;
-
-    /** @var list<\ReflectionProperty> static array properties to keep bounded */
+    /** @var list<\ReflectionProperty> static array properties to empty */
     private array $caches = [];
 
     public function __construct(object $application)
@@ -35,13 +33,13 @@ final class RouterCaches
         }
     }
 
-    /** @return int how many caches were emptied */
-    public function trim(): int
+    /** @return int how many caches held entries */
+    public function clear(): int
     {
         $emptied = 0;
         foreach ($this->caches as $reflection) {
             $value = $reflection->getValue();
-            if (is_array($value) && count($value) > self::LIMIT) {
+            if (is_array($value) && $value !== []) {
                 $reflection->setValue(null, []);
                 ++$emptied;
             }
