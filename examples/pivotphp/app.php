@@ -1,9 +1,10 @@
 <?php
 
 /**
- * The application: its middleware and routes, shared by the RoadRunner worker (worker.php, booted
- * once per worker) and the classic PHP-FPM front controller (public/index.php, booted per request)
- * — the same code under both, which is what `make bench` compares.
+ * The application in the style of PivotPHP core 1.x-3.x (the hybrid Request/Response): its
+ * middleware and routes, shared by the RoadRunner worker (worker.php, booted once per worker) and
+ * the classic PHP-FPM front controller (public/index.php, booted per request) — the same code under
+ * both, which is what `make bench` compares. app5.php is the same app for core 4.x/5.x.
  */
 
 declare(strict_types=1);

@@ -2,7 +2,8 @@
 
 /**
  * A PivotPHP application in RoadRunner workers: booted once per worker, then serving requests
- * until RoadRunner (or the runtime's WorkerManager) replaces the worker.
+ * until RoadRunner (or the runtime's WorkerManager) replaces the worker. Any core from 1.1 to 5.x:
+ * the 4.x/5.x style app (app5.php) or the 1.x-3.x one (app.php), whichever fits the installed core.
  *
  *   composer install --no-dev        # in examples/pivotphp
  *   ./rr serve -c examples/pivotphp/.rr.yaml
@@ -14,6 +15,7 @@
 declare(strict_types=1);
 
 use PivotPHP\Core\Core\Application;
+use PivotPHP\Runtime\RoadRunner\PivotPHP\CoreLine;
 use PivotPHP\Runtime\RoadRunner\PivotPHP\RoadRunnerAdapter;
 
 if (is_file(__DIR__ . '/vendor/autoload.php')) {
@@ -32,8 +34,9 @@ $adapter = new RoadRunnerAdapter();
 
 $app = new Application(__DIR__);
 
-// The middleware and routes (app.php, shared with the PHP-FPM front controller public/index.php).
-(require __DIR__ . '/app.php')($app);
+// The middleware and routes, shared with the PHP-FPM front controller public/index.php: app5.php in
+// the style of core 4.x/5.x, app.php in that of 1.x-3.x. The adapter picks its path the same way.
+(require __DIR__ . (CoreLine::of($app)->isPsr15() ? '/app5.php' : '/app.php'))($app);
 
 // The worker's own figures (requests, memory, gc, recycling) for dashboards and probes.
 $app->get('/worker', fn ($req, $res) => $res->json($adapter->manager()->metrics()));
