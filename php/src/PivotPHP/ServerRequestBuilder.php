@@ -45,7 +45,11 @@ final class ServerRequestBuilder
             if (!class_exists($class)) {
                 continue;
             }
-            $factory = new $class();
+            try {
+                $factory = new $class();
+            } catch (\Throwable) {
+                continue; // a factory that needs arguments: try the next one
+            }
             if ($factory instanceof ServerRequestFactoryInterface && $factory instanceof StreamFactoryInterface
                 && $factory instanceof UploadedFileFactoryInterface) {
                 return new self($factory, $factory, $factory);
