@@ -29,18 +29,21 @@ func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
 		header                   http.Header
 		status                   int
 		contentType              string
-		runtimeHeader            bool // the app's middleware ran (matched routes only)
 	}{
-		{"root", "GET", "/", "", nil, 200, "application/json; charset=utf-8", true},
-		{"params, query, header", "GET", "/hello/Ada?lang=pt", "", http.Header{"User-Agent": {"example-test"}}, 200, "application/json; charset=utf-8", true},
-		{"JSON body", "POST", "/echo", `{"a":[1,{"b":null}]}`, http.Header{"Content-Type": {"application/json"}}, 201, "application/json; charset=utf-8", true},
-		{"text", "GET", "/text", "", nil, 200, "text/plain; charset=utf-8", true},
-		{"no route", "GET", "/nope", "", nil, 404, "application/json; charset=utf-8", false},
-		{"handler throws", "GET", "/boom", "", nil, 500, "application/json; charset=utf-8", true},
+		{"root", "GET", "/", "", nil, 200, "application/json; charset=utf-8"},
+		{"params, query, header", "GET", "/hello/Ada?lang=pt", "", http.Header{"User-Agent": {"example-test"}}, 200, "application/json; charset=utf-8"},
+		{"JSON body", "POST", "/echo", `{"a":[1,{"b":null}]}`, http.Header{"Content-Type": {"application/json"}}, 201, "application/json; charset=utf-8"},
+		{"text", "GET", "/text", "", nil, 200, "text/plain; charset=utf-8"},
+		{"no route", "GET", "/nope", "", nil, 404, "application/json; charset=utf-8"},
+		{"handler throws", "GET", "/boom", "", nil, 500, "application/json; charset=utf-8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var bodies [2]map[string]any
+			// whether the app's middleware ran (it names the runtime): which responses carry it
+			// depends on the core line (404s and 500s differ between releases), so both runtimes
+			// must only agree
+			var middleware [2]bool
 			for i, server := range []struct{ base, runtime string }{{rr.base, "pivotphp-roadrunner"}, {classic, "php-fpm"}} {
 				resp, body, err := adapterDo(tc.method, server.base+tc.path, []byte(tc.body), tc.header)
 				if err != nil {
@@ -49,8 +52,11 @@ func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
 				if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != tc.contentType {
 					t.Fatalf("%s: %d %q, want %d %q: %s", server.runtime, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.contentType, body)
 				}
-				if got, want := resp.Header.Get("X-Powered-By-Runtime"), map[bool]string{true: server.runtime}[tc.runtimeHeader]; got != want {
-					t.Errorf("%s: X-Powered-By-Runtime %q, want %q", server.runtime, got, want)
+				if got := resp.Header.Get("X-Powered-By-Runtime"); got != "" {
+					middleware[i] = true
+					if got != server.runtime {
+						t.Errorf("%s: X-Powered-By-Runtime %q, want %q", server.runtime, got, server.runtime)
+					}
 				}
 				if tc.contentType == "text/plain; charset=utf-8" {
 					bodies[i] = map[string]any{"text": string(body)}
@@ -61,6 +67,9 @@ func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
 				}
 				delete(bodies[i], "pid")      // each process its own
 				delete(bodies[i], "error_id") // unique per error
+			}
+			if middleware[0] != middleware[1] || tc.status < 300 && !middleware[0] {
+				t.Errorf("the app's middleware ran on RoadRunner: %v, on the web SAPI: %v (it runs on every matched route)", middleware[0], middleware[1])
 			}
 			a, _ := json.Marshal(bodies[0])
 			b, _ := json.Marshal(bodies[1])
