@@ -252,3 +252,28 @@ func TestRefusedNamesTheRequest(t *testing.T) {
 		t.Fatalf("refused: 1 %v, 2 %v, 3 %v", v.Refused(1), v.Refused(2), v.Refused(3))
 	}
 }
+
+// BenchmarkFeed is the check's cost per request: wrk's hello request, and a browser-like head.
+func BenchmarkFeed(b *testing.B) {
+	for _, c := range []struct{ name, req string }{
+		{"wrk_hello", "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"},
+		{"browser_head", "GET /app/orders?page=2&sort=date HTTP/1.1\r\nHost: shop.example.com\r\n" +
+			"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36\r\n" +
+			"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.9\r\n" +
+			"Accept-Encoding: gzip, deflate, br\r\nCookie: session=abcdef0123456789; theme=dark; consent=1\r\n" +
+			"Connection: keep-alive\r\n\r\n"},
+		{"post_1KB", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n" + strings.Repeat("a", 1024)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			in := []byte(c.req)
+			v := New(Limits{MaxHead: 16 << 10, MaxBody: 100 << 20})
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := v.Feed(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
