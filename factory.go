@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
@@ -105,7 +106,7 @@ type pidMessage struct {
 // handshake sends RoadRunner's pid as a control frame and expects the worker's pid back.
 func handshake(rl *pipeRelay) error {
 	data, _ := json.Marshal(pidMessage{Pid: os.Getpid()})
-	if _, err := rl.out.Write(append(putHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
+	if _, err := rl.out.Write(append(protocol.PutHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
 		return err
 	}
 

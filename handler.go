@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -22,10 +23,10 @@ const maxPooledBuffer = 1 << 20
 // requestState is everything one request needs, reused across requests through a sync.Pool.
 type requestState struct {
 	ctx     []byte
-	form    dataTree
-	files   dataTree
-	uploads []*fileUpload
-	fields  []headerField
+	form    protocol.DataTree
+	files   protocol.DataTree
+	uploads []*protocol.FileUpload
+	fields  []protocol.HeaderField
 	formBuf []byte
 
 	// response side: the state is the pool's frameSink for this request
@@ -53,14 +54,14 @@ type requestState struct {
 }
 
 var (
-	_ frameSink      = (*requestState)(nil)
-	_ streamDetacher = (*requestState)(nil)
-	_ headerSink     = (*requestState)(nil)
-	_ io.ReadCloser  = (*requestState)(nil)
+	_ frameSink           = (*requestState)(nil)
+	_ streamDetacher      = (*requestState)(nil)
+	_ protocol.HeaderSink = (*requestState)(nil)
+	_ io.ReadCloser       = (*requestState)(nil)
 )
 
 func newRequestState() *requestState {
-	return &requestState{ctx: make([]byte, 0, 1024), fields: make([]headerField, 0, 16)}
+	return &requestState{ctx: make([]byte, 0, 1024), fields: make([]protocol.HeaderField, 0, 16)}
 }
 
 func (st *requestState) reset() {
@@ -153,7 +154,7 @@ func (p *Plugin) requestBody(c *fasthttp.RequestCtx, st *requestState) (parsed b
 	}
 	switch {
 	case parsed:
-		st.formBuf = appendJSONObject(st.formBuf[:0], st.form)
+		st.formBuf = protocol.AppendJSONObject(st.formBuf[:0], st.form)
 		return true, st.formBuf, nil
 	case c.IsHead() || c.IsOptions():
 		return false, nil, nil
@@ -348,7 +349,7 @@ func (st *requestState) writeHead(ctx, body []byte, kind frameKind) headResult {
 	p, c := st.p, st.c
 	status := http.StatusOK
 	if len(ctx) > 0 {
-		s, err := applyResponseContext(ctx, st)
+		s, err := protocol.ApplyResponseContext(ctx, st)
 		if err != nil {
 			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
 			resetResponse(c)
@@ -372,7 +373,7 @@ func (st *requestState) writeHead(ctx, body []byte, kind frameKind) headResult {
 		p.log.Warn("worker sent a header with an invalid name; it was dropped")
 	}
 	// as net/http does: a body without a declared type gets a sniffed one
-	if !st.hasContentType && len(body) > 0 && bodyAllowed(status) && !c.IsHead() {
+	if !st.hasContentType && len(body) > 0 && protocol.BodyAllowed(status) && !c.IsHead() {
 		c.Response.Header.SetContentType(http.DetectContentType(body))
 	}
 	p.metrics.countStatus(status)
@@ -383,10 +384,10 @@ func (st *requestState) writeHead(ctx, body []byte, kind frameKind) headResult {
 // newlineToSpace is net/http's own replacer for header values.
 var newlineToSpace = strings.NewReplacer("\r", " ", "\n", " ")
 
-// addHeader adds one response header from the worker. Names that are not HTTP tokens are
+// AddHeader adds one response header from the worker. Names that are not HTTP tokens are
 // dropped and CR/LF in values become spaces, as net/http writes them: a PHP app echoing user
 // input into a header cannot split the response.
-func (st *requestState) addHeader(name, value string) {
+func (st *requestState) AddHeader(name, value string) {
 	if !httpguts.ValidHeaderFieldName(name) {
 		st.badHeader = true
 		return

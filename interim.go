@@ -20,7 +20,7 @@ import (
 const interimWriteTimeout = 10 * time.Second
 
 // interim handles a frame whose status is 1xx; its headers are in the response already
-// (applyResponseContext) and are removed again, since they are not the final response's.
+// (protocol.ApplyResponseContext) and are removed again, since they are not the final response's.
 func (st *requestState) interim(status int, body []byte, kind frameKind) headResult {
 	p, c := st.p, st.c
 	if kind != frameStreamPart || status == http.StatusSwitchingProtocols {

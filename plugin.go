@@ -6,8 +6,10 @@
 // internal/http1 before fasthttp parses it) → handler.go (HandleRequest, the body as it
 // arrives) → form.go / uploads.go (forms) → request_context.go (JSON context) → pool_handle.go
 // (serving generation) → worker_pool.go (a free worker; pipeline.go may queue it behind one)
-// → relay.go (goridge frames over pipes, or relay_socket.go's sockets) → PHP → response.go
-// (status, headers) → interim.go (1xx) → handler.go (body, streams).
+// → relay.go (goridge frames over pipes, or relay_socket.go's sockets) → PHP →
+// internal/protocol's ApplyResponseContext (status, headers) → interim.go (1xx) → handler.go
+// (body, streams). internal/protocol holds the http/v4 wire format itself (frame headers, the
+// request context's pieces, form and upload trees, JSON), with no fasthttp and no pool in it.
 // supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`;
 // lost_request.go replaces a worker that read a request and will never answer it.
 package pivot

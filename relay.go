@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/goridge/v3/pkg/relay"
@@ -85,7 +86,7 @@ func (r *pipeRelay) Receive(f *frame.Frame) error {
 	if wf.options > 0 {
 		opts = []uint32{wf.ctxLen}
 	}
-	*f = *frame.From(putHeader(nil, wf.flags, wf.byte10, len(wf.payload), opts...), bytes.Clone(wf.payload))
+	*f = *frame.From(protocol.PutHeader(nil, wf.flags, wf.byte10, len(wf.payload), opts...), bytes.Clone(wf.payload))
 	return nil
 }
 
@@ -126,36 +127,14 @@ func (r *pipeRelay) Close() error {
 
 // Direct frame I/O for pivot's own exec path: no frame objects, no copies of the response.
 
-const (
-	frameVersion1 = 1 << 4
-	// largeRequest: above this, a request body is written on its own instead of being copied
-	// behind the header.
-	largeRequest = 1 << 20
-)
-
-// putHeader writes a goridge header (12 bytes + options) into dst.
-func putHeader(dst []byte, flags, byte10 byte, payloadLen int, options ...uint32) []byte {
-	start := len(dst)
-	dst = append(dst, frameVersion1|byte(3+len(options)), flags,
-		byte(payloadLen), byte(payloadLen>>8), byte(payloadLen>>16), byte(payloadLen>>24))
-	crc := crc32.ChecksumIEEE(dst[start : start+6])
-	dst = append(dst, byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24), byte10, 0)
-	for _, o := range options {
-		dst = append(dst, byte(o), byte(o>>8), byte(o>>16), byte(o>>24))
-	}
-	return dst
-}
-
-// requestHeaderLen is a request frame's header: the 12 fixed bytes and one option.
-const requestHeaderLen = 12 + 4
-
-// requestFrameLen is the size of the frame writeRequest writes for ctx and body.
-func requestFrameLen(ctx, body []byte) int { return requestHeaderLen + len(ctx) + len(body) }
+// largeRequest: above this, a request body is written on its own instead of being copied
+// behind the header.
+const largeRequest = 1 << 20
 
 // writeRequest sends a worker request frame: one option (the context length), payload
 // context‖body, in one write (two for a large body, to avoid copying it).
 func (r *pipeRelay) writeRequest(codec byte, ctx, body []byte) error {
-	r.wbuf = putHeader(r.wbuf[:0], codec, 0, len(ctx)+len(body), uint32(len(ctx)))
+	r.wbuf = protocol.PutHeader(r.wbuf[:0], codec, 0, len(ctx)+len(body), uint32(len(ctx)))
 	r.wbuf = append(r.wbuf, ctx...)
 	if len(body) > largeRequest {
 		if _, err := r.out.Write(r.wbuf); err != nil {
@@ -176,7 +155,7 @@ func (r *pipeRelay) writeRequest(codec byte, ctx, body []byte) error {
 // slot's own buffer: the relay's is the running request's. Queued requests are small
 // (pipelineMaxRequest), so this is one write that does not block.
 func (r *pipeRelay) writeQueuedRequest(codec byte, ctx, body []byte) error {
-	b := putHeader(r.slot.buf[:0], codec, 0, len(ctx)+len(body), uint32(len(ctx)))
+	b := protocol.PutHeader(r.slot.buf[:0], codec, 0, len(ctx)+len(body), uint32(len(ctx)))
 	b = append(append(b, ctx...), body...)
 	r.slot.buf = b
 	_, err := r.out.Write(b)
@@ -189,7 +168,7 @@ func (r *pipeRelay) writeQueuedRequest(codec byte, ctx, body []byte) error {
 // writeControl sends a header-only frame with byte10 set (PONG, or STOP to end a stream).
 func (r *pipeRelay) writeControl(byte10 byte) error {
 	var b [12]byte
-	_, err := r.out.Write(putHeader(b[:0], 0, byte10, 0))
+	_, err := r.out.Write(protocol.PutHeader(b[:0], 0, byte10, 0))
 	return err
 }
 

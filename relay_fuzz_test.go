@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 )
 
 type discardWriteCloser struct{ io.Writer }
@@ -18,13 +20,13 @@ func fuzzRelay(data []byte) *pipeRelay {
 // error, never a panic, and a frame's payload is exactly the length its header gives.
 func FuzzReadFrame(f *testing.F) {
 	ctx := []byte(`{"status":200,"headers":{"A":["b"]}}`)
-	frame := append(putHeader(nil, 0x08, 0, len(ctx)+5, uint32(len(ctx))), append(ctx, "hello"...)...)
+	frame := append(protocol.PutHeader(nil, 0x08, 0, len(ctx)+5, uint32(len(ctx))), append(ctx, "hello"...)...)
 	f.Add(frame)
 	f.Add(append(append([]byte{}, frame...), frame...))
-	f.Add(putHeader(nil, 0, 0x01, 0, 0))
+	f.Add(protocol.PutHeader(nil, 0, 0x01, 0, 0))
 	f.Add([]byte("Could not open input file: x.php\n"))
 	f.Add([]byte("garbage garbage garbage"))
-	f.Add(putHeader(nil, 0x40, 0, 4)) // an error frame's header without its payload
+	f.Add(protocol.PutHeader(nil, 0x40, 0, 4)) // an error frame's header without its payload
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rl := fuzzRelay(data)
 		for i := 0; i < 8; i++ {
@@ -50,8 +52,8 @@ func FuzzFrameRoundTrip(f *testing.F) {
 		if err := w.writeRequest(0x08, ctx, body); err != nil {
 			t.Fatal(err)
 		}
-		if wire.Len() != requestFrameLen(ctx, body) {
-			t.Fatalf("wrote %d bytes, requestFrameLen says %d", wire.Len(), requestFrameLen(ctx, body))
+		if wire.Len() != protocol.RequestFrameLen(ctx, body) {
+			t.Fatalf("wrote %d bytes, RequestFrameLen says %d", wire.Len(), protocol.RequestFrameLen(ctx, body))
 		}
 		fr, err := fuzzRelay(wire.Bytes()).readFrame()
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
@@ -313,7 +314,7 @@ func (f *socketFactory) admit(c net.Conn) {
 // promise), and the worker's pid returned, since it names the process the connection belongs to.
 func socketHandshake(rl *pipeRelay) (int, error) {
 	data, _ := json.Marshal(pidMessage{Pid: os.Getpid()})
-	if _, err := rl.out.Write(append(putHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
+	if _, err := rl.out.Write(append(protocol.PutHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
 		return 0, err
 	}
 	resp, err := rl.readFrame()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	configImpl "github.com/roadrunner-server/config/v4"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"go.uber.org/zap"
@@ -135,7 +136,7 @@ func fakeWorker(t *testing.T, f *socketFactory, pid int) net.Conn {
 		t.Fatalf("handshake %q: %v", hello.payload, err)
 	}
 	data, _ := json.Marshal(pidMessage{Pid: pid})
-	if _, err = c.Write(append(putHeader(nil, frame.CONTROL, 0, len(data)), data...)); err != nil {
+	if _, err = c.Write(append(protocol.PutHeader(nil, frame.CONTROL, 0, len(data)), data...)); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -296,7 +297,7 @@ func TestSocketRelayTellsAnUnreadRequest(t *testing.T) {
 			if _, err := rl.readFrame(); err == nil {
 				t.Fatal("read from a closed worker must fail")
 			}
-			if n := rl.unreadInput(); n < requestFrameLen(ctx, body) {
+			if n := rl.unreadInput(); n < protocol.RequestFrameLen(ctx, body) {
 				t.Fatalf("unreadInput %d after the worker closed with the request unread", n)
 			}
 
@@ -304,7 +305,7 @@ func TestSocketRelayTellsAnUnreadRequest(t *testing.T) {
 			if err := rl.writeRequest(frame.CodecJSON, ctx, body); err != nil {
 				t.Fatal(err)
 			}
-			buf := make([]byte, requestFrameLen(ctx, body))
+			buf := make([]byte, protocol.RequestFrameLen(ctx, body))
 			if _, err := peer.Read(buf); err != nil {
 				t.Fatal(err)
 			}

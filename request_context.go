@@ -2,50 +2,40 @@ package pivot
 
 import (
 	"bytes"
-	"net"
-	"net/netip"
-	"net/url"
-	"strings"
 	"unsafe"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/valyala/fasthttp"
-	"golang.org/x/net/http/httpguts"
 )
-
-// headerField is one request header line as received (name not canonicalised yet).
-type headerField struct {
-	name, value []byte
-	done        bool // already written as part of an earlier field's group
-}
 
 // appendRequestContext writes the http/v4 request context JSON:
 // {"remoteAddr","protocol","method","uri","headers","cookies","rawQuery","parsed","uploads","attributes"}.
 // Headers are grouped by canonical name, without Host and Transfer-Encoding, as net/http (and
 // so RoadRunner's http plugin) presents them; fields is scratch space reused across requests.
-func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []headerField, parsed bool, files dataTree) ([]byte, []headerField) {
+func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree) ([]byte, []protocol.HeaderField) {
 	req := &c.Request.Header
 	dst = append(dst, `{"remoteAddr":"`...)
-	dst = appendRemoteIP(dst, c.RemoteAddr())
+	dst = protocol.AppendRemoteIP(dst, c.RemoteAddr())
 	dst = append(dst, `","protocol":`...)
-	dst = appendJSONString(dst, b2s(req.Protocol()))
+	dst = protocol.AppendJSONString(dst, b2s(req.Protocol()))
 	dst = append(dst, `,"method":`...)
-	dst = appendJSONString(dst, b2s(req.Method()))
+	dst = protocol.AppendJSONString(dst, b2s(req.Method()))
 	target := req.RequestURI()
 	dst = append(dst, `,"uri":"`...)
 	if len(target) == 0 || target[0] == '/' || target[0] == '*' {
 		dst = append(dst, "http://"...)
-		dst = appendJSONEscaped(dst, b2s(req.Host()))
+		dst = protocol.AppendJSONEscaped(dst, b2s(req.Host()))
 	}
-	dst = appendJSONEscaped(dst, b2s(target)) // else absolute-form (proxies): as received
+	dst = protocol.AppendJSONEscaped(dst, b2s(target)) // else absolute-form (proxies): as received
 	dst = append(dst, `","headers":{`...)
 	// from the raw head: fasthttp's parsed view re-serialises cookies and drops some headers
-	fields = parseHeaderFields(fields[:0], req.RawHeaders())
-	dst = appendHeaderGroups(dst, fields)
+	fields = protocol.ParseHeaderFields(fields[:0], req.RawHeaders())
+	dst = protocol.AppendHeaderGroups(dst, fields)
 	dst = append(dst, `},"cookies":{`...)
-	dst = appendCookies(dst, fields)
+	dst = protocol.AppendCookies(dst, fields)
 	dst = append(dst, `},"rawQuery":"`...)
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
-		dst = appendJSONEscaped(dst, b2s(target[i+1:]))
+		dst = protocol.AppendJSONEscaped(dst, b2s(target[i+1:]))
 	}
 	if parsed {
 		dst = append(dst, `","parsed":true,"uploads":`...)
@@ -55,221 +45,9 @@ func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []headerFie
 	if files == nil {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendJSONObject(dst, files)
+		dst = protocol.AppendJSONObject(dst, files)
 	}
 	return append(dst, `,"attributes":{}}`...), fields
-}
-
-// appendRemoteIP writes the client's IP without the port, as RoadRunner does (IPv6 without
-// brackets, IPv4-mapped addresses as IPv4).
-func appendRemoteIP(dst []byte, addr net.Addr) []byte {
-	if tcp, ok := addr.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(tcp.IP); ok {
-			return ip.Unmap().AppendTo(dst)
-		}
-		return dst
-	}
-	if addr == nil {
-		return dst
-	}
-	s := addr.String()
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	return appendJSONEscaped(dst, s)
-}
-
-// parseHeaderFields splits the raw header block ("Name: value\r\n"... "\r\n") into fields.
-// The framing check (internal/http1) let through only well-formed field lines: no folding,
-// a token before every colon.
-func parseHeaderFields(fields []headerField, raw []byte) []headerField {
-	for len(raw) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			line, raw = raw, nil
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			continue
-		}
-		fields = append(fields, headerField{
-			name:  bytes.TrimSpace(line[:colon]),
-			value: bytes.TrimSpace(line[colon+1:]),
-		})
-	}
-	return fields
-}
-
-// groupByMapAbove: with more fields than this, appendHeaderGroups finds a name's group through
-// a map instead of comparing it with every later field (quadratic in the field count).
-const groupByMapAbove = 32
-
-// appendHeaderGroups writes "Name":["v1","v2"] members, one per canonical name, in the order
-// the names first appear.
-func appendHeaderGroups(dst []byte, fields []headerField) []byte {
-	if len(fields) > groupByMapAbove {
-		return appendHeaderGroupsMapped(dst, fields)
-	}
-	first := true
-	for i := range fields {
-		f := &fields[i]
-		if f.done || bytes.EqualFold(f.name, hostHeader) || bytes.EqualFold(f.name, transferEncodingHeader) {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, '"')
-		dst = appendCanonicalHeaderName(dst, f.name)
-		dst = append(dst, `":[`...)
-		dst = appendJSONString(dst, b2s(f.value))
-		for j := i + 1; j < len(fields); j++ {
-			if g := &fields[j]; !g.done && bytes.EqualFold(g.name, f.name) {
-				g.done = true
-				dst = append(dst, ',')
-				dst = appendJSONString(dst, b2s(g.value))
-			}
-		}
-		dst = append(dst, ']')
-	}
-	for i := range fields {
-		fields[i].done = false
-	}
-	return dst
-}
-
-// appendHeaderGroupsMapped is appendHeaderGroups for many fields: linear in their number.
-func appendHeaderGroupsMapped(dst []byte, fields []headerField) []byte {
-	groups := make(map[string][]int, len(fields)) // canonical name → field indexes
-	var order []string
-	var name []byte
-	for i := range fields {
-		f := &fields[i]
-		if bytes.EqualFold(f.name, hostHeader) || bytes.EqualFold(f.name, transferEncodingHeader) {
-			continue
-		}
-		name = appendCanonicalHeaderName(name[:0], f.name)
-		g, seen := groups[string(name)]
-		if !seen {
-			order = append(order, string(name))
-		}
-		groups[string(name)] = append(g, i)
-	}
-	for k, n := range order {
-		if k > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(append(append(dst, '"'), n...), `":[`...)
-		for j, i := range groups[n] {
-			if j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, b2s(fields[i].value))
-		}
-		dst = append(dst, ']')
-	}
-	return dst
-}
-
-var (
-	hostHeader             = []byte("Host")
-	transferEncodingHeader = []byte("Transfer-Encoding")
-	cookieHeader           = []byte("Cookie")
-)
-
-// appendCanonicalHeaderName writes name as textproto.CanonicalMIMEHeaderKey would return it
-// (JSON-escaped): "content-type" → "Content-Type"; a name with bytes outside the token set is
-// written as received. Not fasthttp.AppendNormalizedHeaderKey: it differs after "--".
-func appendCanonicalHeaderName(dst []byte, name []byte) []byte {
-	if !httpguts.ValidHeaderFieldName(b2s(name)) {
-		return appendJSONEscaped(dst, b2s(name))
-	}
-	upper := true
-	for _, c := range name {
-		switch {
-		case upper && 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		case !upper && 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-		upper = c == '-'
-	}
-	return dst
-}
-
-// appendCookies writes the request cookies as JSON members, parsing the Cookie headers in
-// place (no http.Cookie allocations). Values are URL-unescaped as RoadRunner does; a cookie whose
-// value does not unescape is dropped; a later duplicate wins (as PHP's json_decode keeps the last).
-func appendCookies(dst []byte, fields []headerField) []byte {
-	first := true
-	for i := range fields {
-		if !bytes.EqualFold(fields[i].name, cookieHeader) {
-			continue
-		}
-		line := b2s(fields[i].value)
-		for len(line) > 0 {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			name, value, _ := strings.Cut(part, "=")
-			name = strings.TrimSpace(name)
-			if !validCookieName(name) {
-				continue
-			}
-			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
-				value = value[1 : len(value)-1]
-			}
-			if !validCookieValue(value) {
-				continue
-			}
-			if strings.ContainsAny(value, "%+") {
-				v, err := url.QueryUnescape(value)
-				if err != nil {
-					continue
-				}
-				value = v
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = appendJSONString(dst, name)
-			dst = append(dst, ':')
-			dst = appendJSONString(dst, value)
-		}
-	}
-	return dst
-}
-
-func validCookieName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func validCookieValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // b2s views b as a string without copying; the string must not outlive b's contents.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
@@ -297,7 +298,7 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 		p.pipeline.ended(started) // a stream's start; its end is noted again
 	}
 	if err != nil {
-		if rl.unreadRequestBytes() >= requestFrameLen(reqCtx, reqBody) {
+		if rl.unreadRequestBytes() >= protocol.RequestFrameLen(reqCtx, reqBody) {
 			// the worker ended without reading the request (a script that left its loop between
 			// requests, or one that died as it was written): it never started, so it runs elsewhere
 			_ = p.broken(w, ttl, nil)

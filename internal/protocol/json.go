@@ -1,4 +1,4 @@
-package pivot
+package protocol
 
 import (
 	"unicode/utf8"
@@ -10,16 +10,16 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD (PHP's json_decode
+// AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD (PHP's json_decode
 // rejects invalid UTF-8, which would lose the whole request).
-func appendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	dst = appendJSONEscaped(dst, s)
+	dst = AppendJSONEscaped(dst, s)
 	return append(dst, '"')
 }
 
-// appendJSONEscaped appends the escaped content of a JSON string, without the quotes.
-func appendJSONEscaped(dst []byte, s string) []byte {
+// AppendJSONEscaped appends the escaped content of a JSON string, without the quotes.
+func AppendJSONEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
@@ -65,7 +65,7 @@ func appendJSONStrings(dst []byte, values []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, v)
+		dst = AppendJSONString(dst, v)
 	}
 	return append(dst, ']')
 }
@@ -74,20 +74,20 @@ func appendJSONStrings(dst []byte, values []string) []byte {
 func appendJSONValue(dst []byte, v any) []byte {
 	switch t := v.(type) {
 	case string:
-		return appendJSONString(dst, t)
+		return AppendJSONString(dst, t)
 	case []string:
 		return appendJSONStrings(dst, t)
-	case dataTree:
-		return appendJSONObject(dst, t)
-	case *fileUpload:
-		return t.appendJSON(dst)
-	case []*fileUpload:
+	case DataTree:
+		return AppendJSONObject(dst, t)
+	case *FileUpload:
+		return t.AppendJSON(dst)
+	case []*FileUpload:
 		dst = append(dst, '[')
 		for i, f := range t {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = f.appendJSON(dst)
+			dst = f.AppendJSON(dst)
 		}
 		return append(dst, ']')
 	case nil:
@@ -97,7 +97,8 @@ func appendJSONValue(dst []byte, v any) []byte {
 	}
 }
 
-func appendJSONObject(dst []byte, tree dataTree) []byte {
+// AppendJSONObject appends a form or uploads tree as a JSON object.
+func AppendJSONObject(dst []byte, tree DataTree) []byte {
 	dst = append(dst, '{')
 	first := true
 	for k, v := range tree {
@@ -105,7 +106,7 @@ func appendJSONObject(dst []byte, tree dataTree) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		dst = appendJSONValue(dst, v)
 	}

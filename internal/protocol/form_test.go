@@ -1,4 +1,4 @@
-package pivot
+package protocol
 
 import (
 	"encoding/json"
@@ -43,25 +43,25 @@ func TestFormTreeMatchesRoadRunner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tree := dataTree{}
+			tree := DataTree{}
 			var pushErr error
 			// a fixed order for the conflict case: leaf first, then branch
 			for _, k := range []string{"a", "a[b]"} {
 				if v, ok := values[k]; ok {
-					if err := tree.pushValues(k, v); err != nil {
+					if err := tree.PushValues(k, v); err != nil {
 						pushErr = err
 					}
 					delete(values, k)
 				}
 			}
 			for k, v := range values {
-				if err := tree.pushValues(k, v); err != nil {
+				if err := tree.PushValues(k, v); err != nil {
 					pushErr = err
 				}
 			}
 			if tc.wantErr {
 				if pushErr == nil {
-					t.Fatalf("want a conflict error, got %s", appendJSONObject(nil, tree))
+					t.Fatalf("want a conflict error, got %s", AppendJSONObject(nil, tree))
 				}
 				return
 			}
@@ -69,34 +69,34 @@ func TestFormTreeMatchesRoadRunner(t *testing.T) {
 				t.Fatal(pushErr)
 			}
 			var got, want any
-			if err := json.Unmarshal(appendJSONObject(nil, tree), &got); err != nil {
+			if err := json.Unmarshal(AppendJSONObject(nil, tree), &got); err != nil {
 				t.Fatal(err)
 			}
 			_ = json.Unmarshal([]byte(tc.want), &want)
 			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("got %s, want %s", appendJSONObject(nil, tree), tc.want)
+				t.Fatalf("got %s, want %s", AppendJSONObject(nil, tree), tc.want)
 			}
 		})
 	}
 }
 
 func TestFileTree(t *testing.T) {
-	tree := dataTree{}
-	a, b, c := &fileUpload{name: "a.txt"}, &fileUpload{name: "b.txt"}, &fileUpload{name: "c.txt", err: uploadErrExtension}
+	tree := DataTree{}
+	a, b, c := &FileUpload{Name: "a.txt"}, &FileUpload{Name: "b.txt"}, &FileUpload{Name: "c.txt", Error: UploadErrExtension}
 	for _, push := range []struct {
 		name  string
-		files []*fileUpload
+		files []*FileUpload
 	}{
-		{"file", []*fileUpload{a, b}}, // single key keeps the first file
-		{"files[]", []*fileUpload{a, b}},
-		{"nested[one][two]", []*fileUpload{c}},
+		{"file", []*FileUpload{a, b}}, // single key keeps the first file
+		{"files[]", []*FileUpload{a, b}},
+		{"nested[one][two]", []*FileUpload{c}},
 	} {
-		if err := tree.pushFiles(push.name, push.files); err != nil {
+		if err := tree.PushFiles(push.name, push.files); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var got map[string]any
-	if err := json.Unmarshal(appendJSONObject(nil, tree), &got); err != nil {
+	if err := json.Unmarshal(AppendJSONObject(nil, tree), &got); err != nil {
 		t.Fatal(err)
 	}
 	if got["file"].(map[string]any)["name"] != "a.txt" {
@@ -106,7 +106,7 @@ func TestFileTree(t *testing.T) {
 		t.Errorf("files: %v", got["files"])
 	}
 	leaf := got["nested"].(map[string]any)["one"].(map[string]any)["two"].(map[string]any)
-	if leaf["error"] != float64(uploadErrExtension) || leaf["tmpName"] != "" {
+	if leaf["error"] != float64(UploadErrExtension) || leaf["tmpName"] != "" {
 		t.Errorf("nested: %v", leaf)
 	}
 }

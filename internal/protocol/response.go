@@ -1,4 +1,4 @@
-package pivot
+package protocol
 
 import (
 	"errors"
@@ -18,15 +18,15 @@ type jsonScanner struct {
 	i int
 }
 
-// headerSink receives the response headers one value at a time; name and value point into
+// HeaderSink receives the response headers one value at a time; name and value point into
 // the context and are valid only during the call.
-type headerSink interface {
-	addHeader(name, value string)
+type HeaderSink interface {
+	AddHeader(name, value string)
 }
 
-// applyResponseContext parses ctx, adds its headers to h and returns the status (0 when the
+// ApplyResponseContext parses ctx, adds its headers to h and returns the status (0 when the
 // worker sent no status).
-func applyResponseContext(ctx []byte, h headerSink) (int, error) {
+func ApplyResponseContext(ctx []byte, h HeaderSink) (int, error) {
 	s := jsonScanner{b: ctx}
 	status := 0
 	if !s.consume('{') {
@@ -106,7 +106,7 @@ func (s *jsonScanner) integer() (int, error) {
 }
 
 // headers reads {"Name":["v",...]} (PHP's [] for an empty map and null are accepted too).
-func (s *jsonScanner) headers(h headerSink) error {
+func (s *jsonScanner) headers(h HeaderSink) error {
 	switch s.peek() {
 	case 'n':
 		return s.skipValue()
@@ -136,7 +136,7 @@ func (s *jsonScanner) headers(h headerSink) error {
 					if errV != nil {
 						return errV
 					}
-					h.addHeader(name, v)
+					h.AddHeader(name, v)
 					if s.consume(',') {
 						continue
 					}
@@ -151,7 +151,7 @@ func (s *jsonScanner) headers(h headerSink) error {
 			if errV != nil {
 				return errV
 			}
-			h.addHeader(name, v)
+			h.AddHeader(name, v)
 		}
 		if s.consume(',') {
 			continue
@@ -297,7 +297,7 @@ func (s *jsonScanner) skipValue() error {
 	}
 }
 
-// bodyAllowed reports whether a status may carry a body (RFC 9110).
-func bodyAllowed(status int) bool {
+// BodyAllowed reports whether a status may carry a body (RFC 9110).
+func BodyAllowed(status int) bool {
 	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
 }

@@ -1,0 +1,138 @@
+package protocol
+
+import (
+	"fmt"
+)
+
+// Forms are sent to PHP as a JSON tree built with PHP's bracket rules, exactly as RoadRunner's
+// http plugin does, so PSR-7 workers see the same parsed body: `a[b]=1&c[]=2&c[]=3` becomes
+// {"a":{"b":"1"},"c":["2","3"]}; a repeated plain key keeps its last value; a repeated file
+// key keeps its first file.
+
+// maxTreeDepth drops field names nested deeper than PHP's default max_input_nesting_level.
+const maxTreeDepth = 127
+
+// DataTree holds string, []string, DataTree, *FileUpload or []*FileUpload values.
+type DataTree map[string]any
+
+// PushValues mounts a field's values at the path its name gives (`a[b][]`): a plain name keeps
+// the last value, a `[]` name the list.
+func (t DataTree) PushValues(name string, values []string) error {
+	keys := splitFieldName(name)
+	if len(keys) > maxTreeDepth {
+		return nil
+	}
+	return t.mount(keys, values, len(values) == 0 || len(values) == 1 && values[0] == "", func(leafList bool) any {
+		if leafList || len(values) == 0 {
+			return values
+		}
+		return values[len(values)-1]
+	})
+}
+
+// PushFiles mounts a file field's uploads at the path its name gives: a plain name keeps the
+// first file, a `[]` name the list.
+func (t DataTree) PushFiles(name string, files []*FileUpload) error {
+	keys := splitFieldName(name)
+	if len(keys) > maxTreeDepth {
+		return nil
+	}
+	return t.mount(keys, files, len(files) == 0, func(leafList bool) any {
+		if leafList || len(files) == 0 {
+			return files
+		}
+		return files[0]
+	})
+}
+
+// mount places a leaf at keys. leaf(true) gives the list form (`name[]`), leaf(false) the
+// single form. Conflicts between a leaf and a branch of the same name are errors, as in
+// RoadRunner ("invalid multiple values to key").
+func (t DataTree) mount(keys []string, raw any, emptyIncoming bool, leaf func(leafList bool) any) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	k := keys[0]
+	leafIncoming := len(keys) == 1 || len(keys) == 2 && keys[1] == ""
+
+	if existing, ok := t[k]; ok {
+		_, isBranch := existing.(DataTree)
+		switch {
+		case !isBranch && !isEmptyValue(existing):
+			if len(keys) > 1 && keys[1] != "" {
+				return fmt.Errorf("invalid multiple values to key '%s' in tree", k)
+			}
+			if emptyIncoming {
+				return nil
+			}
+		case isBranch && leafIncoming:
+			if !emptyIncoming {
+				return fmt.Errorf("invalid multiple values to key '%s' in tree", k)
+			}
+			return nil
+		}
+	}
+
+	if leafIncoming {
+		t[k] = leaf(len(keys) == 2)
+		return nil
+	}
+	sub, ok := t[k].(DataTree)
+	if !ok {
+		sub = make(DataTree, 1)
+		t[k] = sub
+	}
+	return sub.mount(keys[1:], raw, emptyIncoming, leaf)
+}
+
+func isEmptyValue(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return t == ""
+	case []string:
+		return len(t) == 0 || len(t) == 1 && t[0] == ""
+	case []*FileUpload:
+		return len(t) == 0 || len(t) == 1 && t[0] == nil
+	default:
+		return v == nil
+	}
+}
+
+// splitFieldName splits `a[b][]` into ["a", "b", ""]; spaces are ignored as in RoadRunner.
+func splitFieldName(name string) []string {
+	keys := make([]string, 1, 4)
+	cur := make([]byte, 0, len(name))
+	const (
+		inName = iota
+		afterOpen
+		afterClose
+	)
+	state := inName
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch c {
+		case ' ':
+			continue
+		case '[':
+			state = afterOpen
+			continue
+		case ']':
+			if state == afterOpen {
+				keys[len(keys)-1] = string(cur)
+				cur = cur[:0]
+				keys = append(keys, "")
+			}
+			state = afterClose
+			continue
+		}
+		if state == afterOpen || state == afterClose {
+			keys[len(keys)-1] = string(cur)
+			cur = cur[:0]
+			keys = append(keys, "")
+		}
+		cur = append(cur, c)
+		state = inName
+	}
+	keys[len(keys)-1] = string(cur)
+	return keys
+}
