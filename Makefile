@@ -51,8 +51,8 @@ test-go: build
 	$(GO) test -race -p 1 -count=1 -timeout 30m ./... $(PLUGIN_MODULES)
 	# a short run of each fuzz target (their seed corpora run above)
 	$(GO) test -run '^$$' -fuzz FuzzValidatorAgreesWithNetHTTP -fuzztime 15s ./internal/http1
-	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s .
-	$(GO) test -run '^$$' -fuzz FuzzFrameRoundTrip -fuzztime 5s .
+	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s ./internal/pool
+	$(GO) test -run '^$$' -fuzz FuzzFrameRoundTrip -fuzztime 5s ./internal/pool
 	# the benchmarks check every answer: a short run keeps them working
 	$(GO) test -run '^$$' -bench . -benchtime 200x .
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/valyala/fasthttp"
@@ -29,7 +30,7 @@ type requestState struct {
 	fields  []protocol.HeaderField
 	formBuf []byte
 
-	// response side: the state is the pool's frameSink for this request
+	// response side: the state is the pool's pool.FrameSink for this request
 	p              *Plugin
 	c              *fasthttp.RequestCtx
 	h              *poolHandle
@@ -41,7 +42,7 @@ type requestState struct {
 
 	// a streamed response continues after the handler returns: fasthttp pulls its body
 	// through Read and ends it with Close
-	stream  *streamCursor
+	stream  *pool.StreamCursor
 	pending []byte
 	// last holds a copy of a stream's final frame: its worker is handed back before Read
 	// has passed it on
@@ -54,8 +55,8 @@ type requestState struct {
 }
 
 var (
-	_ frameSink           = (*requestState)(nil)
-	_ streamDetacher      = (*requestState)(nil)
+	_ pool.FrameSink      = (*requestState)(nil)
+	_ pool.StreamDetacher = (*requestState)(nil)
 	_ protocol.HeaderSink = (*requestState)(nil)
 	_ io.ReadCloser       = (*requestState)(nil)
 )
@@ -120,7 +121,7 @@ func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
 
 	// The worker runs on the generation's context, not the request's: a client that goes away
 	// must not kill the PHP worker mid-request.
-	err = h.pool.exec(st.ctx, body, st)
+	err = h.pool.Exec(st.ctx, body, st)
 	switch {
 	case err == nil:
 		h.served.Add(1)
@@ -299,7 +300,7 @@ func (p *Plugin) acquire() *poolHandle {
 // onFrame takes a response frame: the first one's status and headers (after any interim 1xx
 // answers), then its body; a streamed response's later bodies are handed to Read. It returns
 // false once the client is gone.
-func (st *requestState) onFrame(ctx, body []byte, kind frameKind) bool {
+func (st *requestState) OnFrame(ctx, body []byte, kind pool.FrameKind) bool {
 	if st.closed {
 		return false
 	}
@@ -312,7 +313,7 @@ func (st *requestState) onFrame(ctx, body []byte, kind frameKind) bool {
 			return true // the final head comes in a later frame
 		}
 		st.wroteHead = true
-		if kind != frameStreamPart { // the whole body is in this frame
+		if kind != pool.FrameStreamPart { // the whole body is in this frame
 			if st.hasTrailer {
 				// trailers are sent after a chunked body only
 				st.c.Response.SetBodyStream(bytes.NewReader(bytes.Clone(body)), -1)
@@ -322,7 +323,7 @@ func (st *requestState) onFrame(ctx, body []byte, kind frameKind) bool {
 			return true
 		}
 	}
-	if kind == frameStreamLast {
+	if kind == pool.FrameStreamLast {
 		// the worker is handed back as soon as this returns, and its next request reuses the
 		// buffer body points into: Read passes on a copy
 		st.last = append(st.last[:0], body...)
@@ -345,7 +346,7 @@ const (
 )
 
 // writeHead applies the response context: status and headers.
-func (st *requestState) writeHead(ctx, body []byte, kind frameKind) headResult {
+func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headResult {
 	p, c := st.p, st.c
 	status := http.StatusOK
 	if len(ctx) > 0 {
@@ -408,7 +409,7 @@ func (st *requestState) AddHeader(name, value string) {
 
 // detachStream keeps a streamed response's worker past the handler: fasthttp writes the
 // status line and headers when the handler returns, then pulls the body through Read.
-func (st *requestState) detachStream(c *streamCursor) bool {
+func (st *requestState) DetachStream(c *pool.StreamCursor) bool {
 	if st.headFailed || !st.wroteHead {
 		return false // a 500 replaces the response (exec discards the stream), or only 1xx so far
 	}
@@ -419,7 +420,7 @@ func (st *requestState) detachStream(c *streamCursor) bool {
 // Read hands fasthttp the next body of the stream, reading frames from the worker as needed.
 func (st *requestState) Read(b []byte) (int, error) {
 	for len(st.pending) == 0 {
-		done, err := st.stream.next(st)
+		done, err := st.stream.Next(st)
 		if err != nil {
 			st.p.log.Error("stream interrupted by a worker error", zap.Error(err))
 			return 0, err // the chunked body is cut: the client sees an incomplete response
@@ -442,7 +443,7 @@ func (st *requestState) Close() error {
 	}
 	st.closed = true
 	st.pending = nil
-	if err := st.stream.cancel(); err != nil {
+	if err := st.stream.Cancel(); err != nil {
 		st.p.log.Debug("stream cancelled", zap.Error(err))
 	}
 	st.p.endRequest(st)

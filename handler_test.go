@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"go.uber.org/zap"
 )
 
@@ -21,7 +22,7 @@ func writeResponse(t *testing.T, method, ctx, body string) string {
 	c.Response.SkipBody = c.IsHead()
 	st := newRequestState()
 	st.p, st.c = p, c
-	st.onFrame([]byte(ctx), []byte(body), frameWhole)
+	st.OnFrame([]byte(ctx), []byte(body), pool.FrameWhole)
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	if err := c.Response.Write(w); err != nil {

@@ -29,7 +29,7 @@ type Logger interface {
 // NewPool is owned by the server plugin, which destroys it in its own Stop, concurrently with
 // ours (endure stops all plugins at once). Graceful drain needs the pool to outlive the HTTP
 // server's shutdown, and resets swap whole generations, so pivot builds its own pool
-// (worker_pool.go, on sdk/v4's worker watcher) and destroys it last.
+// (internal/pool, on sdk/v4's worker watcher) and destroys it last.
 type Server interface {
 	CmdFactory(env map[string]string) func() *exec.Cmd
 	UID() int

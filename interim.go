@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -21,9 +22,9 @@ const interimWriteTimeout = 10 * time.Second
 
 // interim handles a frame whose status is 1xx; its headers are in the response already
 // (protocol.ApplyResponseContext) and are removed again, since they are not the final response's.
-func (st *requestState) interim(status int, body []byte, kind frameKind) headResult {
+func (st *requestState) interim(status int, body []byte, kind pool.FrameKind) headResult {
 	p, c := st.p, st.c
-	if kind != frameStreamPart || status == http.StatusSwitchingProtocols {
+	if kind != pool.FrameStreamPart || status == http.StatusSwitchingProtocols {
 		// a 1xx cannot be the final answer, and pivot does not switch protocols for PHP
 		p.log.Error("worker answered with an informational status as its final response", zap.Int("status", status))
 		resetResponse(c)

@@ -5,13 +5,15 @@
 // A request flows: server.go (listener, fasthttp server) → conn.go (every byte checked by
 // internal/http1 before fasthttp parses it) → handler.go (HandleRequest, the body as it
 // arrives) → form.go / uploads.go (forms) → request_context.go (JSON context) → pool_handle.go
-// (serving generation) → worker_pool.go (a free worker; pipeline.go may queue it behind one)
-// → relay.go (goridge frames over pipes, or relay_socket.go's sockets) → PHP →
+// (serving generation) → internal/pool (Pool.Exec: a free worker, or with pivot.pipeline a
+// place behind a running request; goridge frames over pipes or sockets) → PHP →
 // internal/protocol's ApplyResponseContext (status, headers) → interim.go (1xx) → handler.go
-// (body, streams). internal/protocol holds the http/v4 wire format itself (frame headers, the
-// request context's pieces, form and upload trees, JSON), with no fasthttp and no pool in it.
+// (body, streams: requestState is the pool's FrameSink and StreamDetacher). internal/protocol
+// holds the http/v4 wire format itself (frame headers, the request context's pieces, form and
+// upload trees, JSON), with no fasthttp and no pool in it; internal/pool holds the workers,
+// their relays and factories, exec_ttl and the supervisor's limits, with no HTTP in it.
 // supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`;
-// lost_request.go replaces a worker that read a request and will never answer it.
+// internal/pool/lost_request.go replaces a worker that read a request and will never answer it.
 package pivot
 
 import (
@@ -24,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/roadrunner-server/errors"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -60,9 +63,9 @@ type Plugin struct {
 	maxBody  int64
 
 	// relay is server.relay; sockets accepts the workers' connections for a socket relay
-	// (relay_socket.go), nil for pipes.
-	relay   relaySetting
-	sockets *socketFactory
+	// (internal/pool/relay_socket.go), nil for pipes.
+	relay   pool.RelaySetting
+	sockets *pool.SocketFactory
 
 	states  sync.Pool // *requestState
 	metrics *metrics
@@ -93,7 +96,7 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	}
 
 	var err error
-	if p.relay, err = readRelayConfig(cfg); err != nil {
+	if p.relay, err = pool.ReadRelayConfig(cfg); err != nil {
 		return errors.E(op, err)
 	}
 
@@ -122,8 +125,8 @@ func (p *Plugin) Serve() chan error {
 		return errCh
 	}
 
-	if p.relay.network != "" {
-		if p.sockets, err = newSocketFactory(p.relay, p.uid, p.gid, p.log); err != nil {
+	if p.relay.Network != "" {
+		if p.sockets, err = pool.NewSocketFactory(p.relay, p.uid, p.gid, p.log); err != nil {
 			_ = ln.Close()
 			errCh <- errors.E(op, err)
 			return errCh

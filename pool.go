@@ -5,8 +5,8 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/roadrunner-server/errors"
-	"github.com/roadrunner-server/sdk/v4/pool"
 	"go.uber.org/zap"
 )
 
@@ -29,13 +29,13 @@ func (p *Plugin) startGeneration() (*poolHandle, error) {
 // newPool starts the plugin's own sdk/v4 static pool over pipes, or over a socket for a socket
 // server.relay (see Server for why it is not created through the server plugin). The pool
 // spawns every later worker under ctx.
-func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
+func (p *Plugin) newPool(ctx context.Context) (*pool.Pool, error) {
 	const op = errors.Op("pivot_new_pool")
 	env := map[string]string{envMode: modeHTTP}
-	var factory pool.Factory = &pipeFactory{log: p.log}
+	factory := pool.NewPipeFactory(p.log)
 	if p.sockets != nil {
-		// pivot's own listener (relay_socket.go); this env comes last, so it wins
-		env[envRelay] = p.sockets.relay
+		// pivot's own listener (internal/pool/relay_socket.go); this env comes last, so it wins
+		env[pool.EnvRelay] = p.sockets.Relay()
 		factory = p.sockets
 	}
 	base := p.server.CmdFactory(env)
@@ -64,11 +64,11 @@ func (p *Plugin) newPool(ctx context.Context) (*workerPool, error) {
 		cfg.Supervisor = &sv
 	}
 	cfg.NumWorkers = p.workerTarget.Load()
-	var pipeline *requestPipeline
+	var pipeline *pool.Pipeline
 	if p.cfg.Pipeline {
-		pipeline = newRequestPipeline(p.cfg, p.metrics.pipelined, p.metrics.pipelinePauses)
+		pipeline = pool.NewPipeline(p.cfg.PipelineWindow, p.cfg.PipelinePauseAfter, p.cfg.PipelinePause, p.metrics.pipelined, p.metrics.pipelinePauses)
 	}
-	pl, err := newWorkerPool(ctx, command, factory, &cfg, pipeline, p.log)
+	pl, err := pool.New(ctx, command, factory, &cfg, pipeline, p.log)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roadrunner-server/sdk/v4/pool"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
+	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -42,7 +43,7 @@ func BenchmarkPoolRoundTrip(b *testing.B) {
 					sink := &helloSink{}
 					for pb.Next() {
 						sink.ok = false
-						if err := p.exec(reqCtx, nil, sink); err != nil || !sink.ok {
+						if err := p.Exec(reqCtx, nil, sink); err != nil || !sink.ok {
 							bad.Add(1)
 						}
 					}
@@ -60,8 +61,8 @@ func BenchmarkPoolRoundTrip(b *testing.B) {
 // helloSink accepts the hello worker's answer: one frame, body "Hello, World!".
 type helloSink struct{ ok bool }
 
-func (s *helloSink) onFrame(_, body []byte, kind frameKind) bool {
-	s.ok = kind == frameWhole && string(body) == "Hello, World!"
+func (s *helloSink) OnFrame(_, body []byte, kind pool.FrameKind) bool {
+	s.ok = kind == pool.FrameWhole && string(body) == "Hello, World!"
 	return true
 }
 
@@ -79,7 +80,7 @@ func helloRequestContext(b *testing.B) []byte {
 }
 
 // startBenchPool starts the plugin's own pool of hello workers over pipes, as newPool does.
-func startBenchPool(b *testing.B, workers uint64) *workerPool {
+func startBenchPool(b *testing.B, workers uint64) *pool.Pool {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	command := func([]string) *exec.Cmd {
@@ -87,8 +88,8 @@ func startBenchPool(b *testing.B, workers uint64) *workerPool {
 		cmd.Env = append(cmd.Environ(), envMode+"="+modeHTTP)
 		return cmd
 	}
-	cfg := &pool.Config{NumWorkers: workers, AllocateTimeout: 30 * time.Second, DestroyTimeout: 10 * time.Second}
-	p, err := newWorkerPool(ctx, command, &pipeFactory{log: zap.NewNop()}, cfg, nil, zap.NewNop())
+	cfg := &sdkpool.Config{NumWorkers: workers, AllocateTimeout: 30 * time.Second, DestroyTimeout: 10 * time.Second}
+	p, err := pool.New(ctx, command, pool.NewPipeFactory(zap.NewNop()), cfg, nil, zap.NewNop())
 	if err != nil {
 		cancel()
 		b.Fatalf("start %d hello workers: %v", workers, err)

@@ -4,13 +4,15 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 )
 
 // poolHandle is one generation of workers. Requests acquire the current handle; a reset or a
 // recovery swaps in a new generation and retires the old one, which is destroyed only once its
 // last request has finished — so swapping pools never fails a request.
 type poolHandle struct {
-	pool *workerPool
+	pool *pool.Pool
 	// ctx is the generation's life: the sdk pool spawns every worker under it and derives each
 	// Exec's wait for a free worker from it. Cancelling it wakes requests still waiting on an
 	// abandoned generation at once, and stops a retired generation from spawning orphans.
@@ -24,7 +26,7 @@ type poolHandle struct {
 	started time.Time
 }
 
-func newPoolHandle(pl *workerPool, ctx context.Context, cancel context.CancelFunc) *poolHandle {
+func newPoolHandle(pl *pool.Pool, ctx context.Context, cancel context.CancelFunc) *poolHandle {
 	return &poolHandle{pool: pl, ctx: ctx, cancel: cancel, started: time.Now()}
 }
 

@@ -1,4 +1,4 @@
-package pivot
+package pool
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
-	"github.com/roadrunner-server/sdk/v4/pool"
+	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
 	"github.com/roadrunner-server/sdk/v4/worker"
 	"go.uber.org/zap"
 )
@@ -21,7 +21,10 @@ type pipeFactory struct {
 	log *zap.Logger
 }
 
-var _ pool.Factory = (*pipeFactory)(nil)
+var _ sdkpool.Factory = (*pipeFactory)(nil)
+
+// NewPipeFactory spawns workers over pipes (the default server.relay).
+func NewPipeFactory(log *zap.Logger) sdkpool.Factory { return &pipeFactory{log: log} }
 
 type spawnResult struct {
 	w   *worker.Process

@@ -1,4 +1,4 @@
-package pivot
+package pool
 
 import (
 	"context"
@@ -6,24 +6,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
-	"github.com/roadrunner-server/sdk/v4/pool"
+	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
 	"github.com/roadrunner-server/sdk/v4/state/process"
 	"github.com/roadrunner-server/sdk/v4/worker"
 	workerWatcher "github.com/roadrunner-server/sdk/v4/worker_watcher"
 	"go.uber.org/zap"
 )
 
-// workerPool is pivot's pool of PHP workers. sdk/v4's worker watcher keeps the workers (spawn,
+// Pool is pivot's pool of PHP workers. sdk/v4's worker watcher keeps the workers (spawn,
 // replace on exit, scale, destroy); pivot runs each request on the request's own goroutine:
 // no goroutine, channel or payload copy per request as in sdk/v4's static pool, and the
 // supervisor goroutine ends with the pool (the sdk's never does, which would leak one per reset).
-type workerPool struct {
-	cfg      *pool.Config
+type Pool struct {
+	cfg      *sdkpool.Config
 	log      *zap.Logger
 	ctx      context.Context
 	ww       *workerWatcher.WorkerWatcher
@@ -34,7 +35,7 @@ type workerPool struct {
 	// registered with the pool's context)
 	takeCtxs chan *takeContext
 	// pipeline is nil unless pivot.pipeline is on (pipeline.go).
-	pipeline *requestPipeline
+	pipeline *Pipeline
 }
 
 // maxFreeTakeContexts bounds the reusable wait contexts kept by a pool (one per request
@@ -48,33 +49,35 @@ const stopRequest = `{"stop":true}`
 // so one large answer does not pin its memory on the worker for good.
 const largeResponse = 256 << 10
 
-// frameKind says where a response frame stands, and so how long its bytes stay valid: they
+// FrameKind says where a response frame stands, and so how long its bytes stay valid: they
 // live in the relay's read buffer, which the worker's next request reuses.
-type frameKind uint8
+type FrameKind uint8
 
 const (
-	// frameWhole is a complete response: ctx and body are valid only during onFrame.
-	frameWhole frameKind = iota
-	// frameStreamPart is a frame with more to come: ctx is valid only during onFrame, the body
+	// FrameWhole is a complete response: ctx and body are valid only during OnFrame.
+	FrameWhole FrameKind = iota
+	// FrameStreamPart is a frame with more to come: ctx is valid only during OnFrame, the body
 	// until the next frame of the stream is read.
-	frameStreamPart
-	// frameStreamLast ends a stream: ctx and body are valid only during onFrame, because the
+	FrameStreamPart
+	// FrameStreamLast ends a stream: ctx and body are valid only during OnFrame, because the
 	// worker is handed back (to the request queued behind, or to the pool) as soon as it returns.
-	frameStreamLast
+	FrameStreamLast
 )
 
-// frameSink receives a request's response frames.
-type frameSink interface {
-	// onFrame gets each frame (see frameKind for how long its bytes live). Returning false
+// FrameSink receives a request's response frames.
+type FrameSink interface {
+	// OnFrame gets each frame (see FrameKind for how long its bytes live). Returning false
 	// asks the worker to end its stream.
-	onFrame(ctx, body []byte, kind frameKind) bool
+	OnFrame(ctx, body []byte, kind FrameKind) bool
 }
 
-func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, cfg *pool.Config, pipeline *requestPipeline, log *zap.Logger) (*workerPool, error) {
+// New starts cfg.NumWorkers workers spawned by factory from cmd under ctx (every later worker
+// too); pipeline is nil unless pivot.pipeline is on.
+func New(ctx context.Context, cmd sdkpool.Command, factory sdkpool.Factory, cfg *sdkpool.Config, pipeline *Pipeline, log *zap.Logger) (*Pool, error) {
 	const op = errors.Op("pivot_worker_pool")
 	cfg.InitDefaults()
-	allocator := pool.NewPoolAllocator(ctx, cfg.AllocateTimeout, factory, cmd, cfg.Command, log)
-	p := &workerPool{
+	allocator := sdkpool.NewPoolAllocator(ctx, cfg.AllocateTimeout, factory, cmd, cfg.Command, log)
+	p := &Pool{
 		cfg:      cfg,
 		log:      log,
 		ctx:      ctx,
@@ -83,7 +86,7 @@ func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, 
 		takeCtxs: make(chan *takeContext, maxFreeTakeContexts),
 		pipeline: pipeline,
 	}
-	workers, err := pool.AllocateParallel(cfg.NumWorkers, allocator)
+	workers, err := sdkpool.AllocateParallel(cfg.NumWorkers, allocator)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
@@ -97,20 +100,25 @@ func newWorkerPool(ctx context.Context, cmd pool.Command, factory pool.Factory, 
 	return p, nil
 }
 
-func (p *workerPool) Workers() []*worker.Process { return p.ww.List() }
+// Workers lists the pool's workers (the informer, status, the supervisor).
+func (p *Pool) Workers() []*worker.Process { return p.ww.List() }
 
-func (p *workerPool) AddWorker() error { return p.ww.AddWorker() }
+// AddWorker starts one more worker.
+func (p *Pool) AddWorker() error { return p.ww.AddWorker() }
 
-func (p *workerPool) RemoveWorker(ctx context.Context) error { return p.ww.RemoveWorker(ctx) }
+// RemoveWorker stops one worker once it is idle (within ctx).
+func (p *Pool) RemoveWorker(ctx context.Context) error { return p.ww.RemoveWorker(ctx) }
 
 // Destroy stops every worker once it is idle (within ctx) and ends the supervisor.
-func (p *workerPool) Destroy(ctx context.Context) {
+func (p *Pool) Destroy(ctx context.Context) {
 	p.stopOnce.Do(func() { close(p.stop) })
 	p.ww.Destroy(ctx)
 }
 
-// exec runs one request on a free worker and hands its response frames to sink.
-func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
+// Exec runs one request (its http/v4 context and body) on a free worker and hands the
+// response frames to sink. Its errors carry roadrunner-server/errors kinds (QueueSize,
+// NoFreeWorkers, SoftJob, Network, ExecTTL, ...), which the caller maps to statuses.
+func (p *Pool) Exec(reqCtx, reqBody []byte, sink FrameSink) error {
 	const op = errors.Op("pivot_exec")
 	if max := p.cfg.MaxQueueSize; max != 0 && p.queue.Load() >= max {
 		return errors.E(op, errors.QueueSize, errors.Str("max queue size reached"))
@@ -138,7 +146,7 @@ func (p *workerPool) exec(reqCtx, reqBody []byte, sink frameSink) error {
 // pool's context on every request): it ends at the timeout or when the pool's context ends.
 // With pivot.pipeline, a waiter whose request is small enough may be offered a slot behind a
 // running request instead (pipeline.go): slot is then that worker's relay, w nil.
-func (p *workerPool) take(acceptSlot bool) (w *worker.Process, slot *pipeRelay, err error) {
+func (p *Pool) take(acceptSlot bool) (w *worker.Process, slot *pipeRelay, err error) {
 	var tc *takeContext
 	select {
 	case tc = <-p.takeCtxs:
@@ -261,7 +269,7 @@ func (tc *takeContext) Err() error {
 // run executes the request on w (queued: it is already in w's pipe, behind the request w
 // answered last). retry is true when the worker answered {"stop":true}: it did not handle the
 // request, which goes to another worker.
-func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink frameSink) (retry bool, err error) {
+func (p *Pool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink FrameSink) (retry bool, err error) {
 	const op = errors.Op("pivot_exec")
 	rl, ok := w.Relay().(*pipeRelay)
 	if !ok {
@@ -333,11 +341,11 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 			// exec_ttl fired as the answer arrived: the worker is being killed, the answer is whole
 			w.State().Transition(fsm.StateExecTTLReached)
 			p.handOver(w, handFail)
-			sink.onFrame(ctx, body, frameWhole)
+			sink.OnFrame(ctx, body, FrameWhole)
 			return false, nil
 		}
 		// the sink copies the response: the worker is free before a slow client reads it
-		sink.onFrame(ctx, body, frameWhole)
+		sink.OnFrame(ctx, body, FrameWhole)
 		if len(f.payload) > largeResponse {
 			rl.trimReadBuffer()
 		}
@@ -351,38 +359,38 @@ func (p *workerPool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte,
 
 // stream relays the frames of a streamed response; if the client goes away, the worker is
 // told to stop (STOP bit) and its remaining frames are discarded. A sink that writes the
-// response after its handler returns (streamDetacher) takes the stream as a cursor instead and
+// response after its handler returns (StreamDetacher) takes the stream as a cursor instead and
 // pulls the frames itself; the worker stays taken until the cursor ends.
-func (p *workerPool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, started int64, ctx, body []byte, sink frameSink) error {
-	wanted := sink.onFrame(ctx, body, frameStreamPart)
+func (p *Pool) stream(w *worker.Process, rl *pipeRelay, ttl *execTimer, started int64, ctx, body []byte, sink FrameSink) error {
+	wanted := sink.OnFrame(ctx, body, FrameStreamPart)
 	if !ttl.stop() { // fired while the first frame was written
 		return p.broken(w, ttl, nil)
 	}
-	c := &streamCursor{p: p, w: w, rl: rl, ttl: ttl, started: started, wanted: wanted}
-	d, detachable := sink.(streamDetacher)
+	c := &StreamCursor{p: p, w: w, rl: rl, ttl: ttl, started: started, wanted: wanted}
+	d, detachable := sink.(StreamDetacher)
 	for {
 		// the sink may take the stream only once it has the final head: frames before it can be
 		// interim answers (1xx)
-		if detachable && d.detachStream(c) {
+		if detachable && d.DetachStream(c) {
 			return nil
 		}
-		if done, err := c.next(sink); done {
+		if done, err := c.Next(sink); done {
 			return err
 		}
 	}
 }
 
-// streamDetacher is a frameSink that continues a stream after exec returns.
-type streamDetacher interface {
-	// detachStream takes over the stream; false leaves the next frame to exec, which asks
+// StreamDetacher is a FrameSink that continues a stream after Exec returns.
+type StreamDetacher interface {
+	// DetachStream takes over the stream; false leaves the next frame to Exec, which asks
 	// again after it.
-	detachStream(c *streamCursor) bool
+	DetachStream(c *StreamCursor) bool
 }
 
-// streamCursor is a streamed response in progress, read frame by frame. It holds its worker
-// until the last frame (or the worker's failure); next or cancel must be called until done.
-type streamCursor struct {
-	p           *workerPool
+// StreamCursor is a streamed response in progress, read frame by frame. It holds its worker
+// until the last frame (or the worker's failure); Next or Cancel must be called until done.
+type StreamCursor struct {
+	p           *Pool
 	w           *worker.Process
 	rl          *pipeRelay
 	ttl         *execTimer
@@ -392,9 +400,9 @@ type streamCursor struct {
 	done        bool
 }
 
-// next reads one frame and hands its body to sink (nil: discard). done is true once the stream
+// Next reads one frame and hands its body to sink (nil: discard). done is true once the stream
 // ended, with the worker handed back, or failed, with err.
-func (c *streamCursor) next(sink frameSink) (done bool, err error) {
+func (c *StreamCursor) Next(sink FrameSink) (done bool, err error) {
 	const op = errors.Op("pivot_stream")
 	if c.done {
 		return true, nil
@@ -441,11 +449,11 @@ func (c *streamCursor) next(sink frameSink) (done bool, err error) {
 	}
 	more := f.byte10&frame.STREAM != 0
 	if c.wanted && f.options == 1 && int(f.ctxLen) <= len(f.payload) {
-		kind := frameStreamPart
+		kind := FrameStreamPart
 		if !more {
-			kind = frameStreamLast
+			kind = FrameStreamLast
 		}
-		c.wanted = sink.onFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], kind)
+		c.wanted = sink.OnFrame(f.payload[:f.ctxLen], f.payload[f.ctxLen:], kind)
 	}
 	if !more {
 		rl.trimReadBuffer()
@@ -459,25 +467,25 @@ func (c *streamCursor) next(sink frameSink) (done bool, err error) {
 	return false, nil
 }
 
-// cancel ends a stream whose client went away: the worker is told to stop and the rest of
+// Cancel ends a stream whose client went away: the worker is told to stop and the rest of
 // its frames are discarded (bounded by pool.stream_timeout).
-func (c *streamCursor) cancel() error {
+func (c *StreamCursor) Cancel() error {
 	for {
-		if done, err := c.next(nil); done {
+		if done, err := c.Next(nil); done {
 			return err
 		}
 	}
 }
 
 // countJob marks a worker that reached max_jobs; the release then replaces it.
-func (p *workerPool) countJob(w *worker.Process) {
+func (p *Pool) countJob(w *worker.Process) {
 	if p.cfg.MaxJobs != 0 && w.State().NumExecs() >= p.cfg.MaxJobs {
 		w.State().Transition(fsm.StateMaxJobsReached)
 	}
 }
 
 // finish returns a worker after a complete response, or hands it to the request queued behind.
-func (p *workerPool) finish(w *worker.Process) {
+func (p *Pool) finish(w *worker.Process) {
 	if p.handOver(w, handOwn) {
 		return // still working, now for the queued request
 	}
@@ -494,14 +502,14 @@ func (p *workerPool) finish(w *worker.Process) {
 // gets its next request sooner, and puts this goroutine on the global run queue, where an idle
 // P picks it up right away: the response is written on the other CPU meanwhile. bench/README.md
 // has the figures (+4 to +13 % req/s at 2 and 4 workers).
-func (p *workerPool) yieldToWaiter() {
+func (p *Pool) yieldToWaiter() {
 	if p.queue.Load() > p.cfg.NumWorkers {
 		runtime.Gosched()
 	}
 }
 
 // release hands the worker to the request queued behind, or back to the watcher.
-func (p *workerPool) release(w *worker.Process) {
+func (p *Pool) release(w *worker.Process) {
 	if p.handOver(w, handOwn) {
 		return // the queued request releases it (a replacement mark stays)
 	}
@@ -510,7 +518,7 @@ func (p *workerPool) release(w *worker.Process) {
 
 // giveBack returns the worker to the watcher; one that must go (max_jobs, ttl, ...) is stopped
 // off the request path, so its exit never delays the response.
-func (p *workerPool) giveBack(w *worker.Process) {
+func (p *Pool) giveBack(w *worker.Process) {
 	if w.State().Compare(fsm.StateReady) {
 		p.ww.Release(w)
 		return
@@ -520,7 +528,7 @@ func (p *workerPool) giveBack(w *worker.Process) {
 
 // broken kills a worker that failed mid-request (it died, broke the protocol or ran past
 // exec_ttl); the watcher replaces it.
-func (p *workerPool) broken(w *worker.Process, ttl *execTimer, err error) error {
+func (p *Pool) broken(w *worker.Process, ttl *execTimer, err error) error {
 	p.handOver(w, handRetry) // the answer in front is incomplete: a queued request never started
 	if ttl.expired() {
 		w.State().Transition(fsm.StateExecTTLReached)
@@ -580,7 +588,7 @@ func (et *execTimer) expired() bool { return et != nil && et.state.Load() == tim
 // supervise applies ttl, idle_ttl and max_worker_memory every watch_tick, as sdk/v4 does: a
 // ready worker past a limit is marked and stopped on the next tick; a busy one is stopped when
 // its request ends.
-func (p *workerPool) supervise() {
+func (p *Pool) supervise() {
 	sv := p.cfg.Supervisor
 	tick := time.NewTicker(sv.WatchTick)
 	defer tick.Stop()
@@ -615,7 +623,7 @@ func (p *workerPool) supervise() {
 				continue
 			}
 			if sv.MaxWorkerMemory != 0 {
-				if ps, err := process.WorkerProcessState(w); err == nil && ps.MemoryUsage >= sv.MaxWorkerMemory*MB {
+				if ps, err := process.WorkerProcessState(w); err == nil && ps.MemoryUsage >= sv.MaxWorkerMemory*mb {
 					mark(fsm.StateMaxMemoryReached, "max_worker_memory")
 					continue
 				}
@@ -629,3 +637,9 @@ func (p *workerPool) supervise() {
 		}
 	}
 }
+
+// mb is the unit of max_worker_memory.
+const mb = 1024 * 1024
+
+// b2s views b as a string without copying; the string must not outlive b's contents.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

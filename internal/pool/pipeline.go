@@ -1,4 +1,4 @@
-package pivot
+package pool
 
 import (
 	"sync"
@@ -99,35 +99,38 @@ func (r *pipeRelay) unreadRequestBytes() int {
 	return unread
 }
 
-// requestPipeline knows the workers a request may queue behind.
-type requestPipeline struct {
+// Pipeline knows the workers a request may queue behind (pivot.pipeline).
+type Pipeline struct {
 	window  int64        // queue only behind a request younger than this (ns)
 	slow    int64        // a request that ran longer than this (ns)…
 	pause   int64        // …stops requests queueing for this long (ns)
 	resume  atomic.Int64 // unix ns before which nothing queues
-	pauses  counter
+	pauses  Counter
 	mu      sync.Mutex // serialises register
 	relays  atomic.Pointer[[]*pipeRelay]
 	waiters waiterQueue
 	// waiting counts the requests blocked in take: while any wait, no new request queues in a
 	// pipe, so those that came first are served first
 	waiting atomic.Int64
-	queued  counter
+	queued  Counter
 	// warnedOutOfOrder: the log has said once that the workers cannot take queued requests
 	warnedOutOfOrder atomic.Bool
 }
 
-// counter is one of the pipeline's metrics (a prometheus.Counter).
-type counter interface{ Inc() }
+// Counter is one of the pipeline's metrics (a prometheus.Counter).
+type Counter interface{ Inc() }
 
-func newRequestPipeline(cfg *Config, queued, pauses counter) *requestPipeline {
-	return &requestPipeline{window: int64(cfg.PipelineWindow), slow: int64(cfg.PipelinePauseAfter),
-		pause: int64(cfg.PipelinePause), queued: queued, pauses: pauses}
+// NewPipeline is pivot.pipeline's state for one generation of workers: queue only behind a
+// request younger than window; a request that ran longer than pauseAfter stops queueing for
+// pause. queued and pauses count the queued requests and the pauses.
+func NewPipeline(window, pauseAfter, pause time.Duration, queued, pauses Counter) *Pipeline {
+	return &Pipeline{window: int64(window), slow: int64(pauseAfter),
+		pause: int64(pause), queued: queued, pauses: pauses}
 }
 
 // ended notes a request that started at started (unix ns) and has its answer (or its end): a
 // slow one pauses pipelining.
-func (rp *requestPipeline) ended(started int64) {
+func (rp *Pipeline) ended(started int64) {
 	now := time.Now().UnixNano()
 	if now-started <= rp.slow {
 		return
@@ -138,11 +141,11 @@ func (rp *requestPipeline) ended(started int64) {
 }
 
 // paused reports whether a slow request ended less than the pause ago.
-func (rp *requestPipeline) paused(now int64) bool { return now < rp.resume.Load() }
+func (rp *Pipeline) paused(now int64) bool { return now < rp.resume.Load() }
 
 // register adds a worker's relay the first time its slot opens, dropping the relays of workers
 // that have exited (the watcher replaces workers, so the list would grow otherwise).
-func (rp *requestPipeline) register(rl *pipeRelay, w *worker.Process) {
+func (rp *Pipeline) register(rl *pipeRelay, w *worker.Process) {
 	if !rl.slot.registered.CompareAndSwap(false, true) {
 		return
 	}
@@ -165,7 +168,7 @@ func (rp *requestPipeline) register(rl *pipeRelay, w *worker.Process) {
 // queueBehind writes the request into the pipe of a worker with an open slot and returns that
 // worker's relay; nil when no slot is open. The caller must then wait for the relay's hand-off
 // (even if the write failed: the owner sends one either way).
-func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, error) {
+func (rp *Pipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, error) {
 	list := rp.relays.Load()
 	if list == nil {
 		return nil, nil
@@ -187,7 +190,7 @@ func (rp *requestPipeline) queueBehind(reqCtx, reqBody []byte) (*pipeRelay, erro
 // acquire finds a worker for the request: with pipelining and every worker busy, a slot behind
 // a running request (queued: the request is already in the worker's pipe); otherwise, or when
 // that worker failed before starting it, a free worker or a slot offered while it waits (take).
-func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued bool, err error) {
+func (p *Pool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued bool, err error) {
 	small := len(reqCtx)+len(reqBody) <= pipelineMaxRequest
 	if rp := p.pipeline; rp != nil && small && p.queue.Load() > p.cfg.NumWorkers && rp.waiting.Load() == 0 {
 		if rl, werr := rp.queueBehind(reqCtx, reqBody); rl != nil {
@@ -211,7 +214,7 @@ func (p *workerPool) acquire(reqCtx, reqBody []byte) (w *worker.Process, queued 
 // behind waits for the hand-off of the worker whose pipe the request was written into (werr:
 // how that write went). Neither a worker nor an error: the worker failed before it started the
 // request, which must go elsewhere.
-func (p *workerPool) behind(rl *pipeRelay, werr error) (*worker.Process, error) {
+func (p *Pool) behind(rl *pipeRelay, werr error) (*worker.Process, error) {
 	const op = errors.Op("pivot_exec")
 	switch <-rl.slot.handoffs {
 	case handOwn:
@@ -230,7 +233,7 @@ func (p *workerPool) behind(rl *pipeRelay, werr error) (*worker.Process, error) 
 
 // declineSlot gives back a slot offered to a waiter that got a free worker as well: open again
 // if the request in front still runs, otherwise the worker, with nothing written, is released.
-func (p *workerPool) declineSlot(rl *pipeRelay) {
+func (p *Pool) declineSlot(rl *pipeRelay) {
 	if rl.slot.state.CompareAndSwap(slotQueued, slotOpen) {
 		return
 	}
@@ -305,7 +308,7 @@ func (q *waiterQueue) offerSlot(rl *pipeRelay) bool {
 // openSlot lets one request queue behind the one w is now running, unless it is w's last job,
 // the worker is already marked for replacement or pipelining is paused. A queued request opens
 // the slot only once it owns the worker: its own write into the slot's buffer has returned by then.
-func (p *workerPool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
+func (p *Pool) openSlot(w *worker.Process, rl *pipeRelay, started int64) {
 	if p.pipeline == nil {
 		return
 	}
@@ -338,7 +341,7 @@ func closeSlot(rl *pipeRelay) { rl.slot.state.CompareAndSwap(slotOpen, slotClose
 
 // handOver passes the worker to the request queued behind the one that just ended, if any,
 // and closes the slot otherwise. It reports whether a queued request got the hand-off.
-func (p *workerPool) handOver(w *worker.Process, h handoff) bool {
+func (p *Pool) handOver(w *worker.Process, h handoff) bool {
 	if p.pipeline == nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package pivot
+package pool
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 	"github.com/roadrunner-server/errors"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
-	"github.com/roadrunner-server/sdk/v4/pool"
+	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
 	"github.com/roadrunner-server/sdk/v4/worker"
 	"go.uber.org/zap"
 )
@@ -43,9 +43,10 @@ import (
 //     removed at start, and the file is removed on stop.
 
 const (
-	serverSection       = "server"
-	relayPipes          = "pipes"
-	envRelay            = "RR_RELAY"
+	serverSection = "server"
+	relayPipes    = "pipes"
+	// EnvRelay tells a worker where to connect (RR_RELAY); see SocketFactory.Relay.
+	EnvRelay            = "RR_RELAY"
 	defaultRelayTimeout = 60 * time.Second
 	// maxUnixPath is sun_path's capacity on Linux without the terminating NUL.
 	maxUnixPath = 107
@@ -54,42 +55,48 @@ const (
 	exitPoll = 20 * time.Millisecond
 )
 
-// relaySetting is server.relay as pivot uses it; network is "" for pipes.
-type relaySetting struct {
-	configured string // server.relay as written
-	network    string // "tcp" or "unix"
-	address    string // host:port or the socket path
-	timeout    time.Duration
+// RelaySetting is server.relay as pivot uses it; Network is "" for pipes.
+type RelaySetting struct {
+	Configured string // server.relay as written
+	Network    string // "tcp" or "unix"
+	Address    string // host:port or the socket path
+	Timeout    time.Duration
 }
 
-// readRelayConfig reads server.relay and server.relay_timeout (the server plugin's keys).
-func readRelayConfig(cfg Configurer) (relaySetting, error) {
+// Configurer reads .rr.yaml sections (the config plugin, as the root package's Configurer).
+type Configurer interface {
+	UnmarshalKey(name string, out any) error
+	Has(name string) bool
+}
+
+// ReadRelayConfig reads server.relay and server.relay_timeout (the server plugin's keys).
+func ReadRelayConfig(cfg Configurer) (RelaySetting, error) {
 	var raw struct {
 		Relay        string        `mapstructure:"relay"`
 		RelayTimeout time.Duration `mapstructure:"relay_timeout"`
 	}
 	if cfg.Has(serverSection) {
 		if err := cfg.UnmarshalKey(serverSection, &raw); err != nil {
-			return relaySetting{}, errors.Errorf("server.relay / server.relay_timeout cannot be read: %v", err)
+			return RelaySetting{}, errors.Errorf("server.relay / server.relay_timeout cannot be read: %v", err)
 		}
 	}
 	rs, err := parseRelay(raw.Relay)
 	if err != nil {
-		return relaySetting{}, err
+		return RelaySetting{}, err
 	}
-	rs.timeout = raw.RelayTimeout
-	if rs.timeout <= 0 {
-		rs.timeout = defaultRelayTimeout
+	rs.Timeout = raw.RelayTimeout
+	if rs.Timeout <= 0 {
+		rs.Timeout = defaultRelayTimeout
 	}
 	return rs, nil
 }
 
 // parseRelay accepts what the server plugin accepts: empty or "pipes" ("pipe" too),
 // tcp://host:port and unix://path.
-func parseRelay(value string) (relaySetting, error) {
-	rs := relaySetting{configured: value}
-	unsupported := func(why string) (relaySetting, error) {
-		return relaySetting{}, errors.Errorf(`server.relay %q %s: pivot's workers talk over "pipes" (the default), "tcp://host:port" or "unix:///path/to.sock"`, value, why)
+func parseRelay(value string) (RelaySetting, error) {
+	rs := RelaySetting{Configured: value}
+	unsupported := func(why string) (RelaySetting, error) {
+		return RelaySetting{}, errors.Errorf(`server.relay %q %s: pivot's workers talk over "pipes" (the default), "tcp://host:port" or "unix:///path/to.sock"`, value, why)
 	}
 	switch {
 	case value == "" || value == relayPipes || value == "pipe":
@@ -102,24 +109,24 @@ func parseRelay(value string) (relaySetting, error) {
 		if _, err = net.LookupPort("tcp", port); err != nil {
 			return unsupported("has no valid port")
 		}
-		rs.network, rs.address = "tcp", net.JoinHostPort(host, port)
+		rs.Network, rs.Address = "tcp", net.JoinHostPort(host, port)
 		return rs, nil
 	case strings.HasPrefix(value, "unix://"):
 		path := strings.TrimPrefix(value, "unix://")
 		if path == "" {
 			return unsupported("has no socket path")
 		}
-		rs.network, rs.address = "unix", path
+		rs.Network, rs.Address = "unix", path
 		return rs, nil
 	}
 	return unsupported("is not supported")
 }
 
 // pivotAddress is the address pivot listens on for its own workers (see the top of the file).
-func (rs relaySetting) pivotAddress() (string, error) {
-	switch rs.network {
+func (rs RelaySetting) pivotAddress() (string, error) {
+	switch rs.Network {
 	case "tcp":
-		host, _, _ := net.SplitHostPort(rs.address)
+		host, _, _ := net.SplitHostPort(rs.Address)
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 			host = "127.0.0.1"
 			if ip != nil && ip.To4() == nil {
@@ -128,28 +135,28 @@ func (rs relaySetting) pivotAddress() (string, error) {
 		}
 		return net.JoinHostPort(host, "0"), nil
 	case "unix":
-		path, err := filepath.Abs(rs.address)
+		path, err := filepath.Abs(rs.Address)
 		if err != nil {
-			return "", errors.Errorf("server.relay %q: %v", rs.configured, err)
+			return "", errors.Errorf("server.relay %q: %v", rs.Configured, err)
 		}
 		ext := filepath.Ext(path)
 		path = strings.TrimSuffix(path, ext) + ".pivot" + ext
 		if len(path) > maxUnixPath {
 			return "", errors.Errorf("server.relay %q: pivot's own socket %s would be longer than the %d bytes a unix socket path may have; use a shorter path",
-				rs.configured, path, maxUnixPath)
+				rs.Configured, path, maxUnixPath)
 		}
 		return path, nil
 	}
 	return "", nil
 }
 
-// socketFactory spawns workers that connect over a socket; it lives as long as the plugin
+// SocketFactory spawns workers that connect over a socket; it lives as long as the plugin
 // serves and is shared by every generation of workers.
-type socketFactory struct {
+type SocketFactory struct {
 	log     *zap.Logger
 	ln      net.Listener
 	relay   string // RR_RELAY for pivot's workers: the listener's address
-	setting relaySetting
+	setting RelaySetting
 
 	mu sync.Mutex
 	// waiting are the spawns waiting for their worker's connection, by pid; early are
@@ -165,28 +172,28 @@ type socketFactory struct {
 	accepting sync.WaitGroup
 }
 
-var _ pool.Factory = (*socketFactory)(nil)
+var _ sdkpool.Factory = (*SocketFactory)(nil)
 
-// newSocketFactory listens on pivot's own address for rs and starts accepting workers. uid and
+// NewSocketFactory listens on pivot's own address for rs and starts accepting workers. uid and
 // gid (server.user) own a unix socket, so workers running as that user may connect.
-func newSocketFactory(rs relaySetting, uid, gid int, log *zap.Logger) (*socketFactory, error) {
+func NewSocketFactory(rs RelaySetting, uid, gid int, log *zap.Logger) (*SocketFactory, error) {
 	addr, err := rs.pivotAddress()
 	if err != nil {
 		return nil, err
 	}
 	var ln net.Listener
-	switch rs.network {
+	switch rs.Network {
 	case "tcp":
 		ln, err = net.Listen("tcp", addr)
 	case "unix":
 		ln, err = listenUnix(addr)
 	default:
-		return nil, errors.Errorf("server.relay %q is not a socket relay", rs.configured)
+		return nil, errors.Errorf("server.relay %q is not a socket relay", rs.Configured)
 	}
 	if err != nil {
-		return nil, errors.Errorf("server.relay %q: pivot cannot listen for its workers on %s: %v", rs.configured, addr, err)
+		return nil, errors.Errorf("server.relay %q: pivot cannot listen for its workers on %s: %v", rs.Configured, addr, err)
 	}
-	f := &socketFactory{
+	f := &SocketFactory{
 		log:     log,
 		ln:      ln,
 		setting: rs,
@@ -194,7 +201,7 @@ func newSocketFactory(rs relaySetting, uid, gid int, log *zap.Logger) (*socketFa
 		early:   map[int64]*pipeRelay{},
 		closed:  make(chan struct{}),
 	}
-	if rs.network == "unix" {
+	if rs.Network == "unix" {
 		f.relay = "unix://" + addr
 		if uid > 0 {
 			if err := os.Chown(addr, uid, gid); err != nil {
@@ -207,9 +214,12 @@ func newSocketFactory(rs relaySetting, uid, gid int, log *zap.Logger) (*socketFa
 	f.accepting.Add(1)
 	go f.accept()
 	log.Info("pivot's workers connect over a socket", zap.String("RR_RELAY", f.relay),
-		zap.String("server.relay", rs.configured), zap.Duration("relay_timeout", rs.timeout))
+		zap.String("server.relay", rs.Configured), zap.Duration("relay_timeout", rs.Timeout))
 	return f, nil
 }
+
+// Relay is RR_RELAY for pivot's workers: the address of pivot's own listener.
+func (f *SocketFactory) Relay() string { return f.relay }
 
 // listenUnix listens on path, removing a stale socket file first (one no process listens on).
 // Another file, or a socket a live process listens on, is left alone: that is an error.
@@ -230,7 +240,7 @@ func listenUnix(path string) (net.Listener, error) {
 }
 
 // accept takes the workers' connections until the factory is closed.
-func (f *socketFactory) accept() {
+func (f *SocketFactory) accept() {
 	defer f.accepting.Done()
 	var backoff time.Duration
 	for {
@@ -258,9 +268,9 @@ func (f *socketFactory) accept() {
 
 // admit performs the pid handshake on a new connection (RoadRunner sends its pid, the worker
 // answers with its own) and hands the relay to the spawn waiting for that pid.
-func (f *socketFactory) admit(c net.Conn) {
+func (f *SocketFactory) admit(c net.Conn) {
 	rl := newSocketRelay(c)
-	err := c.SetDeadline(time.Now().Add(f.setting.timeout))
+	err := c.SetDeadline(time.Now().Add(f.setting.Timeout))
 	var pid int
 	if err == nil {
 		pid, err = socketHandshake(rl)
@@ -294,7 +304,7 @@ func (f *socketFactory) admit(c net.Conn) {
 		_ = old.src.Close()
 	}
 	f.early[key] = rl
-	time.AfterFunc(f.setting.timeout, func() {
+	time.AfterFunc(f.setting.Timeout, func() {
 		f.mu.Lock()
 		unclaimed := f.early[key] == rl
 		if unclaimed {
@@ -336,13 +346,13 @@ func socketHandshake(rl *pipeRelay) (int, error) {
 }
 
 // SpawnWorker starts a worker and waits up to server.relay_timeout for its connection.
-func (f *socketFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
+func (f *SocketFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 	return f.SpawnWorkerWithTimeout(context.Background(), cmd)
 }
 
 // SpawnWorkerWithTimeout starts a worker and waits for its connection until ctx ends or
 // server.relay_timeout passes; a worker that has not connected by then is killed.
-func (f *socketFactory) SpawnWorkerWithTimeout(ctx context.Context, cmd *exec.Cmd) (*worker.Process, error) {
+func (f *SocketFactory) SpawnWorkerWithTimeout(ctx context.Context, cmd *exec.Cmd) (*worker.Process, error) {
 	const op = errors.Op("pivot_spawn_worker")
 	if cmd == nil {
 		return nil, errors.E(op, errors.Str("no worker command (check server.command, server.user)"))
@@ -381,7 +391,7 @@ func (f *socketFactory) SpawnWorkerWithTimeout(ctx context.Context, cmd *exec.Cm
 }
 
 // await waits for the connection of the worker with pid.
-func (f *socketFactory) await(ctx context.Context, pid int64) (*pipeRelay, error) {
+func (f *SocketFactory) await(ctx context.Context, pid int64) (*pipeRelay, error) {
 	ch := make(chan *pipeRelay, 1)
 	f.mu.Lock()
 	select {
@@ -409,7 +419,7 @@ func (f *socketFactory) await(ctx context.Context, pid int64) (*pipeRelay, error
 		}
 		return nil, err
 	}
-	timeout := time.NewTimer(f.setting.timeout)
+	timeout := time.NewTimer(f.setting.Timeout)
 	defer timeout.Stop()
 	poll := time.NewTicker(exitPoll)
 	defer poll.Stop()
@@ -420,10 +430,10 @@ func (f *socketFactory) await(ctx context.Context, pid int64) (*pipeRelay, error
 		case <-poll.C:
 			if processExited(int(pid)) {
 				return giveUp(errors.Errorf("the worker (pid %d) exited before it connected to %s (RR_RELAY, for server.relay %q); its output is logged above",
-					pid, f.relay, f.setting.configured))
+					pid, f.relay, f.setting.Configured))
 			}
 		case <-timeout.C:
-			return giveUp(f.notConnected(pid, fmt.Sprintf("server.relay_timeout (%s)", f.setting.timeout)))
+			return giveUp(f.notConnected(pid, fmt.Sprintf("server.relay_timeout (%s)", f.setting.Timeout)))
 		case <-ctx.Done():
 			if stderrors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return giveUp(f.notConnected(pid, "pivot.pool.allocate_timeout"))
@@ -435,9 +445,9 @@ func (f *socketFactory) await(ctx context.Context, pid int64) (*pipeRelay, error
 	}
 }
 
-func (f *socketFactory) notConnected(pid int64, limit string) error {
+func (f *SocketFactory) notConnected(pid int64, limit string) error {
 	msg := fmt.Sprintf("the worker (pid %d) did not connect to %s (RR_RELAY, for server.relay %q) and answer the pid handshake within %s",
-		pid, f.relay, f.setting.configured, limit)
+		pid, f.relay, f.setting.Configured, limit)
 	var others []string
 	f.mu.Lock()
 	for p := range f.early {
@@ -456,7 +466,7 @@ func (f *socketFactory) notConnected(pid int64, limit string) error {
 
 // Close stops accepting workers; the connections of running workers stay open. A unix
 // socket's file is removed.
-func (f *socketFactory) Close() error {
+func (f *SocketFactory) Close() error {
 	var err error
 	f.closeOnce.Do(func() {
 		f.mu.Lock()

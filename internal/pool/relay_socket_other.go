@@ -1,6 +1,6 @@
 //go:build !linux
 
-package pivot
+package pool
 
 // processExited is Linux only (waitid with WNOWAIT); elsewhere a worker that exits before it
 // connects is noticed at the relay timeout.

@@ -1,4 +1,4 @@
-package pivot
+package pool
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
-	configImpl "github.com/roadrunner-server/config/v4"
 	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"go.uber.org/zap"
 )
@@ -32,7 +31,7 @@ func TestParseRelay(t *testing.T) {
 		{"unix://rr.sock", "unix", "rr.sock"},
 	} {
 		rs, err := parseRelay(tc.value)
-		if err != nil || rs.network != tc.network || rs.address != tc.address {
+		if err != nil || rs.Network != tc.network || rs.Address != tc.address {
 			t.Errorf("parseRelay(%q) = %+v, %v; want %s %s", tc.value, rs, err, tc.network, tc.address)
 		}
 	}
@@ -69,53 +68,8 @@ func TestPivotAddress(t *testing.T) {
 	}
 }
 
-// pluginConfig is the config plugin over an in-memory .rr.yaml.
-func pluginConfig(t *testing.T, yaml string) *configImpl.Plugin {
-	t.Helper()
-	c := &configImpl.Plugin{ReadInCfg: []byte(yaml), Type: "yaml", Version: RRVersion}
-	if err := c.Init(); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-type testLogger struct{}
-
-func (testLogger) NamedLogger(string) *zap.Logger { return zap.NewNop() }
-
-type testServer struct{}
-
-func (testServer) CmdFactory(map[string]string) func() *exec.Cmd {
-	return func() *exec.Cmd { return nil }
-}
-func (testServer) UID() int { return 0 }
-func (testServer) GID() int { return 0 }
-
-func TestInitReadsServerRelay(t *testing.T) {
-	const base = "server:\n  command: php worker.php\n%spivot:\n  address: 127.0.0.1:8080\n"
-	p := &Plugin{}
-	if err := p.Init(pluginConfig(t, strings.Replace(base, "%s", "  relay: tcp://127.0.0.1:7000\n  relay_timeout: 3s\n", 1)), testLogger{}, testServer{}); err != nil {
-		t.Fatal(err)
-	}
-	if p.relay.network != "tcp" || p.relay.address != "127.0.0.1:7000" || p.relay.timeout != 3*time.Second {
-		t.Fatalf("relay setting %+v", p.relay)
-	}
-	p = &Plugin{}
-	if err := p.Init(pluginConfig(t, strings.Replace(base, "%s", "", 1)), testLogger{}, testServer{}); err != nil {
-		t.Fatal(err)
-	}
-	if p.relay.network != "" || p.relay.timeout != defaultRelayTimeout {
-		t.Fatalf("without server.relay: %+v", p.relay)
-	}
-	p = &Plugin{}
-	err := p.Init(pluginConfig(t, strings.Replace(base, "%s", "  relay: sockets\n", 1)), testLogger{}, testServer{})
-	if err == nil || !strings.Contains(err.Error(), `server.relay "sockets"`) || !strings.Contains(err.Error(), "unix:///path/to.sock") {
-		t.Fatalf("an unsupported server.relay must fail Init naming the key and the allowed forms: %v", err)
-	}
-}
-
 // fakeWorker connects to the factory as a worker would and answers the handshake with pid.
-func fakeWorker(t *testing.T, f *socketFactory, pid int) net.Conn {
+func fakeWorker(t *testing.T, f *SocketFactory, pid int) net.Conn {
 	t.Helper()
 	network, addr := "tcp", strings.TrimPrefix(f.relay, "tcp://")
 	if strings.HasPrefix(f.relay, "unix://") {
@@ -142,14 +96,14 @@ func fakeWorker(t *testing.T, f *socketFactory, pid int) net.Conn {
 	return c
 }
 
-func testFactory(t *testing.T, relay string, timeout time.Duration) *socketFactory {
+func testFactory(t *testing.T, relay string, timeout time.Duration) *SocketFactory {
 	t.Helper()
 	rs, err := parseRelay(relay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs.timeout = timeout
-	f, err := newSocketFactory(rs, 0, 0, zap.NewNop())
+	rs.Timeout = timeout
+	f, err := NewSocketFactory(rs, 0, 0, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +193,7 @@ func TestUnixRelaySocketFile(t *testing.T) {
 
 	// a live one belongs to someone else: refused, naming server.relay
 	rs, _ := parseRelay(relay)
-	if _, err = newSocketFactory(rs, 0, 0, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "server.relay") {
+	if _, err = NewSocketFactory(rs, 0, 0, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "server.relay") {
 		t.Fatalf("a socket another process listens on must not be taken: %v", err)
 	}
 	if err = f.Close(); err != nil {
@@ -251,7 +205,7 @@ func TestUnixRelaySocketFile(t *testing.T) {
 
 	// a file that is not a socket is never removed
 	writeTestFile(t, own, "data")
-	if _, err = newSocketFactory(rs, 0, 0, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err = NewSocketFactory(rs, 0, 0, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Fatalf("a regular file at the socket path must be an error: %v", err)
 	}
 	if b, _ := os.ReadFile(own); string(b) != "data" {

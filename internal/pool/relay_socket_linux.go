@@ -1,6 +1,6 @@
 //go:build linux
 
-package pivot
+package pool
 
 import "golang.org/x/sys/unix"
 

@@ -1,4 +1,4 @@
-package pivot
+package pool
 
 import (
 	"time"
@@ -22,7 +22,7 @@ const (
 )
 
 // watchLostRequests looks at the pool's workers every lostRequestTick until the pool stops.
-func (p *workerPool) watchLostRequests() {
+func (p *Pool) watchLostRequests() {
 	if !canSeeLostRequests() {
 		return
 	}
