@@ -54,8 +54,9 @@ type Config struct {
 	// Uploads configures where multipart files are stored while PHP handles the request.
 	Uploads *UploadsConfig `mapstructure:"uploads"`
 	// Pipeline lets a request that finds every worker busy wait in a busy worker's pipe, behind
-	// the request it runs, so the worker takes it without sleeping (internal/pool/pipeline.go). Faster for
-	// short, uniform requests; a queued request waits behind a slow or streamed one. Off by default.
+	// the request it runs, so the worker takes it without sleeping (internal/pool/pipeline.go).
+	// Faster for short, uniform requests; a queued request waits behind a slow or streamed one.
+	// Off by default.
 	Pipeline bool `mapstructure:"pipeline"`
 	// PipelineWindow: a request queues only behind one that started less than this ago (a
 	// request that has run longer may be a slow one). Default 1ms.

@@ -30,7 +30,7 @@ type requestState struct {
 	fields  []protocol.HeaderField
 	formBuf []byte
 
-	// response side: the state is the pool's pool.FrameSink for this request
+	// response side: the state is the pool's FrameSink for this request
 	p              *Plugin
 	c              *fasthttp.RequestCtx
 	h              *poolHandle
@@ -297,7 +297,7 @@ func (p *Plugin) acquire() *poolHandle {
 	}
 }
 
-// onFrame takes a response frame: the first one's status and headers (after any interim 1xx
+// OnFrame takes a response frame: the first one's status and headers (after any interim 1xx
 // answers), then its body; a streamed response's later bodies are handed to Read. It returns
 // false once the client is gone.
 func (st *requestState) OnFrame(ctx, body []byte, kind pool.FrameKind) bool {
@@ -407,7 +407,7 @@ func (st *requestState) AddHeader(name, value string) {
 	st.c.Response.Header.Add(name, value)
 }
 
-// detachStream keeps a streamed response's worker past the handler: fasthttp writes the
+// DetachStream keeps a streamed response's worker past the handler: fasthttp writes the
 // status line and headers when the handler returns, then pulls the body through Read.
 func (st *requestState) DetachStream(c *pool.StreamCursor) bool {
 	if st.headFailed || !st.wroteHead {
