@@ -4,11 +4,14 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/prometheus/client_golang/prometheus"
 	sdkMetrics "github.com/roadrunner-server/sdk/v4/metrics"
 )
 
 const metricsNamespace = "rr_pivot"
+
+var _ httpfront.Metrics = (*metrics)(nil)
 
 // metrics are the plugin's Prometheus collectors, built in Init because the metrics plugin may
 // collect them before pivot's Serve runs. Names live under rr_pivot_* so they never collide
@@ -64,7 +67,8 @@ func newMetrics(p *Plugin) *metrics {
 	}
 }
 
-func (m *metrics) countStatus(status int) {
+// CountStatus counts a response by its status code (httpfront.Metrics).
+func (m *metrics) CountStatus(status int) {
 	if status < 0 || status >= len(m.byStatus) {
 		status = 0
 	}
@@ -76,6 +80,9 @@ func (m *metrics) countStatus(status int) {
 	}
 	(*c).Inc()
 }
+
+// NoFreeWorker counts a request refused because no worker was free in time (httpfront.Metrics).
+func (m *metrics) NoFreeWorker() { m.noFreeWorkers.Inc() }
 
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {

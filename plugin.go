@@ -2,18 +2,21 @@
 // supervised pool of PHP workers, speaking RoadRunner's http/v4 wire protocol so that any
 // RoadRunner PSR-7 worker runs unchanged.
 //
-// A request flows: server.go (listener, fasthttp server) → conn.go (every byte checked by
-// internal/http1 before fasthttp parses it) → handler.go (HandleRequest, the body as it
-// arrives) → form.go / uploads.go (forms) → request_context.go (JSON context) → pool_handle.go
-// (serving generation) → internal/pool (Pool.Exec: a free worker, or with pivot.pipeline a
-// place behind a running request; goridge frames over pipes or sockets) → PHP →
-// internal/protocol's ApplyResponseContext (status, headers) → interim.go (1xx) → handler.go
-// (body, streams: requestState is the pool's FrameSink and StreamDetacher). internal/protocol
-// holds the http/v4 wire format itself (frame headers, the request context's pieces, form and
-// upload trees, JSON), with no fasthttp and no pool in it; internal/pool holds the workers,
-// their relays and factories, exec_ttl and the supervisor's limits, with no HTTP in it.
-// supervisor.go restarts failing pools with backoff; reset.go swaps generations on `rr reset`;
-// internal/pool/lost_request.go replaces a worker that read a request and will never answer it.
+// A request flows: plugin.go (listener) → internal/httpfront (server.go: fasthttp server;
+// conn.go: every byte checked by internal/http1 before fasthttp parses it; handler.go:
+// HandleRequest, the body as it arrives; form.go / uploads.go: forms; request_context.go: JSON
+// context) → pool_handle.go (the serving generation: the root implements httpfront.Generations
+// and httpfront.Generation, metrics.go httpfront.Metrics) → internal/pool (Pool.Exec: a free
+// worker, or with pivot.pipeline a place behind a running request; goridge frames over pipes or
+// sockets) → PHP → internal/protocol's ApplyResponseContext (status, headers) →
+// internal/httpfront (interim.go: 1xx; handler.go: body, streams, requestState is the pool's
+// FrameSink and StreamDetacher; errors.go: failures to statuses). internal/httpfront does not
+// know endure nor how generations start; internal/protocol holds the http/v4 wire format itself
+// (frame headers, the request context's pieces, form and upload trees, JSON), with no fasthttp
+// and no pool in it; internal/pool holds the workers, their relays and factories, exec_ttl and
+// the supervisor's limits, with no HTTP in it. supervisor.go restarts failing pools with
+// backoff; reset.go swaps generations on `rr reset`; internal/pool/lost_request.go replaces a
+// worker that read a request and will never answer it.
 package pivot
 
 import (
@@ -26,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/roadrunner-server/errors"
 	"github.com/valyala/fasthttp"
@@ -52,22 +56,21 @@ type Plugin struct {
 	resetting    atomic.Bool
 	stopping     atomic.Bool
 
-	http     *fasthttp.Server
-	ln       *connListener
+	// front is the HTTP front (internal/httpfront); serving says Serve gave it the listener.
+	front    *httpfront.Front
+	serving  bool
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	sigCh    chan os.Signal
 	done     sync.WaitGroup
 
 	uid, gid int
-	maxBody  int64
 
 	// relay is server.relay; sockets accepts the workers' connections for a socket relay
 	// (internal/pool/relay_socket.go), nil for pipes.
 	relay   pool.RelaySetting
 	sockets *pool.SocketFactory
 
-	states  sync.Pool // *requestState
 	metrics *metrics
 }
 
@@ -103,10 +106,9 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	p.log = log.NamedLogger(PluginName)
 	p.server = srv
 	p.uid, p.gid = srv.UID(), srv.GID()
-	p.maxBody = int64(p.cfg.MaxRequestSize * MB)
 	p.workerTarget.Store(p.cfg.Pool.NumWorkers)
-	p.states.New = func() any { return newRequestState() }
 	p.metrics = newMetrics(p)
+	p.front = httpfront.New(p.frontOptions(), (*generations)(p), p.metrics, p.log)
 	p.stopCh = make(chan struct{})
 	p.setOutage("starting", time.Now())
 	return nil
@@ -133,8 +135,7 @@ func (p *Plugin) Serve() chan error {
 		}
 	}
 
-	p.ln = newConnListener(ln)
-	p.http = p.newHTTPServer()
+	p.serving = true
 	p.done.Add(2)
 	go func() {
 		defer p.done.Done()
@@ -142,7 +143,7 @@ func (p *Plugin) Serve() chan error {
 	}()
 	go func() {
 		defer p.done.Done()
-		if errS := p.http.Serve(p.ln); errS != nil && !p.stopping.Load() {
+		if errS := p.front.Serve(ln); errS != nil && !p.stopping.Load() {
 			errCh <- errors.E(op, errS)
 		}
 	}()
@@ -170,16 +171,11 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	defer cancel()
 
 	var err error
-	if p.http != nil {
+	if p.serving {
 		p.log.Info("draining: no new connections, waiting for in-flight requests")
-		swept := make(chan struct{})
-		go p.ln.closeSilentUntil(swept)
-		errS := p.http.ShutdownWithContext(ctx)
-		close(swept)
-		if errS != nil {
+		if errS := p.front.Shutdown(ctx); errS != nil {
 			err = errors.E(errors.Op("pivot_plugin_stop"), errors.Errorf("pivot.shutdown_timeout reached with requests in flight: %v", errS))
 		}
-		_ = p.ln.Close() // in case Serve had not started yet: it returns at once
 	}
 	p.mu.Lock()
 	h := p.current.Swap(nil)
@@ -195,6 +191,25 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	p.done.Wait()
 	p.log.Info("stopped")
 	return err
+}
+
+// HandleRequest serves one request through the plugin's HTTP front (internal/httpfront): the
+// fasthttp.RequestHandler of its server, here for the benchmarks that drive it directly.
+func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) { p.front.HandleRequest(c) }
+
+// frontOptions is what the HTTP front reads of the `pivot` section.
+func (p *Plugin) frontOptions() httpfront.Options {
+	return httpfront.Options{
+		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
+		MaxBody:           int64(p.cfg.MaxRequestSize * MB),
+		ReadHeaderTimeout: p.cfg.ReadHeaderTimeout,
+		ReadTimeout:       p.cfg.ReadTimeout,
+		WriteTimeout:      p.cfg.WriteTimeout,
+		IdleTimeout:       p.cfg.IdleTimeout,
+		Uploads: httpfront.Uploads{Dir: p.cfg.Uploads.Dir, Forbidden: p.cfg.Uploads.forbidden,
+			Allowed: p.cfg.Uploads.allowed},
+		UID: p.uid, GID: p.gid,
+	}
 }
 
 // Name is the plugin name used by endure, the informer, the resetter and RPC.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
 	"github.com/valyala/fasthttp"
@@ -75,7 +76,7 @@ func helloRequestContext(b *testing.B) []byte {
 	}
 	var c fasthttp.RequestCtx
 	c.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
-	ctx, _ := appendRequestContext(nil, &c, nil, false, nil)
+	ctx, _ := httpfront.AppendRequestContext(nil, &c, nil, false, nil)
 	return ctx
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 )
 
@@ -41,8 +42,54 @@ func (h *poolHandle) acquire() bool {
 	return true
 }
 
-func (h *poolHandle) release() {
+// Release ends a request's registration (httpfront.Generation).
+func (h *poolHandle) Release() {
 	h.inflight.Add(-1)
+}
+
+// Exec runs a request on a worker of the generation (httpfront.Generation).
+func (h *poolHandle) Exec(ctx, body []byte, sink pool.FrameSink) error {
+	return h.pool.Exec(ctx, body, sink)
+}
+
+// Served counts a request a worker of the generation answered (httpfront.Generation).
+func (h *poolHandle) Served() { h.served.Add(1) }
+
+// Retired reports whether the generation was retired or abandoned (httpfront.Generation).
+func (h *poolHandle) Retired() bool { return h.retired.Load() }
+
+// generations is the plugin as the HTTP front sees it: the serving generation, or why none
+// serves (httpfront.Generations).
+type generations Plugin
+
+var (
+	_ httpfront.Generations = (*generations)(nil)
+	_ httpfront.Generation  = (*poolHandle)(nil)
+)
+
+// Acquire returns the serving generation with this request registered on it, or nil while no
+// generation serves (the supervisor is restarting workers, or the plugin is stopping).
+func (g *generations) Acquire() httpfront.Generation {
+	for {
+		h := g.current.Load()
+		if h == nil {
+			return nil
+		}
+		if h.acquire() {
+			return h
+		}
+		// retired between the load and the acquire: a reset swapped in a new generation
+	}
+}
+
+// Unavailable is the Retry-After of a 503 while no generation serves, and whether the plugin
+// is stopping.
+func (g *generations) Unavailable() (retryAfter int, stopping bool) {
+	retryAfter = 1
+	if o := g.outage.Load(); o != nil {
+		retryAfter = o.retryAfterSeconds()
+	}
+	return retryAfter, g.stopping.Load()
 }
 
 // retire stops new requests from acquiring the handle, waits (until ctx ends) for the requests

@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"bytes"
@@ -31,9 +31,9 @@ type requestState struct {
 	formBuf []byte
 
 	// response side: the state is the pool's FrameSink for this request
-	p              *Plugin
+	f              *Front
 	c              *fasthttp.RequestCtx
-	h              *poolHandle
+	g              Generation
 	wroteHead      bool
 	hasContentType bool
 	hasTrailer     bool
@@ -87,62 +87,62 @@ func (st *requestState) reset() {
 	st.uploads = st.uploads[:0]
 	clear(st.fields)
 	st.fields = st.fields[:0]
-	st.p, st.c, st.h = nil, nil, nil
+	st.f, st.c, st.g = nil, nil, nil
 	st.wroteHead, st.hasContentType, st.hasTrailer, st.badHeader, st.headFailed = false, false, false, false, false
 	st.stream, st.pending, st.closed = nil, nil, false
 }
 
 // HandleRequest is the request path: body → context → worker → response. It is the
-// fasthttp.RequestHandler of the plugin's server.
-func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) {
-	st := p.states.Get().(*requestState)
-	st.p, st.c = p, c
+// fasthttp.RequestHandler of the front's server.
+func (f *Front) HandleRequest(c *fasthttp.RequestCtx) {
+	st := f.states.Get().(*requestState)
+	st.f, st.c = f, c
 	defer func() {
 		st.finishBody()
 		noteResponse(c)
 		if st.stream == nil {
-			p.endRequest(st)
+			f.endRequest(st)
 		}
 	}()
 
 	// the whole body first: a client that sends it slowly holds no generation of workers
-	parsed, body, err := p.requestBody(c, st)
+	parsed, body, err := f.requestBody(c, st)
 	if err != nil {
-		p.writeBodyError(c, st, err)
+		f.writeBodyError(c, st, err)
 		return
 	}
-	h := p.acquire()
-	if h == nil {
-		p.writeUnavailable(c)
+	g := f.gens.Acquire()
+	if g == nil {
+		f.writeUnavailable(c)
 		return
 	}
-	st.h = h
-	st.ctx, st.fields = appendRequestContext(st.ctx, c, st.fields, parsed, st.files)
+	st.g = g
+	st.ctx, st.fields = AppendRequestContext(st.ctx, c, st.fields, parsed, st.files)
 
 	// The worker runs on the generation's context, not the request's: a client that goes away
 	// must not kill the PHP worker mid-request.
-	err = h.pool.Exec(st.ctx, body, st)
+	err = g.Exec(st.ctx, body, st)
 	switch {
 	case err == nil:
-		h.served.Add(1)
+		g.Served()
 		if st.stream != nil {
 			c.Response.ImmediateHeaderFlush = true
 			c.Response.SetBodyStream(st, -1) // chunked; Close ends the request
 		}
-	case h.retired.Load() && (errors.Is(errors.NoFreeWorkers, err) || errors.Is(errors.WatcherStopped, err)):
-		p.writeUnavailable(c) // the generation was abandoned while this request waited
+	case g.Retired() && (errors.Is(errors.NoFreeWorkers, err) || errors.Is(errors.WatcherStopped, err)):
+		f.writeUnavailable(c) // the generation was abandoned while this request waited
 	default:
 		if st.wroteHead {
 			resetResponse(c) // the worker failed after its head: nothing has been sent yet
 		}
-		p.writeExecError(c, err)
+		f.writeExecError(c, err)
 	}
 }
 
 // requestBody reads the whole body and returns what PHP gets: the form tree as JSON for a
 // parsed form, as http/v4 sends it, else the raw body (none for HEAD and OPTIONS).
-func (p *Plugin) requestBody(c *fasthttp.RequestCtx, st *requestState) (parsed bool, body []byte, err error) {
-	if parsed, err = p.readForm(c, st); err != nil {
+func (f *Front) requestBody(c *fasthttp.RequestCtx, st *requestState) (parsed bool, body []byte, err error) {
+	if parsed, err = f.readForm(c, st); err != nil {
 		return false, nil, err
 	}
 	if !parsed {
@@ -245,56 +245,41 @@ func (st *requestState) finishBody() {
 
 // writeBodyError answers a request whose body could not be read or parsed; the connection is
 // closed after it, since the rest of the body was not read.
-func (p *Plugin) writeBodyError(c *fasthttp.RequestCtx, st *requestState, err error) {
+func (f *Front) writeBodyError(c *fasthttp.RequestCtx, st *requestState, err error) {
 	st.bodyFailed = true
 	c.SetConnectionClose()
 	lc, _ := c.Conn().(*serverConn)
 	if lc != nil {
 		lc.linger.Store(true)
 		if r := lc.refused(); r != nil {
-			p.writeRefusal(c, r)
+			f.writeRefusal(c, r)
 			return
 		}
 	}
 	var netErr net.Error
 	switch {
 	case stderrors.As(err, &netErr) && netErr.Timeout():
-		p.writeError(c, http.StatusRequestTimeout, "request timeout")
+		f.writeError(c, http.StatusRequestTimeout, "request timeout")
 	case stderrors.Is(err, errTruncatedBody), stderrors.Is(err, io.ErrUnexpectedEOF):
-		p.log.Debug("request body cut short", zap.Error(err))
-		p.writeError(c, http.StatusBadRequest, "incomplete request body")
+		f.log.Debug("request body cut short", zap.Error(err))
+		f.writeError(c, http.StatusBadRequest, "incomplete request body")
 	default:
-		p.log.Debug("bad request body", zap.Error(err))
-		p.writeError(c, http.StatusBadRequest, "malformed request body: "+err.Error())
+		f.log.Debug("bad request body", zap.Error(err))
+		f.writeError(c, http.StatusBadRequest, "malformed request body: "+err.Error())
 	}
 }
 
 // endRequest releases what a request holds once its response is complete.
-func (p *Plugin) endRequest(st *requestState) {
+func (f *Front) endRequest(st *requestState) {
 	if len(st.uploads) > 0 {
-		st.removeUploads(p.log)
+		st.removeUploads(f.log)
 	}
 	st.c.Request.RemoveMultipartFormFiles()
-	if st.h != nil {
-		st.h.release()
+	if st.g != nil {
+		st.g.Release()
 	}
 	st.reset()
-	p.states.Put(st)
-}
-
-// acquire returns the serving generation with this request registered on it, or nil while no
-// generation serves (the supervisor is restarting workers, or the plugin is stopping).
-func (p *Plugin) acquire() *poolHandle {
-	for {
-		h := p.current.Load()
-		if h == nil {
-			return nil
-		}
-		if h.acquire() {
-			return h
-		}
-		// retired between the load and the acquire: a reset swapped in a new generation
-	}
+	f.states.Put(st)
 }
 
 // OnFrame takes a response frame: the first one's status and headers (after any interim 1xx
@@ -347,23 +332,23 @@ const (
 
 // writeHead applies the response context: status and headers.
 func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headResult {
-	p, c := st.p, st.c
+	f, c := st.f, st.c
 	status := http.StatusOK
 	if len(ctx) > 0 {
 		s, err := protocol.ApplyResponseContext(ctx, st)
 		if err != nil {
-			p.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
+			f.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
 			resetResponse(c)
-			p.writeError(c, http.StatusInternalServerError, "malformed response from worker")
+			f.writeError(c, http.StatusInternalServerError, "malformed response from worker")
 			return headFailed
 		}
 		if s != 0 {
 			status = s
 		}
 		if status < 100 || status > 599 {
-			p.log.Error("worker sent an invalid status code", zap.Int("status", status))
+			f.log.Error("worker sent an invalid status code", zap.Int("status", status))
 			resetResponse(c)
-			p.writeError(c, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
+			f.writeError(c, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
 			return headFailed
 		}
 		if status < 200 {
@@ -371,13 +356,13 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 		}
 	}
 	if st.badHeader {
-		p.log.Warn("worker sent a header with an invalid name; it was dropped")
+		f.log.Warn("worker sent a header with an invalid name; it was dropped")
 	}
 	// as net/http does: a body without a declared type gets a sniffed one
 	if !st.hasContentType && len(body) > 0 && protocol.BodyAllowed(status) && !c.IsHead() {
 		c.Response.Header.SetContentType(http.DetectContentType(body))
 	}
-	p.metrics.countStatus(status)
+	f.metrics.CountStatus(status)
 	c.Response.SetStatusCode(status)
 	return headFinal
 }
@@ -422,7 +407,7 @@ func (st *requestState) Read(b []byte) (int, error) {
 	for len(st.pending) == 0 {
 		done, err := st.stream.Next(st)
 		if err != nil {
-			st.p.log.Error("stream interrupted by a worker error", zap.Error(err))
+			st.f.log.Error("stream interrupted by a worker error", zap.Error(err))
 			return 0, err // the chunked body is cut: the client sees an incomplete response
 		}
 		if done && len(st.pending) == 0 {
@@ -444,9 +429,9 @@ func (st *requestState) Close() error {
 	st.closed = true
 	st.pending = nil
 	if err := st.stream.Cancel(); err != nil {
-		st.p.log.Debug("stream cancelled", zap.Error(err))
+		st.f.log.Debug("stream cancelled", zap.Error(err))
 	}
-	st.p.endRequest(st)
+	st.f.endRequest(st)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // does, and reports whether the body is a parsed form: urlencoded bodies of POST, PUT and PATCH
 // (other methods get an empty form), multipart bodies of any method (fasthttp has already
 // streamed their files to temp files). HEAD and OPTIONS bodies are never read.
-func (p *Plugin) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error) {
+func (f *Front) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error) {
 	if c.IsHead() || c.IsOptions() {
 		return false, nil
 	}
@@ -53,7 +53,7 @@ func (p *Plugin) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error
 		if err != nil {
 			return false, err
 		}
-		return true, st.parseMultipart(form, p.cfg.Uploads, p.uid, p.gid, p.log)
+		return true, st.parseMultipart(form, &f.opts.Uploads, f.opts.UID, f.opts.GID, f.log)
 	}
 	return false, nil
 }

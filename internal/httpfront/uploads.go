@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"io"
@@ -15,14 +15,14 @@ const tempPattern = "upload"
 
 // storeUpload moves or copies the part into a temp file of the uploads dir that PHP can read; the
 // handler removes it after the response.
-func storeUpload(f *protocol.FileUpload, cfg *UploadsConfig, uid, gid int) error {
+func storeUpload(f *protocol.FileUpload, cfg *Uploads, uid, gid int) error {
 	ext := strings.ToLower(filepath.Ext(f.Name))
-	if _, forbidden := cfg.forbidden[ext]; forbidden {
+	if _, forbidden := cfg.Forbidden[ext]; forbidden {
 		f.Error = protocol.UploadErrExtension
 		return nil
 	}
-	if len(cfg.allowed) > 0 {
-		if _, ok := cfg.allowed[ext]; !ok {
+	if len(cfg.Allowed) > 0 {
+		if _, ok := cfg.Allowed[ext]; !ok {
 			f.Error = protocol.UploadErrExtension
 			return nil
 		}
@@ -67,7 +67,7 @@ func chownUpload(name string, uid, gid int) error {
 }
 
 // parseMultipart fills the form tree and the uploads tree from a parsed multipart form.
-func (st *requestState) parseMultipart(mf *multipart.Form, cfg *UploadsConfig, uid, gid int, log *zap.Logger) error {
+func (st *requestState) parseMultipart(mf *multipart.Form, cfg *Uploads, uid, gid int, log *zap.Logger) error {
 	form := make(protocol.DataTree, len(mf.Value))
 	for k, v := range mf.Value {
 		if err := form.PushValues(k, v); err != nil {

@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"net/http"
@@ -23,22 +23,22 @@ const interimWriteTimeout = 10 * time.Second
 // interim handles a frame whose status is 1xx; its headers are in the response already
 // (protocol.ApplyResponseContext) and are removed again, since they are not the final response's.
 func (st *requestState) interim(status int, body []byte, kind pool.FrameKind) headResult {
-	p, c := st.p, st.c
+	f, c := st.f, st.c
 	if kind != pool.FrameStreamPart || status == http.StatusSwitchingProtocols {
 		// a 1xx cannot be the final answer, and pivot does not switch protocols for PHP
-		p.log.Error("worker answered with an informational status as its final response", zap.Int("status", status))
+		f.log.Error("worker answered with an informational status as its final response", zap.Int("status", status))
 		resetResponse(c)
-		p.writeError(c, http.StatusBadGateway, "the application answered with an informational status ("+
+		f.writeError(c, http.StatusBadGateway, "the application answered with an informational status ("+
 			strconv.Itoa(status)+") as its final response")
 		return headFailed
 	}
 	if len(body) > 0 {
-		p.log.Warn("worker sent a body with an informational status; the body was dropped", zap.Int("status", status))
+		f.log.Warn("worker sent a body with an informational status; the body was dropped", zap.Int("status", status))
 	}
 	if status != http.StatusContinue && canSendInterim(c) {
 		// 100 Continue is fasthttp's to send (Expect: 100-continue), before the body is read
 		if err := writeInterim(c, status); err != nil {
-			p.log.Debug("interim response not sent", zap.Int("status", status), zap.Error(err))
+			f.log.Debug("interim response not sent", zap.Int("status", status), zap.Error(err))
 		}
 	}
 	resetResponse(c)

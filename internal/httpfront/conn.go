@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"errors"

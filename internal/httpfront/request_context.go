@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"bytes"
@@ -8,11 +8,11 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// appendRequestContext writes the http/v4 request context JSON:
+// AppendRequestContext writes the http/v4 request context JSON:
 // {"remoteAddr","protocol","method","uri","headers","cookies","rawQuery","parsed","uploads","attributes"}.
 // Headers are grouped by canonical name, without Host and Transfer-Encoding, as net/http (and
 // so RoadRunner's http plugin) presents them; fields is scratch space reused across requests.
-func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree) ([]byte, []protocol.HeaderField) {
+func AppendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree) ([]byte, []protocol.HeaderField) {
 	req := &c.Request.Header
 	dst = append(dst, `{"remoteAddr":"`...)
 	dst = protocol.AppendRemoteIP(dst, c.RemoteAddr())

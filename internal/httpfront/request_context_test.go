@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"bufio"
@@ -81,7 +81,7 @@ func TestAppendRequestContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _ := appendRequestContext(nil, requestCtx(t, tc.raw, tc.remote), nil, tc.parsed, nil)
+			out, _ := AppendRequestContext(nil, requestCtx(t, tc.raw, tc.remote), nil, tc.parsed, nil)
 			var got decodedContext
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("%s: %v", out, err)

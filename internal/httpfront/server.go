@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"errors"
@@ -12,23 +12,23 @@ import (
 	"go.uber.org/zap"
 )
 
-// newHTTPServer builds the plugin's own HTTP/1.1 server around HandleRequest. fasthttp
+// newHTTPServer builds pivot's own HTTP/1.1 server around HandleRequest. fasthttp
 // rather than net/http: it reuses its request and response objects and parses headers without
 // a map, which halves the Go time per request (bench/README.md has the figures).
-func (p *Plugin) newHTTPServer() *fasthttp.Server {
+func (f *Front) newHTTPServer() *fasthttp.Server {
 	srv := &fasthttp.Server{
-		Handler:      p.HandleRequest,
-		ErrorHandler: p.handleProtocolError,
-		Logger:       fasthttpLogger{p.log},
+		Handler:      f.HandleRequest,
+		ErrorHandler: f.handleProtocolError,
+		Logger:       fasthttpLogger{f.log},
 
 		// the head must arrive within read_header_timeout; HeaderReceived gives the body
 		// read_timeout (unbounded when 0, as net/http does)
-		ReadTimeout:  p.cfg.ReadHeaderTimeout,
-		WriteTimeout: p.cfg.WriteTimeout,
-		IdleTimeout:  p.cfg.IdleTimeout,
+		ReadTimeout:  f.opts.ReadHeaderTimeout,
+		WriteTimeout: f.opts.WriteTimeout,
+		IdleTimeout:  f.opts.IdleTimeout,
 
-		ReadBufferSize:     p.cfg.MaxHeaderBytes, // also the largest request head accepted
-		MaxRequestBodySize: int(p.maxBody),
+		ReadBufferSize:     f.opts.MaxHeaderBytes, // also the largest request head accepted
+		MaxRequestBodySize: int(f.opts.MaxBody),
 		// bodies are read as they arrive (requestBody), never into a buffer sized by the
 		// Content-Length a client announces
 		StreamRequestBody: true,
@@ -37,12 +37,12 @@ func (p *Plugin) newHTTPServer() *fasthttp.Server {
 		NoDefaultContentType:  true, // an untyped body gets a sniffed type (handler.go)
 		CloseOnShutdown:       true, // responses during the drain say Connection: close
 	}
-	bodyTimeout := p.cfg.ReadTimeout
+	bodyTimeout := f.opts.ReadTimeout
 	if bodyTimeout == 0 {
 		bodyTimeout = 100 * 365 * 24 * time.Hour
 	}
 	// every byte is checked before fasthttp parses it: see internal/http1
-	p.ln.checkRequests(http1.Limits{MaxHead: p.cfg.MaxHeaderBytes, MaxBody: p.maxBody})
+	f.ln.checkRequests(http1.Limits{MaxHead: f.opts.MaxHeaderBytes, MaxBody: f.opts.MaxBody})
 	srv.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		if h.ContentLength() == 0 {
 			return fasthttp.RequestConfig{} // no body to read: keep the head's deadline
@@ -54,7 +54,7 @@ func (p *Plugin) newHTTPServer() *fasthttp.Server {
 
 // handleProtocolError answers a request fasthttp could not read: too large a body or head, a
 // timeout, or a malformed request.
-func (p *Plugin) handleProtocolError(c *fasthttp.RequestCtx, err error) {
+func (f *Front) handleProtocolError(c *fasthttp.RequestCtx, err error) {
 	lc, _ := c.Conn().(*serverConn)
 	if lc != nil {
 		lc.linger.Store(true) // the rest of the request may still be arriving
@@ -63,16 +63,16 @@ func (p *Plugin) handleProtocolError(c *fasthttp.RequestCtx, err error) {
 	var netErr net.Error
 	switch {
 	case lc != nil && lc.refused() != nil:
-		p.writeRefusal(c, lc.refused())
+		f.writeRefusal(c, lc.refused())
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		p.writeError(c, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
+		f.writeError(c, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
 	case errors.As(err, &small):
-		p.writeError(c, http.StatusRequestHeaderFieldsTooLarge, "request head exceeds pivot.max_header_bytes")
+		f.writeError(c, http.StatusRequestHeaderFieldsTooLarge, "request head exceeds pivot.max_header_bytes")
 	case errors.As(err, &netErr) && netErr.Timeout():
-		p.writeError(c, http.StatusRequestTimeout, "request timeout")
+		f.writeError(c, http.StatusRequestTimeout, "request timeout")
 	default:
-		p.log.Debug("malformed request", zap.Error(err))
-		p.writeError(c, http.StatusBadRequest, "malformed request")
+		f.log.Debug("malformed request", zap.Error(err))
+		f.writeError(c, http.StatusBadRequest, "malformed request")
 	}
 }
 
@@ -84,8 +84,8 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 }
 
 // writeRefusal answers a request the framing check refused (internal/http1), and closes.
-func (p *Plugin) writeRefusal(c *fasthttp.RequestCtx, e *http1.Error) {
-	p.log.Debug("request refused", zap.Int("status", e.Status), zap.String("reason", e.Reason))
-	p.writeError(c, e.Status, e.Reason)
+func (f *Front) writeRefusal(c *fasthttp.RequestCtx, e *http1.Error) {
+	f.log.Debug("request refused", zap.Int("status", e.Status), zap.String("reason", e.Reason))
+	f.writeError(c, e.Status, e.Reason)
 	c.SetConnectionClose()
 }

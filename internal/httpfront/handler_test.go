@@ -1,4 +1,4 @@
-package pivot
+package httpfront
 
 import (
 	"bufio"
@@ -11,17 +11,22 @@ import (
 	"go.uber.org/zap"
 )
 
+// nopMetrics counts nothing.
+type nopMetrics struct{}
+
+func (nopMetrics) CountStatus(int) {}
+func (nopMetrics) NoFreeWorker()   {}
+
 // writeResponse runs a complete (non-streamed) response frame through the handler's sink
 // and returns the bytes fasthttp puts on the wire.
 func writeResponse(t *testing.T, method, ctx, body string) string {
 	t.Helper()
-	p := &Plugin{log: zap.NewNop()}
-	p.metrics = newMetrics(p)
+	f := New(Options{}, nil, nopMetrics{}, zap.NewNop())
 	c := requestCtx(t, method+" / HTTP/1.1\r\nHost: x\r\n\r\n", nil)
 	c.Response.Header.SetNoDefaultContentType(true) // as the server sets them
 	c.Response.SkipBody = c.IsHead()
 	st := newRequestState()
-	st.p, st.c = p, c
+	st.f, st.c = f, c
 	st.OnFrame([]byte(ctx), []byte(body), pool.FrameWhole)
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)

@@ -1,0 +1,136 @@
+// Package httpfront is pivot's HTTP front: its fasthttp server, the connection wrapper that has
+// every byte checked by internal/http1 before fasthttp parses it, and the request path from the
+// body as it arrives to the response written or streamed back. It knows nothing of endure or of
+// how generations of workers are started: the plugin gives it a Generations (the serving
+// generation of workers, or why none serves) and a Metrics, and the listener.
+//
+// A request flows: server.go (fasthttp server, protocol errors) → conn.go (framing check,
+// lingering close, silent connections on drain) → handler.go (HandleRequest, the body as it
+// arrives) → form.go / uploads.go (forms and files) → request_context.go (the http/v4 JSON
+// context) → Generation.Exec (internal/pool) → handler.go (status, headers, body, streams;
+// requestState is the pool's FrameSink and StreamDetacher) → interim.go (1xx answers);
+// errors.go maps a failure to the status a client sees.
+package httpfront
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// Generation is the generation of workers a request runs on, registered for it by
+// Generations.Acquire until Release.
+type Generation interface {
+	// Exec runs the request on a worker of the generation; the response frames go to sink.
+	Exec(ctx, body []byte, sink pool.FrameSink) error
+	// Served counts a request a worker of the generation answered.
+	Served()
+	// Retired reports whether the generation was retired or abandoned (a reset, a recovery, a
+	// stop), so that an error of its stopped pool is answered as an unavailable server.
+	Retired() bool
+	// Release ends the request's registration, once its response is complete.
+	Release()
+}
+
+// Generations gives the front the serving generation of workers.
+type Generations interface {
+	// Acquire returns the serving generation with a request registered on it, or nil while no
+	// generation serves (the supervisor is restarting workers, or the plugin is stopping).
+	Acquire() Generation
+	// Unavailable says, while Acquire returns nil, in how many seconds to retry (at least 1),
+	// and whether the plugin is stopping.
+	Unavailable() (retryAfter int, stopping bool)
+}
+
+// Metrics are the counters the front feeds.
+type Metrics interface {
+	// CountStatus counts a response by its status code.
+	CountStatus(status int)
+	// NoFreeWorker counts a request refused because no worker was free in time.
+	NoFreeWorker()
+}
+
+// Options is what the front reads of the `pivot` section.
+type Options struct {
+	// MaxHeaderBytes bounds the request head (431 above it); it is also each connection's
+	// read buffer.
+	MaxHeaderBytes int
+	// MaxBody bounds a request's body, in bytes (413 above it).
+	MaxBody int64
+	// ReadHeaderTimeout bounds the head's arrival; ReadTimeout the body's (0: unbounded).
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	WriteTimeout, IdleTimeout      time.Duration
+	// Uploads is where multipart files are stored while PHP handles the request.
+	Uploads Uploads
+	// UID and GID own the stored uploads when both are set (server.user / server.group).
+	UID, GID int
+}
+
+// Uploads is `pivot.uploads` as the front uses it.
+type Uploads struct {
+	Dir string
+	// Forbidden and Allowed are sets of lower-case extensions with their dot (".php"); an
+	// empty Allowed allows every extension not forbidden.
+	Forbidden, Allowed map[string]struct{}
+}
+
+// Front is the HTTP front: New builds it, Serve runs it on a listener, Shutdown drains it.
+type Front struct {
+	opts    Options
+	gens    Generations
+	metrics Metrics
+	log     *zap.Logger
+	states  sync.Pool // *requestState
+
+	mu   sync.Mutex
+	http *fasthttp.Server
+	ln   *connListener
+	shut bool
+}
+
+// New builds the front; HandleRequest works from now on, Serve starts the server.
+func New(opts Options, gens Generations, m Metrics, log *zap.Logger) *Front {
+	f := &Front{opts: opts, gens: gens, metrics: m, log: log}
+	f.states.New = func() any { return newRequestState() }
+	return f
+}
+
+// Serve accepts connections on ln and serves them until Shutdown; an error it returns once
+// Shutdown was called is the closed listener's, not a failure. Called after Shutdown, it closes
+// ln and returns nil.
+func (f *Front) Serve(ln net.Listener) error {
+	f.mu.Lock()
+	if f.shut {
+		f.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	f.ln = newConnListener(ln)
+	f.http = f.newHTTPServer()
+	srv, cl := f.http, f.ln
+	f.mu.Unlock()
+	return srv.Serve(cl)
+}
+
+// Shutdown drains: the listener closes, idle and silent connections are closed, and every
+// accepted request finishes, until ctx ends (its error is then returned).
+func (f *Front) Shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	f.shut = true
+	srv, ln := f.http, f.ln
+	f.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	swept := make(chan struct{})
+	go ln.closeSilentUntil(swept)
+	err := srv.ShutdownWithContext(ctx)
+	close(swept)
+	_ = ln.Close() // in case Serve had not started yet: it returns at once
+	return err
+}
