@@ -345,7 +345,13 @@ func TestSocketRelayWorkerThatExitsNamesTheCause(t *testing.T) {
 			pivot: "  restart:\n    initial_backoff: 100ms\n  pool:\n    num_workers: 1\n    allocate_timeout: 5s\n"})
 		var body string
 		waitFor(t, 10*time.Second, "/ready to say why", func() bool {
-			resp, b := do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil)
+			// the status plugin may not listen yet: pivot's own port is all noWait waited for
+			resp, err := client.Get(s.health + "/ready?plugin=pivot") //nolint:noctx
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
 			body = string(b)
 			return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "exited before it connected")
 		})
