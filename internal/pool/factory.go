@@ -86,7 +86,7 @@ func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 		_ = rl.Close()
 		return nil, errors.E(op, err)
 	}
-	if err = handshake(rl); err != nil {
+	if _, err = handshake(rl); err != nil {
 		_ = w.Kill()
 		go func() { _ = w.Wait() }()
 		return nil, errors.E(op, err)
@@ -106,27 +106,28 @@ type pidMessage struct {
 	Pipelining bool `json:"pipelining,omitempty"`
 }
 
-// handshake sends RoadRunner's pid as a control frame and expects the worker's pid back.
-func handshake(rl *pipeRelay) error {
+// handshake sends RoadRunner's pid as a control frame and returns the worker's pid (over a socket
+// it names the process the connection belongs to); the worker's in-order promise goes on rl.
+func handshake(rl *pipeRelay) (int, error) {
 	data, _ := json.Marshal(pidMessage{Pid: os.Getpid()})
 	if _, err := rl.out.Write(append(protocol.PutHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
-		return err
+		return 0, err
 	}
 
 	resp, err := rl.readFrame()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if resp.flags&frame.CONTROL == 0 {
-		return errors.Str("the worker answered the handshake without the CONTROL flag")
+		return 0, errors.Str("the worker answered the handshake without the CONTROL flag")
 	}
 	var pid pidMessage
 	if err := json.Unmarshal(resp.payload, &pid); err != nil {
-		return errors.Errorf("the worker's handshake is not JSON: %v", err)
+		return 0, errors.Errorf("the worker's handshake is not JSON: %v", err)
 	}
 	if pid.Pid <= 0 {
-		return errors.Str("the worker's handshake has no pid greater than 0")
+		return 0, errors.Str("the worker's handshake has no pid greater than 0")
 	}
 	rl.inOrder = pid.Pipelining
-	return nil
+	return pid.Pid, nil
 }

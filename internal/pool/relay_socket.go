@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"encoding/json"
 	stderrors "errors"
 	"fmt"
 	"io"
@@ -17,9 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/roadrunner-server/errors"
-	"github.com/roadrunner-server/goridge/v3/pkg/frame"
 	"github.com/roadrunner-server/sdk/v4/fsm"
 	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
 	"github.com/roadrunner-server/sdk/v4/worker"
@@ -273,7 +270,8 @@ func (f *SocketFactory) admit(c net.Conn) {
 	err := c.SetDeadline(time.Now().Add(f.setting.Timeout))
 	var pid int
 	if err == nil {
-		pid, err = socketHandshake(rl)
+		// the worker's pid names the process the connection belongs to
+		pid, err = handshake(rl)
 	}
 	if err == nil {
 		err = c.SetDeadline(time.Time{})
@@ -317,32 +315,6 @@ func (f *SocketFactory) admit(c net.Conn) {
 			_ = c.Close()
 		}
 	})
-}
-
-// socketHandshake is handshake (factory.go) for a connection that is not paired with a process
-// yet: the same exchange, RoadRunner's pid out and the worker's back (with its in-order
-// promise), and the worker's pid returned, since it names the process the connection belongs to.
-func socketHandshake(rl *pipeRelay) (int, error) {
-	data, _ := json.Marshal(pidMessage{Pid: os.Getpid()})
-	if _, err := rl.out.Write(append(protocol.PutHeader(nil, frame.CONTROL|frame.CodecJSON, 0, len(data)), data...)); err != nil {
-		return 0, err
-	}
-	resp, err := rl.readFrame()
-	if err != nil {
-		return 0, err
-	}
-	if resp.flags&frame.CONTROL == 0 {
-		return 0, errors.Str("the worker answered the handshake without the CONTROL flag")
-	}
-	var pid pidMessage
-	if err := json.Unmarshal(resp.payload, &pid); err != nil {
-		return 0, errors.Errorf("the worker's handshake is not JSON: %v", err)
-	}
-	if pid.Pid <= 0 {
-		return 0, errors.Str("the worker's handshake has no pid greater than 0")
-	}
-	rl.inOrder = pid.Pipelining
-	return pid.Pid, nil
 }
 
 // SpawnWorker starts a worker and waits up to server.relay_timeout for its connection.
