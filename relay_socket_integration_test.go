@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -360,34 +359,6 @@ func TestSocketRelayWorkerThatExitsNamesTheCause(t *testing.T) {
 		}
 		t.Logf("/ready: %s", strings.TrimSpace(body))
 	})
-}
-
-// startRRWithYAML runs the real rr binary on a full .rr.yaml; the HTTP base is returned.
-func startRRWithYAML(t *testing.T, yaml string, addr string) *rrProcess {
-	t.Helper()
-	requirePHP(t)
-	bin := buildRR(t)
-	cfg := filepath.Join(t.TempDir(), ".rr.yaml")
-	writeFile(t, cfg, yaml)
-	out := &bytes.Buffer{}
-	cmd := exec.Command(bin, "serve", "-c", cfg)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &rrProcess{cmd: cmd, cfg: cfg, base: "http://" + addr, out: out, exited: make(chan error, 1)}
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		select {
-		case <-p.exited:
-		case <-time.After(5 * time.Second):
-		}
-		if t.Failed() {
-			t.Logf("rr output:\n%s", out.String())
-		}
-	})
-	return p
 }
 
 func relayYAML(t *testing.T, relay, worker, addr, rpcAddr string) string {

@@ -64,11 +64,8 @@ type rrProcess struct {
 // startRR writes a .rr.yaml for the lifecycle worker and runs `rr serve` on it.
 func startRR(t *testing.T, ls *lifecycleScript, pivotYAML string) *rrProcess {
 	t.Helper()
-	requirePHP(t)
-	bin := buildRR(t)
 	addr, rpcAddr := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), ".rr.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`version: "3"
+	yaml := fmt.Sprintf(`version: "3"
 rpc:
   listen: tcp://%s
 server:
@@ -80,7 +77,31 @@ logs:
   mode: production
 pivot:
   address: %s
-%s`, rpcAddr, ls.path, ls.dieFlag, addr, pivotYAML))
+%s`, rpcAddr, ls.path, ls.dieFlag, addr, pivotYAML)
+	p := startRRWithYAML(t, yaml, addr)
+	waitFor(t, 30*time.Second, "rr serve to answer", func() bool {
+		select {
+		case err := <-p.exited:
+			t.Fatalf("rr serve exited: %v\n%s", err, p.out.String())
+		default:
+		}
+		resp, err := client.Get(p.base + "/") //nolint:noctx
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return p
+}
+
+// startRRWithYAML runs the real rr binary on a full .rr.yaml; the HTTP base is returned.
+func startRRWithYAML(t *testing.T, yaml string, addr string) *rrProcess {
+	t.Helper()
+	requirePHP(t)
+	bin := buildRR(t)
+	cfg := filepath.Join(t.TempDir(), ".rr.yaml")
+	writeFile(t, cfg, yaml)
 	out := &bytes.Buffer{}
 	cmd := exec.Command(bin, "serve", "-c", cfg)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -98,19 +119,6 @@ pivot:
 		if t.Failed() {
 			t.Logf("rr output:\n%s", out.String())
 		}
-	})
-	waitFor(t, 30*time.Second, "rr serve to answer", func() bool {
-		select {
-		case err := <-p.exited:
-			t.Fatalf("rr serve exited: %v\n%s", err, out.String())
-		default:
-		}
-		resp, err := client.Get(p.base + "/") //nolint:noctx
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == 200
 	})
 	return p
 }
