@@ -56,6 +56,8 @@ type stackOptions struct {
 	noPivot bool
 	// noWait returns before pivot's workers are ready (for tests of failing pools).
 	noWait bool
+	// relay sets server.relay (tcp://… or unix://…; relay_socket_integration_test.go).
+	relay string
 }
 
 func requirePHP(t testing.TB) {
@@ -133,7 +135,7 @@ func startStackB(t testing.TB, o stackOptions) *stack {
 
 	s.cont = endure.New(slog.LevelError, endure.GracefulShutdownTimeout(30*time.Second))
 	cfg := &configImpl.Plugin{
-		ReadInCfg: []byte(stackConfig(t, o, addr, rpcAddr, statusAddr, metricsAddr)),
+		ReadInCfg: []byte(withRelay(t, stackConfig(t, o, addr, rpcAddr, statusAddr, metricsAddr), o.relay)),
 		Type:      "yaml",
 		Version:   pivot.RRVersion,
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,16 +16,6 @@ import (
 	"testing"
 	"time"
 
-	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
-	configImpl "github.com/roadrunner-server/config/v4"
-	"github.com/roadrunner-server/endure/v2"
-	"github.com/roadrunner-server/informer/v4"
-	"github.com/roadrunner-server/logger/v4"
-	"github.com/roadrunner-server/metrics/v4"
-	"github.com/roadrunner-server/resetter/v4"
-	rpcPlugin "github.com/roadrunner-server/rpc/v4"
-	"github.com/roadrunner-server/server/v4"
-	"github.com/roadrunner-server/status/v4"
 	"github.com/valyala/fasthttp"
 )
 
@@ -46,9 +35,12 @@ func relayKinds(t *testing.T, test func(t *testing.T, relay string)) {
 	}
 }
 
-// withRelay puts server.relay (and relay_timeout) into a rendered .rr.yaml.
+// withRelay puts server.relay (and relay_timeout) into a rendered .rr.yaml; none when relay is "".
 func withRelay(t testing.TB, yaml, relay string) string {
 	t.Helper()
+	if relay == "" {
+		return yaml
+	}
 	if !strings.Contains(yaml, "\nserver:\n") {
 		t.Fatal("no server section in the config")
 	}
@@ -58,37 +50,8 @@ func withRelay(t testing.TB, yaml, relay string) string {
 // startRelayStack is startStackB with server.relay set.
 func startRelayStack(t testing.TB, relay string, o stackOptions) *stack {
 	t.Helper()
-	requirePHP(t)
-	addr, rpcAddr, statusAddr, metricsAddr := freePort(t), freePort(t), freePort(t), freePort(t)
-	s := &stack{t: t, pivot: &pivot.Plugin{}, base: "http://" + addr, rpcAddr: rpcAddr,
-		health: "http://" + statusAddr, metrics: "http://" + metricsAddr}
-	s.cont = endure.New(slog.LevelError, endure.GracefulShutdownTimeout(30*time.Second))
-	cfg := &configImpl.Plugin{
-		ReadInCfg: []byte(withRelay(t, stackConfig(t, o, addr, rpcAddr, statusAddr, metricsAddr), relay)),
-		Type:      "yaml",
-		Version:   pivot.RRVersion,
-	}
-	if err := s.cont.RegisterAll(cfg, &logger.Plugin{}, &server.Plugin{}, &rpcPlugin.Plugin{}, &informer.Plugin{},
-		&resetter.Plugin{}, &status.Plugin{}, &metrics.Plugin{}, s.pivot); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cont.Init(); err != nil {
-		t.Fatalf("container init: %v", err)
-	}
-	errs, err := s.cont.Serve()
-	if err != nil {
-		t.Fatalf("container serve: %v", err)
-	}
-	s.errs = errs
-	t.Cleanup(s.stop)
-	s.waitHTTP(s.base + "/")
-	if !o.noWait {
-		waitFor(t, 20*time.Second, "pivot workers to be ready", func() bool {
-			st, err := s.pivot.Ready()
-			return err == nil && st != nil && st.Code == http.StatusOK
-		})
-	}
-	return s
+	o.relay = relay
+	return startStackB(t, o)
 }
 
 // workerRelay is the RR_RELAY a worker process was started with.
