@@ -60,16 +60,7 @@ final class ApplicationHandler implements Handler
         $this->state->reset();
         $response = $this->responses->read($this->app->handle($this->requests->create($request)));
 
-        if ($response->status >= 500) {
-            // PivotPHP logs the exception to its own logger; leave a trace in RoadRunner's log.
-            $this->log->write(sprintf(
-                '%s %s answered %d by the application%s',
-                $request->method,
-                $request->path(),
-                $response->status,
-                self::errorId($response->body),
-            ));
-        }
+        ServerErrorTrace::note($this->log, $request, $response);
 
         return $response;
     }
@@ -79,11 +70,5 @@ final class ApplicationHandler implements Handler
         $this->state->reset();
         $this->bindings->restore();
         $this->errorHandlers->restore();
-    }
-
-    /** ` (error_id …)` when a PivotPHP error body names one. */
-    public static function errorId(string $body): string
-    {
-        return preg_match('/"error_id"\s*:\s*"([^"]+)"/', $body, $m) === 1 ? ' (error_id ' . $m[1] . ')' : '';
     }
 }

@@ -73,16 +73,7 @@ final class Psr15ApplicationHandler implements Handler
         }
         $response = new Response($psr7->getStatusCode(), $psr7->getHeaders(), $body->getContents());
 
-        if ($response->status >= 500) {
-            // PivotPHP logs the exception to its own logger; leave a trace in RoadRunner's log.
-            $this->log->write(sprintf(
-                '%s %s answered %d by the application%s',
-                $request->method,
-                $request->path(),
-                $response->status,
-                ApplicationHandler::errorId($response->body),
-            ));
-        }
+        ServerErrorTrace::note($this->log, $request, $response);
 
         return $response;
     }
