@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // Socket relays (server.relay: tcp://… or unix://…) end to end: the real plugin graph and the
@@ -489,29 +486,7 @@ func BenchmarkSocketRelayHandler(b *testing.B) {
 				relay = "unix://" + filepath.Join(b.TempDir(), "rr.sock")
 			}
 			s := startRelayStack(b, relay, stackOptions{pivot: "  pool:\n    num_workers: 2\n"})
-			raw := "GET /hello HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
-			remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-			var req fasthttp.Request
-			c := &fasthttp.RequestCtx{}
-			rd := strings.NewReader("")
-			br := bufio.NewReader(rd)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				rd.Reset(raw)
-				br.Reset(rd)
-				req.Reset()
-				if err := req.Read(br); err != nil {
-					b.Fatal(err)
-				}
-				c.Init(&req, remote, nil)
-				b.StartTimer()
-				s.pivot.HandleRequest(c)
-				if code := c.Response.StatusCode(); code != 200 {
-					b.Fatalf("status %d: %s", code, c.Response.Body())
-				}
-			}
+			benchHandle(b, s, "GET /hello HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 		})
 	}
 }
