@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,43 +22,24 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 )
 
 // envAutoload names the autoloader of the official libraries.
 const envAutoload = "RR_PHP_LIBS_AUTOLOAD"
 
-// envBinary optionally names the rr binary to test (default: ./rr at the repository root when it
-// is newer than the Go sources, else a fresh build of ./cmd/rr in a temporary directory).
-const envBinary = "RR_COMPAT_BINARY"
-
 var (
-	repoRoot string
-
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binTmp  string
-
 	libsOnce sync.Once
 	libsErr  error
 )
 
-func TestMain(m *testing.M) {
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	repoRoot = filepath.Dir(filepath.Dir(wd)) // tests/compat -> repository root
-	code := m.Run()
-	if binTmp != "" {
-		_ = os.RemoveAll(binTmp)
-	}
-	os.Exit(code)
-}
+// TestMain removes the rr that testsupport built for the suite, if it built one. The binary
+// under test is testsupport.RRBinary's: $PIVOT_RR_BIN, else ./rr at the repository root when no
+// Go source changed after it was built, else a fresh build of ./cmd/rr.
+func TestMain(m *testing.M) { testsupport.Main(m) }
 
 // requireLibs skips the test when RR_PHP_LIBS_AUTOLOAD is unset and fails it when the autoloader
 // cannot load the official libraries; it returns the autoloader's absolute path.
@@ -115,72 +94,6 @@ if ($missing) { fwrite(STDERR, 'cannot load: ' . implode(', ', $missing) . "\n")
 	return nil
 }
 
-// rrBinary returns the rr binary under test.
-func rrBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() { binPath, binErr = findBinary() })
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-
-	return binPath
-}
-
-func findBinary() (string, error) {
-	if p := os.Getenv(envBinary); p != "" {
-		return filepath.Abs(p)
-	}
-	root := filepath.Join(repoRoot, "rr")
-	if st, err := os.Stat(root); err == nil && !sourcesNewerThan(st.ModTime()) {
-		return root, nil
-	}
-	// ./rr is missing or older than the sources: build our own copy rather than replacing the
-	// shared one (other work may be using it).
-	dir, err := os.MkdirTemp("", "rr-compat-")
-	if err != nil {
-		return "", err
-	}
-	binTmp = dir
-	out := filepath.Join(dir, "rr")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/rr")
-	build.Dir = repoRoot
-	if b, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("./rr is missing or older than the Go sources, and `go build -o %s ./cmd/rr` failed "+
-			"(run `make build`, or set %s): %v\n%s", out, envBinary, err, b)
-	}
-
-	return out, nil
-}
-
-// sourcesNewerThan tells whether a Go source of the binary (the Makefile's rule: every non-test
-// .go file outside php/, and go.mod/go.sum) changed after t.
-func sourcesNewerThan(t time.Time) bool {
-	newer := false
-	_ = filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || newer {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(repoRoot, p)
-		if d.IsDir() {
-			if rel == "php" || rel == "tests" || strings.HasPrefix(d.Name(), ".") && rel != "." {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		name := d.Name()
-		if (strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) || rel == "go.mod" || rel == "go.sum" {
-			if info, err := d.Info(); err == nil && info.ModTime().After(t) {
-				newer = true
-			}
-		}
-		return nil
-	})
-
-	return newer
-}
-
 // kinds are the two servers every case runs on.
 const (
 	kindPivot = "pivot"
@@ -200,58 +113,32 @@ type rrOptions struct {
 	env         map[string]string
 }
 
-// rrServer is one `rr serve` process.
+// rrServer is one `rr serve` (testsupport.RR) running one kind's config.
 type rrServer struct {
+	*testsupport.RR
 	kind        string
-	bin         string
-	cfg         string
 	addr        string // the HTTP server, host:port
 	rpcAddr     string
 	metricsAddr string
-	out         string // COMPAT_OUT of the worker
-	logPath     string
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	waitErr     error
+	compatOut   string // COMPAT_OUT of the worker
 }
 
 func (s *rrServer) url(path string) string { return "http://" + s.addr + path }
 
-// alive tells whether the rr process still runs.
-func (s *rrServer) alive() bool {
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// startRR writes the config for one kind and runs `rr serve` on it; the server answers /ping
-// when it returns. Cleanup stops it (and its whole process group) and dumps its log on failure.
+// startRR writes the config for one kind and runs `rr serve` on it (in the repository root);
+// the server answers /ping when it returns. Cleanup stops it (and its whole process group) and
+// logs its output on failure.
 func startRR(t *testing.T, kind string, o rrOptions) *rrServer {
 	t.Helper()
 	autoload := requireLibs(t)
-	bin := rrBinary(t)
-	if _, err := exec.LookPath("php"); err != nil {
-		t.Fatal("php is not in PATH")
-	}
 	if o.workers == 0 {
 		o.workers = 2
 	}
-	dir := t.TempDir()
 	s := &rrServer{
-		kind:    kind,
-		bin:     bin,
-		cfg:     filepath.Join(dir, ".rr.yaml"),
-		addr:    freeAddr(t),
-		rpcAddr: freeAddr(t),
-		out:     filepath.Join(dir, "out"),
-		logPath: filepath.Join(dir, "rr.log"),
-		exited:  make(chan struct{}),
-	}
-	if err := os.MkdirAll(s.out, 0o755); err != nil {
-		t.Fatal(err)
+		kind:      kind,
+		addr:      testsupport.FreeAddr(t),
+		rpcAddr:   testsupport.FreeAddr(t),
+		compatOut: t.TempDir(),
 	}
 	worker, err := filepath.Abs("workers/worker.php")
 	if err != nil {
@@ -262,13 +149,13 @@ func startRR(t *testing.T, kind string, o rrOptions) *rrServer {
 	fmt.Fprintf(&c, "version: \"3\"\nrpc:\n  listen: tcp://%s\n", s.rpcAddr)
 	fmt.Fprintf(&c, "server:\n  command: %s\n", strconv.Quote("php "+worker))
 	c.WriteString(o.serverExtra)
-	fmt.Fprintf(&c, "  env:\n    RR_PHP_LIBS_AUTOLOAD: %s\n    COMPAT_OUT: %s\n", strconv.Quote(autoload), strconv.Quote(s.out))
+	fmt.Fprintf(&c, "  env:\n    RR_PHP_LIBS_AUTOLOAD: %s\n    COMPAT_OUT: %s\n", strconv.Quote(autoload), strconv.Quote(s.compatOut))
 	for k, v := range o.env {
 		fmt.Fprintf(&c, "    %s: %s\n", k, strconv.Quote(v))
 	}
 	c.WriteString("logs:\n  level: info\n  mode: production\n")
 	if o.metrics {
-		s.metricsAddr = freeAddr(t)
+		s.metricsAddr = testsupport.FreeAddr(t)
 		fmt.Fprintf(&c, "metrics:\n  address: %s\n", s.metricsAddr)
 	}
 	c.WriteString(o.topExtra)
@@ -282,98 +169,23 @@ func startRR(t *testing.T, kind string, o rrOptions) *rrServer {
 	}
 	fmt.Fprintf(&c, "  pool:\n    num_workers: %d\n    max_jobs: %d\n    allocate_timeout: 30s\n    destroy_timeout: 10s\n",
 		o.workers, o.maxJobs)
-	if err := os.WriteFile(s.cfg, []byte(c.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
-	logf, err := os.Create(s.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(bin, "serve", "-c", s.cfg, "-w", repoRoot)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.Env = rrEnv()
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the PHP workers join its group
-	if err := s.cmd.Start(); err != nil {
-		_ = logf.Close()
-		t.Fatal(err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		_ = logf.Close()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.stop(t) })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if !s.alive() {
-			t.Fatalf("%s: rr serve exited during startup: %v", kind, s.waitErr)
-		}
-		last := ""
-		resp, err := quickClient.Get(s.url("/ping"))
+	// testsupport.Env drops every RR_* variable; the autoloader's stays.
+	s.RR = testsupport.StartRR(t, c.String(), testsupport.RROptions{
+		WorkDir: testsupport.RepoRoot(t),
+		Env:     []string{envAutoload + "=" + autoload},
+	})
+	s.WaitReady(t, 30*time.Second, func() (bool, string) {
+		resp, err := testsupport.QuickClient.Get(s.url("/ping"))
 		if err != nil {
-			last = err.Error()
-		} else {
-			b, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == 200 && string(b) == "pong" {
-				break
-			}
-			last = fmt.Sprintf("status %d, body %.300q", resp.StatusCode, b)
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: rr did not answer /ping with pong within 30s (last answer: %s)", kind, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode == 200 && string(b) == "pong", fmt.Sprintf("%s: status %d, body %.300q", kind, resp.StatusCode, b)
+	})
 
 	return s
-}
-
-// stop ends rr (SIGTERM, then SIGKILL to its process group) and dumps the log on failure.
-func (s *rrServer) stop(t *testing.T) {
-	pgid := s.cmd.Process.Pid
-	if s.alive() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-s.exited
-		}
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL) // any PHP worker left behind
-	if t.Failed() {
-		s.dumpLog(t)
-	}
-}
-
-func (s *rrServer) dumpLog(t *testing.T) {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		t.Logf("%s: no rr log: %v", s.kind, err)
-		return
-	}
-	const max = 48 << 10
-	if len(b) > max {
-		b = append([]byte("...\n"), b[len(b)-max:]...)
-	}
-	t.Logf("%s: rr log (%s):\n%s", s.kind, s.cfg, b)
-}
-
-// rrCLI runs an rr subcommand against the server's config.
-func (s *rrServer) rrCLI(timeout time.Duration, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, append(args, "-c", s.cfg)...)
-	cmd.Env = rrEnv()
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		return string(out), fmt.Errorf("rr %s did not finish within %s", strings.Join(args, " "), timeout)
-	}
-
-	return string(out), err
 }
 
 // pluginName is the informer's and resetter's name for the kind's HTTP plugin.
@@ -384,44 +196,16 @@ func (s *rrServer) pluginName() string {
 	return "http"
 }
 
-// rrEnv is this process's environment without variables that change rr's behaviour.
-func rrEnv() []string {
-	env := []string{"NO_COLOR=1"}
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if (strings.HasPrefix(name, "RR_") && name != envAutoload) || name == "NOTIFY_SOCKET" || name == "DOTENV_PATH" {
-			continue
-		}
-		env = append(env, kv)
-	}
-
-	return env
+// client serves the cases (bounded: no request waits longer than 30 s).
+var client = &http.Client{
+	Timeout: 30 * time.Second,
+	Transport: &http.Transport{
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     10 * time.Second,
+		DisableCompression:  true,
+	},
 }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-
-	return ln.Addr().String()
-}
-
-// quickClient polls; client serves the cases (bounded: no request waits longer than 30 s).
-var (
-	quickClient = &http.Client{Timeout: 2 * time.Second}
-	client      = &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        128,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     10 * time.Second,
-			DisableCompression:  true,
-		},
-	}
-)
 
 // observed is what a client sees of one answer.
 type observed struct {

@@ -97,7 +97,7 @@ func TestResetUnderLoad(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			time.Sleep(700 * time.Millisecond)
 			start := time.Now()
-			out, err := s.rrCLI(60*time.Second, "reset", s.pluginName())
+			out, err := s.CLI(60*time.Second, "reset", s.pluginName())
 			if err != nil {
 				t.Errorf("%s: rr reset %s: %v\n%s", kind, s.pluginName(), err, out)
 			}

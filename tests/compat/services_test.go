@@ -65,8 +65,8 @@ func TestKVOneSecondTTL(t *testing.T) {
 			}
 		}
 		time.Sleep(3 * time.Second)
-		if !s.alive() {
-			t.Fatalf("%s: rr exited after a one-second TTL expired: %v", kind, s.waitErr)
+		if !s.Alive() {
+			t.Fatalf("%s: rr exited after a one-second TTL expired: %v", kind, s.Err())
 		}
 		for i := 0; i < 3; i++ {
 			o := s.get(t, fmt.Sprintf("/kv/get?key=short%d", i))
@@ -76,8 +76,8 @@ func TestKVOneSecondTTL(t *testing.T) {
 			}
 		}
 		time.Sleep(1500 * time.Millisecond)
-		if !s.alive() {
-			t.Fatalf("%s: rr exited after a one-second TTL expired: %v", kind, s.waitErr)
+		if !s.Alive() {
+			t.Fatalf("%s: rr exited after a one-second TTL expired: %v", kind, s.Err())
 		}
 		if o := s.get(t, "/ping"); o.Status != 200 {
 			t.Errorf("%s: after the TTLs: %s", kind, o)
@@ -104,7 +104,7 @@ func TestJobsPushConsume(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		var got []string
 		for _, id := range pushed.IDs {
-			path := filepath.Join(s.out, "jobs", id+".json")
+			path := filepath.Join(s.compatOut, "jobs", id+".json")
 			for {
 				b, err := os.ReadFile(path)
 				if err == nil {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	goridgeRpc "github.com/roadrunner-server/goridge/v3/pkg/rpc"
 	"github.com/roadrunner-server/informer/v4"
 )
@@ -153,8 +154,8 @@ func TestStreamedResponsesConcurrent(t *testing.T) {
 		if st.ok.Load() < 50 {
 			t.Errorf("%s: too few answers to prove anything: %s", kind, st)
 		}
-		if !s.alive() {
-			t.Errorf("%s: rr exited during the load: %v", kind, s.waitErr)
+		if !s.Alive() {
+			t.Errorf("%s: rr exited during the load: %v", kind, s.Err())
 		}
 		return st
 	})
@@ -255,7 +256,7 @@ func TestSocketRelays(t *testing.T) {
 			res, ok := forBoth(t, func(t *testing.T, kind string) []observed {
 				var addr string
 				if relay == "tcp" {
-					addr = "tcp://" + freeAddr(t)
+					addr = "tcp://" + testsupport.FreeAddr(t)
 				} else {
 					dir, err := os.MkdirTemp("", "rrc")
 					if err != nil {
@@ -336,7 +337,7 @@ func TestPipelineStreamingUnderLoad(t *testing.T) {
 // and 4×workers requests in a row are each answered within 5 s.
 func checkNotWedged(t *testing.T, s *rrServer, workers int) {
 	t.Helper()
-	out, err := s.rrCLI(10*time.Second, "workers", s.pluginName())
+	out, err := s.CLI(10*time.Second, "workers", s.pluginName())
 	if err != nil {
 		t.Errorf("%s: rr workers: %v\n%s", s.kind, err, out)
 	}
@@ -426,7 +427,7 @@ func metricValue(t *testing.T, s *rrServer, name string) string {
 
 func metricsText(t *testing.T, s *rrServer) string {
 	t.Helper()
-	resp, err := quickClient.Get("http://" + s.metricsAddr + "/metrics")
+	resp, err := testsupport.QuickClient.Get("http://" + s.metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatalf("%s: metrics endpoint: %v", s.kind, err)
 	}
