@@ -54,7 +54,7 @@ test-go: build
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s ./internal/pool
 	$(GO) test -run '^$$' -fuzz FuzzFrameRoundTrip -fuzztime 5s ./internal/pool
 	# the benchmarks check every answer: a short run keeps them working
-	$(GO) test -run '^$$' -bench . -benchtime 200x .
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./tests/integration
 
 bench: deps-bench build
 	$(GO) run ./bench -rr ./rr
@@ -62,11 +62,11 @@ bench: deps-bench build
 # Go-side cost per request of the handler (allocations, ns/op incl. the PHP round trip), and the
 # pool round trip without HTTP (calls/s: a ceiling of pivot's req/s)
 bench-go: deps-run
-	$(GO) test -run '^$$' -bench BenchmarkHandler -benchtime 20000x .
-	$(GO) test -run '^$$' -bench BenchmarkPoolRoundTrip -benchtime 100000x .
+	$(GO) test -run '^$$' -bench BenchmarkHandler -benchtime 20000x ./tests/integration
+	$(GO) test -run '^$$' -bench BenchmarkPoolRoundTrip -benchtime 100000x ./tests/integration
 
 soak: deps-test
-	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v .
+	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v ./tests/integration
 
 # the raw-socket HTTP/1.1 conformance suite alone (tests/conformance/README.md; make test runs
 # it too): pivot judged by RFC 9110/9112, stock http in the same ./rr as the reference

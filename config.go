@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/roadrunner-server/sdk/v4/pool"
 )
 
@@ -27,8 +28,6 @@ const (
 	defaultMaxHeaderBytes            = 16 << 10
 	minHeaderBytes                   = 1 << 10
 	maxHeaderBytes                   = 1 << 20
-	// maxWorkers is the capacity of the sdk/v4 worker channel: a larger pool would block.
-	maxWorkers uint64 = 1000
 )
 
 // Config is the `pivot` section of .rr.yaml.
@@ -50,7 +49,7 @@ type Config struct {
 	// ResetSignal makes SIGUSR2 trigger a zero-downtime reset (default true).
 	ResetSignal *bool `mapstructure:"reset_signal"`
 	// Restart configures crash-loop protection.
-	Restart *RestartConfig `mapstructure:"restart"`
+	Restart *supervisor.RestartConfig `mapstructure:"restart"`
 	// Uploads configures where multipart files are stored while PHP handles the request.
 	Uploads *UploadsConfig `mapstructure:"uploads"`
 	// Pipeline lets a request that finds every worker busy wait in a busy worker's pipe, behind
@@ -69,47 +68,6 @@ type Config struct {
 	PipelinePauseAfter time.Duration `mapstructure:"pipeline_pause_after"`
 	// Pool is the sdk/v4 worker pool configuration (num_workers, max_jobs, supervisor, ...).
 	Pool *pool.Config `mapstructure:"pool"`
-}
-
-// RestartConfig is `pivot.restart`: how a pool that cannot start or keeps dying is restarted.
-type RestartConfig struct {
-	// InitialBackoff is the first wait before a restart; it doubles up to MaxBackoff.
-	InitialBackoff time.Duration `mapstructure:"initial_backoff"`
-	MaxBackoff     time.Duration `mapstructure:"max_backoff"`
-	// MaxConsecutiveFailures stops RoadRunner with an error after this many failed starts in a
-	// row (0: keep retrying and serve 503s until the cause is fixed).
-	MaxConsecutiveFailures int `mapstructure:"max_consecutive_failures"`
-	// CheckInterval is how often the supervisor looks at the workers.
-	CheckInterval time.Duration `mapstructure:"check_interval"`
-	// DeadAfter: no live worker for this long means the pool is down.
-	DeadAfter time.Duration `mapstructure:"dead_after"`
-	// CrashWindow: more than 2×num_workers+2 worker restarts within it, with no request
-	// served, is a crash loop.
-	CrashWindow time.Duration `mapstructure:"crash_window"`
-	// StableAfter: a generation alive this long (or that served a request) resets the backoff.
-	StableAfter time.Duration `mapstructure:"stable_after"`
-}
-
-// InitDefaults sets production defaults: quick first retries, at most 30 s apart, forever.
-func (r *RestartConfig) InitDefaults() {
-	if r.InitialBackoff == 0 {
-		r.InitialBackoff = 200 * time.Millisecond
-	}
-	if r.MaxBackoff == 0 {
-		r.MaxBackoff = 30 * time.Second
-	}
-	if r.CheckInterval == 0 {
-		r.CheckInterval = 250 * time.Millisecond
-	}
-	if r.DeadAfter == 0 {
-		r.DeadAfter = time.Second
-	}
-	if r.CrashWindow == 0 {
-		r.CrashWindow = 10 * time.Second
-	}
-	if r.StableAfter == 0 {
-		r.StableAfter = 10 * time.Second
-	}
 }
 
 // UploadsConfig is `pivot.uploads`.
@@ -153,7 +111,7 @@ func (c *Config) InitDefaults() {
 		c.ResetSignal = &on
 	}
 	if c.Restart == nil {
-		c.Restart = &RestartConfig{}
+		c.Restart = &supervisor.RestartConfig{}
 	}
 	c.Restart.InitDefaults()
 	if c.Uploads == nil {
@@ -208,8 +166,8 @@ func (c *Config) Valid() error {
 	if n, errP := strconv.Atoi(port); errP != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("pivot.address %q has an invalid port %q: use a number from 1 to 65535, e.g. 127.0.0.1:8080", c.Address, port)
 	}
-	if c.Pool.NumWorkers > maxWorkers {
-		return fmt.Errorf("pivot.pool.num_workers is %d: the maximum is %d; lower it", c.Pool.NumWorkers, maxWorkers)
+	if c.Pool.NumWorkers > supervisor.MaxWorkers {
+		return fmt.Errorf("pivot.pool.num_workers is %d: the maximum is %d; lower it", c.Pool.NumWorkers, supervisor.MaxWorkers)
 	}
 	if c.Pool.Debug {
 		return fmt.Errorf("pivot.pool.debug is not supported: it spawns a worker per request; remove it and use pivot.pool.max_jobs: 1 for the same effect")
@@ -229,11 +187,8 @@ func (c *Config) Valid() error {
 	if c.MaxHeaderBytes < minHeaderBytes || c.MaxHeaderBytes > maxHeaderBytes {
 		return fmt.Errorf("pivot.max_header_bytes is %d: it is in bytes, from %d to %d (default %d); change it", c.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes, defaultMaxHeaderBytes)
 	}
-	if c.Restart.InitialBackoff > c.Restart.MaxBackoff {
-		return fmt.Errorf("pivot.restart.initial_backoff (%s) is larger than pivot.restart.max_backoff (%s): lower it or raise max_backoff", c.Restart.InitialBackoff, c.Restart.MaxBackoff)
-	}
-	if c.Restart.MaxConsecutiveFailures < 0 {
-		return fmt.Errorf("pivot.restart.max_consecutive_failures is %d: use 0 (retry forever) or a positive count", c.Restart.MaxConsecutiveFailures)
+	if err := c.Restart.Valid(); err != nil {
+		return err
 	}
 	if st, errS := os.Stat(c.Uploads.Dir); errS != nil || !st.IsDir() {
 		return fmt.Errorf("pivot.uploads.dir %q is not an existing directory: create it or remove the key to use %s", c.Uploads.Dir, os.TempDir())

@@ -5,13 +5,17 @@ import (
 	"sync/atomic"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/prometheus/client_golang/prometheus"
 	sdkMetrics "github.com/roadrunner-server/sdk/v4/metrics"
 )
 
 const metricsNamespace = "rr_pivot"
 
-var _ httpfront.Metrics = (*metrics)(nil)
+var (
+	_ httpfront.Metrics  = (*metrics)(nil)
+	_ supervisor.Metrics = (*metrics)(nil)
+)
 
 // metrics are the plugin's Prometheus collectors, built in Init because the metrics plugin may
 // collect them before pivot's Serve runs. Names live under rr_pivot_* so they never collide
@@ -83,6 +87,12 @@ func (m *metrics) CountStatus(status int) {
 
 // NoFreeWorker counts a request refused because no worker was free in time (httpfront.Metrics).
 func (m *metrics) NoFreeWorker() { m.noFreeWorkers.Inc() }
+
+// RestartFailed counts a pool that failed to start or was restarted (supervisor.Metrics).
+func (m *metrics) RestartFailed() { m.restartFailures.Inc() }
+
+// ResetDone counts a completed zero-downtime reset (supervisor.Metrics).
+func (m *metrics) ResetDone() { m.resets.Inc() }
 
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {

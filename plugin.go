@@ -2,36 +2,31 @@
 // supervised pool of PHP workers, speaking RoadRunner's http/v4 wire protocol so that any
 // RoadRunner PSR-7 worker runs unchanged.
 //
-// A request flows: plugin.go (listener) → internal/httpfront (server.go: fasthttp server;
-// conn.go: every byte checked by internal/http1 before fasthttp parses it; handler.go:
-// HandleRequest, the body as it arrives; form.go / uploads.go: forms; request_context.go: JSON
-// context) → pool_handle.go (the serving generation: the root implements httpfront.Generations
-// and httpfront.Generation, metrics.go httpfront.Metrics) → internal/pool (Pool.Exec: a free
-// worker, or with pivot.pipeline a place behind a running request; goridge frames over pipes or
-// sockets) → PHP → internal/protocol's ApplyResponseContext (status, headers) →
-// internal/httpfront (interim.go: 1xx; handler.go: body, streams, requestState is the pool's
-// FrameSink and StreamDetacher; errors.go: failures to statuses). internal/httpfront does not
-// know endure nor how generations start; internal/protocol holds the http/v4 wire format itself
-// (frame headers, the request context's pieces, form and upload trees, JSON), with no fasthttp
-// and no pool in it; internal/pool holds the workers, their relays and factories, exec_ttl and
-// the supervisor's limits, with no HTTP in it. supervisor.go restarts failing pools with
-// backoff; reset.go swaps generations on `rr reset`; internal/pool/lost_request.go replaces a
-// worker that read a request and will never answer it.
+// This package is the plugin's face to endure and to the other RoadRunner plugins only:
+// plugin.go (Init/Serve/Stop, the listener, Reset), config.go (the `pivot` section), rpc.go,
+// metrics.go, status.go (health, readiness, the informer's workers). The work is done in
+// internal/: httpfront (the HTTP server), http1 (the framing check), protocol (the http/v4
+// wire format), supervisor (generations of workers: start, reset, crash-loop restarts) and pool
+// (the workers and their relays). ARCHITECTURE.md follows a request through them.
 package pivot
 
 import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/sdk/v4/state/process"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -39,26 +34,77 @@ import (
 // PluginName is the name of the plugin and of its configuration section.
 const PluginName = "pivot"
 
+// Version is the pivot plugin's version, printed by `rr --version`.
+// Release builds may override it with -ldflags "-X github.com/pivotphp/pivotphp-runtime-roadrunner.Version=...".
+var Version = "0.1.0-dev"
+
+// RRVersion is the RoadRunner release whose plugin set this distribution pins.
+const RRVersion = "2023.3.12"
+
+// The plugin's dependencies, declared consumer-side and kept narrow: endure resolves each Init
+// argument to the one plugin that implements it, and a broad interface risks cycles that
+// silently drop plugins.
+
+// Configurer reads .rr.yaml (the config plugin).
+type Configurer interface {
+	// UnmarshalKey decodes the section `name` into out.
+	UnmarshalKey(name string, out any) error
+	// Has reports whether the section exists.
+	Has(name string) bool
+}
+
+// Logger hands out named zap loggers (the logger plugin).
+type Logger interface {
+	NamedLogger(name string) *zap.Logger
+}
+
+// Server builds worker commands with RoadRunner's environment (the server plugin).
+//
+// The plugin deliberately uses CmdFactory rather than the server's NewPool: a pool created by
+// NewPool is owned by the server plugin, which destroys it in its own Stop, concurrently with
+// ours (endure stops all plugins at once). Graceful drain needs the pool to outlive the HTTP
+// server's shutdown, and resets swap whole generations, so pivot builds its own pool
+// (internal/supervisor, internal/pool) and destroys it last.
+type Server interface {
+	CmdFactory(env map[string]string) func() *exec.Cmd
+	UID() int
+	GID() int
+}
+
+// The contracts other RoadRunner plugins collect pivot through. They are matched structurally
+// by endure, so these guards make a signature drift a compile error instead of a plugin that
+// silently disappears from `rr workers`, `rr reset`, /health or /metrics.
+var (
+	_ interface {
+		Serve() chan error
+		Stop(context.Context) error
+		Name() string
+	} = (*Plugin)(nil)
+	_ interface{ Workers() []*process.State } = (*Plugin)(nil) // informer
+	_ interface {
+		AddWorker() error
+		RemoveWorker(context.Context) error
+	} = (*Plugin)(nil) // informer worker management
+	_ interface{ Reset() error } = (*Plugin)(nil) // resetter
+	_ interface {
+		Status() (*status.Status, error)
+		Ready() (*status.Status, error)
+	} = (*Plugin)(nil) // status
+	_ interface{ MetricsCollector() []prometheus.Collector } = (*Plugin)(nil) // metrics
+	_ interface{ RPC() any }                                 = (*Plugin)(nil) // rpc
+)
+
 // Plugin is the endure plugin `pivot`.
 type Plugin struct {
-	cfg    *Config
-	log    *zap.Logger
-	server Server
+	cfg *Config
+	log *zap.Logger
 
-	// current is the serving generation of workers, read on every request without a lock;
-	// nil before the first start and while the supervisor restarts a failed pool.
-	current atomic.Pointer[poolHandle]
-	// outage says why no generation serves (nil when one does).
-	outage atomic.Pointer[outage]
-	// mu serialises swaps of current (start, reset, crash recovery, stop).
-	mu           sync.Mutex
-	workerTarget atomic.Uint64
-	resetting    atomic.Bool
-	stopping     atomic.Bool
-
+	// workers keeps a generation of PHP workers serving (internal/supervisor).
+	workers *supervisor.Supervisor
 	// front is the HTTP front (internal/httpfront); serving says Serve gave it the listener.
 	front    *httpfront.Front
 	serving  bool
+	stopping atomic.Bool
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	sigCh    chan os.Signal
@@ -104,13 +150,11 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	}
 
 	p.log = log.NamedLogger(PluginName)
-	p.server = srv
 	p.uid, p.gid = srv.UID(), srv.GID()
-	p.workerTarget.Store(p.cfg.Pool.NumWorkers)
 	p.metrics = newMetrics(p)
-	p.front = httpfront.New(p.frontOptions(), (*generations)(p), p.metrics, p.log)
+	p.workers = supervisor.New(p.supervisorOptions(srv), p.log)
+	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
 	p.stopCh = make(chan struct{})
-	p.setOutage("starting", time.Now())
 	return nil
 }
 
@@ -136,10 +180,15 @@ func (p *Plugin) Serve() chan error {
 	}
 
 	p.serving = true
+	failed := p.workers.Start(p.sockets)
 	p.done.Add(2)
 	go func() {
 		defer p.done.Done()
-		p.supervise(p.stopCh, errCh)
+		select {
+		case err := <-failed:
+			errCh <- err
+		case <-p.stopCh:
+		}
 	}()
 	go func() {
 		defer p.done.Done()
@@ -162,6 +211,7 @@ func (p *Plugin) Serve() chan error {
 // worker is taken away from an in-flight request.
 func (p *Plugin) Stop(ctx context.Context) error {
 	p.stopping.Store(true)
+	p.workers.Drain()
 	p.stopOnce.Do(func() { close(p.stopCh) })
 	if p.sigCh != nil {
 		signal.Stop(p.sigCh)
@@ -177,12 +227,7 @@ func (p *Plugin) Stop(ctx context.Context) error {
 			err = errors.E(errors.Op("pivot_plugin_stop"), errors.Errorf("pivot.shutdown_timeout reached with requests in flight: %v", errS))
 		}
 	}
-	p.mu.Lock()
-	h := p.current.Swap(nil)
-	p.mu.Unlock()
-	if h != nil {
-		h.retire(ctx)
-	}
+	p.workers.Stop(ctx)
 	if p.sockets != nil {
 		// after the retire: a worker that replaces one mid-drain must still connect, or the
 		// sdk would retry its spawn until allocate_timeout before the retire could end
@@ -194,8 +239,60 @@ func (p *Plugin) Stop(ctx context.Context) error {
 }
 
 // HandleRequest serves one request through the plugin's HTTP front (internal/httpfront): the
-// fasthttp.RequestHandler of its server, here for the benchmarks that drive it directly.
+// fasthttp.RequestHandler pivot's own server runs, for a Go program that embeds the plugin and
+// serves it from a fasthttp server of its own (tests/integration's BenchmarkHandler does).
 func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) { p.front.HandleRequest(c) }
+
+// Reset replaces every worker without a failed request (the resetter: `rr reset`; SIGUSR2):
+// see supervisor.Reset.
+func (p *Plugin) Reset() error { return p.workers.Reset() }
+
+// resetOnSignal resets on SIGUSR2 (pivot.reset_signal), for deploy scripts without RPC access.
+func (p *Plugin) resetOnSignal() {
+	for {
+		select {
+		case <-p.stopCh:
+			return
+		case _, ok := <-p.sigCh:
+			if !ok {
+				return
+			}
+			if err := p.Reset(); err != nil {
+				p.log.Error("SIGUSR2 reset", zap.Error(err))
+			}
+		}
+	}
+}
+
+// supervisorOptions is what the supervisor reads of the `pivot` section.
+func (p *Plugin) supervisorOptions(srv Server) supervisor.Options {
+	o := supervisor.Options{Pool: p.cfg.Pool, Restart: p.cfg.Restart, Command: srv.CmdFactory, Metrics: p.metrics}
+	if p.cfg.Pipeline {
+		o.Pipeline = &supervisor.Pipeline{Window: p.cfg.PipelineWindow, PauseAfter: p.cfg.PipelinePauseAfter,
+			Pause: p.cfg.PipelinePause, Queued: p.metrics.pipelined, Pauses: p.metrics.pipelinePauses}
+	}
+	return o
+}
+
+// generations is the supervisor as the HTTP front sees it (httpfront.Generations): the
+// serving generation, or why none serves.
+type generations struct{ s *supervisor.Supervisor }
+
+var (
+	_ httpfront.Generations = generations{}
+	_ httpfront.Generation  = (*supervisor.Generation)(nil)
+)
+
+// Acquire returns the serving generation, registered for one request, or nil while none serves.
+func (g generations) Acquire() httpfront.Generation {
+	if gen := g.s.Acquire(); gen != nil {
+		return gen
+	}
+	return nil // a nil *Generation in the interface would not compare equal to nil
+}
+
+// Unavailable is the Retry-After of a 503 while no generation serves, and whether pivot stops.
+func (g generations) Unavailable() (retryAfter int, stopping bool) { return g.s.Unavailable() }
 
 // frontOptions is what the HTTP front reads of the `pivot` section.
 func (p *Plugin) frontOptions() httpfront.Options {

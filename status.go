@@ -1,11 +1,12 @@
 package pivot
 
 import (
-	"fmt"
+	"context"
 	"net/http"
 
 	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	"github.com/roadrunner-server/errors"
+	"github.com/roadrunner-server/sdk/v4/state/process"
 )
 
 // The status plugin writes a returned error's text as the response body (with its
@@ -13,10 +14,10 @@ import (
 
 // Status is the health check (/health?plugin=pivot): healthy while at least one worker is alive.
 func (p *Plugin) Status() (*status.Status, error) {
-	if h := p.current.Load(); h != nil && h.activeWorkers() > 0 {
-		return &status.Status{Code: http.StatusOK}, nil
+	if err := p.workers.Health(); err != nil {
+		return nil, err
 	}
-	return nil, errors.Str(p.unavailableReason())
+	return &status.Status{Code: http.StatusOK}, nil
 }
 
 // Ready is the readiness check (/ready?plugin=pivot): ready when the pool can take requests
@@ -28,9 +29,13 @@ func (p *Plugin) Ready() (*status.Status, error) {
 	return p.Status()
 }
 
-func (p *Plugin) unavailableReason() string {
-	if o := p.outage.Load(); o != nil {
-		return fmt.Sprintf("pivot: not ready: %s; next attempt in %ds", o.reason, o.retryAfterSeconds())
-	}
-	return "pivot: not ready: no live worker"
-}
+// Workers lists the serving workers for the informer plugin (`rr workers`).
+func (p *Plugin) Workers() []*process.State { return p.workers.Workers() }
+
+// AddWorker adds a worker to the running pool (informer.AddWorker); later generations (after a
+// reset or a restart) keep the new size.
+func (p *Plugin) AddWorker() error { return p.workers.AddWorker() }
+
+// RemoveWorker removes an idle worker from the running pool (informer.RemoveWorker); at least
+// one worker stays.
+func (p *Plugin) RemoveWorker(ctx context.Context) error { return p.workers.RemoveWorker(ctx) }

@@ -66,13 +66,13 @@ func parseGoBench(out string) []goBench {
 	return res
 }
 
-// runGoBench runs one benchmark of the repo root (real PHP workers): BenchmarkHandler (the
+// runGoBench runs one benchmark of tests/integration (real PHP workers): BenchmarkHandler (the
 // real plugin graph; allocs/op is the Go-side allocation count per request, ns/op includes the
 // PHP round trip over the pipes) or BenchmarkPoolRoundTrip (calls/s of the pool alone).
 func runGoBench(ctx context.Context, goBin, repo, name, benchtime string) ([]goBench, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "test", "-run", "^$", "-bench", "^"+name+"$", "-benchtime", benchtime, ".")
+	cmd := exec.CommandContext(ctx, goBin, "test", "-run", "^$", "-bench", "^"+name+"$", "-benchtime", benchtime, "./tests/integration")
 	cmd.Dir = repo
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -10,7 +10,7 @@
  *     curl -X POST --data 'hello jobs world' http://127.0.0.1:8080/jobs/digest
  *     curl http://127.0.0.1:8080/jobs/result/<id>
  *
- * The Go tests (jobs_kv_test.go) drive this script through the real RoadRunner plugins;
+ * The Go tests (tests/integration/jobs_kv_test.go) drive this script through the real RoadRunner plugins;
  * see README.md next to it for every route and job.
  */
 

@@ -8,11 +8,11 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// AppendRequestContext writes the http/v4 request context JSON:
+// appendRequestContext writes the http/v4 request context JSON:
 // {"remoteAddr","protocol","method","uri","headers","cookies","rawQuery","parsed","uploads","attributes"}.
 // Headers are grouped by canonical name, without Host and Transfer-Encoding, as net/http (and
 // so RoadRunner's http plugin) presents them; fields is scratch space reused across requests.
-func AppendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree) ([]byte, []protocol.HeaderField) {
+func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree) ([]byte, []protocol.HeaderField) {
 	req := &c.Request.Header
 	dst = append(dst, `{"remoteAddr":"`...)
 	dst = protocol.AppendRemoteIP(dst, c.RemoteAddr())

@@ -81,7 +81,7 @@ func TestAppendRequestContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _ := AppendRequestContext(nil, requestCtx(t, tc.raw, tc.remote), nil, tc.parsed, nil)
+			out, _ := appendRequestContext(nil, requestCtx(t, tc.raw, tc.remote), nil, tc.parsed, nil)
 			var got decodedContext
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("%s: %v", out, err)
@@ -90,5 +90,17 @@ func TestAppendRequestContext(t *testing.T) {
 				t.Fatalf("got  %+v\nwant %+v\njson %s", got, tc.want, out)
 			}
 		})
+	}
+}
+
+// The exact bytes for a plain GET: tests/integration's BenchmarkPoolRoundTrip sends these to
+// the hello worker as the front's request, so they must stay what the front writes.
+func TestAppendRequestContextPlainGETBytes(t *testing.T) {
+	const want = `{"remoteAddr":"127.0.0.1","protocol":"HTTP/1.1","method":"GET",` +
+		`"uri":"http://127.0.0.1:8080/hello","headers":{},"cookies":{},"rawQuery":"","parsed":false,` +
+		`"uploads":null,"attributes":{}}`
+	c := requestCtx(t, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000})
+	if got, _ := appendRequestContext(nil, c, nil, false, nil); string(got) != want {
+		t.Fatalf("context\n got %s\nwant %s", got, want)
 	}
 }

@@ -15,7 +15,7 @@ use PivotPHP\Runtime\RoadRunner\Tests\Support\FakeRpcServer;
 
 /**
  * RpcClient against a real socket server process (tests/fixtures/fake-rpc-server.php).
- * The same client against RoadRunner's own rpc plugin is exercised by jobs_kv_test.go.
+ * The same client against RoadRunner's own rpc plugin is exercised by tests/integration/jobs_kv_test.go.
  */
 final class RpcClientTest extends TestCase
 {

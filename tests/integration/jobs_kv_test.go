@@ -1,4 +1,4 @@
-package pivot_test
+package integration
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"math/rand"
 	"net/http"
 	"os"
@@ -43,8 +44,8 @@ type jobsStack struct {
 
 type jobsStackOptions struct {
 	jobsWorkers int
-	redis       *serviceProcess
-	memcached   *serviceProcess
+	redis       *testsupport.Service
+	memcached   *testsupport.Service
 	env         map[string]string
 }
 
@@ -103,14 +104,14 @@ kv:
       interval: 1
 `, o.jobsWorkers+2, o.jobsWorkers, filepath.Join(dir, "jobs.db"), filepath.Join(dir, "jobs2.db"), filepath.Join(dir, "kv.db"))
 	if o.redis != nil {
-		fmt.Fprintf(&extra, "  redis:\n    driver: redis\n    config:\n      addrs: [%q]\n", o.redis.addr)
+		fmt.Fprintf(&extra, "  redis:\n    driver: redis\n    config:\n      addrs: [%q]\n", o.redis.Addr)
 	}
 	if o.memcached != nil {
-		fmt.Fprintf(&extra, "  memcached:\n    driver: memcached\n    config:\n      addr: [%q]\n", o.memcached.addr)
+		fmt.Fprintf(&extra, "  memcached:\n    driver: memcached\n    config:\n      addr: [%q]\n", o.memcached.Addr)
 	}
 
 	s := startStack(t, stackOptions{
-		worker: repoPath(t, "examples/jobs/worker.php"),
+		worker: testsupport.RepoPath(t, "examples/jobs/worker.php"),
 		pivot:  "  pool:\n    num_workers: 4\n    allocate_timeout: 10s\n    destroy_timeout: 10s\n",
 		env:    env,
 		extra:  extra.String(),
@@ -131,7 +132,7 @@ func (s *jobsStack) dispatch(t testing.TB, pipeline, name, id string, payload an
 	if id != "" {
 		url += "&id=" + id
 	}
-	resp, b := do(t, http.MethodPost, url, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	resp, b := testsupport.Do(t, http.MethodPost, url, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("dispatch %s to %s: %d %s", name, pipeline, resp.StatusCode, b)
 	}
@@ -175,7 +176,7 @@ func TestJobsDigestExample(t *testing.T) {
 	for _, pipeline := range []string{"mem", "bolt"} {
 		t.Run(pipeline, func(t *testing.T) {
 			text := "hello jobs world, " + pipeline
-			resp, b := do(t, http.MethodPost, s.base+"/jobs/digest?pipeline="+pipeline, strings.NewReader(text), nil)
+			resp, b := testsupport.Do(t, http.MethodPost, s.base+"/jobs/digest?pipeline="+pipeline, strings.NewReader(text), nil)
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("digest: %d %s", resp.StatusCode, b)
 			}
@@ -189,8 +190,8 @@ func TestJobsDigestExample(t *testing.T) {
 				Bytes, Words    int
 				Worker, Attempt int
 			}
-			waitFor(t, 10*time.Second, "the digest result in KV", func() bool {
-				resp, b := do(t, http.MethodGet, s.base+accepted.Result, nil, nil)
+			testsupport.WaitFor(t, 10*time.Second, "the digest result in KV", func() bool {
+				resp, b := testsupport.Do(t, http.MethodGet, s.base+accepted.Result, nil, nil)
 				if resp.StatusCode == http.StatusOK {
 					return json.Unmarshal(b, &result) == nil
 				}
@@ -519,7 +520,7 @@ func TestJobsUnknownJobKeepsWorker(t *testing.T) {
 		s.dispatch(t, "mem", "no-such-job", "", map[string]int{"n": i})
 	}
 	id := s.dispatch(t, "mem", "record", "after-unknown", map[string]int{})
-	waitFor(t, 10*time.Second, "the job after the unknown ones", func() bool {
+	testsupport.WaitFor(t, 10*time.Second, "the job after the unknown ones", func() bool {
 		return len(s.lines(t, "done.log")) == 1
 	})
 	if done := s.lines(t, "done.log"); done[0] != id {
@@ -544,7 +545,7 @@ func TestJobsWorkerLimits(t *testing.T) {
 	for i := 0; i < jobs; i++ {
 		s.dispatch(t, "mem", "record", fmt.Sprintf("limit-%02d", i), map[string]int{})
 	}
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d jobs completed", jobs), func() bool { return len(s.lines(t, "done.log")) >= jobs })
+	testsupport.WaitFor(t, 20*time.Second, fmt.Sprintf("%d jobs completed", jobs), func() bool { return len(s.lines(t, "done.log")) >= jobs })
 	time.Sleep(200 * time.Millisecond)
 
 	perPid := map[string]int{}
@@ -579,7 +580,7 @@ func TestJobsPipelineManagement(t *testing.T) {
 	s := startJobsStack(t, jobsStackOptions{})
 	call := func(method, path string, want int) []byte {
 		t.Helper()
-		resp, b := do(t, method, s.base+path, nil, nil)
+		resp, b := testsupport.Do(t, method, s.base+path, nil, nil)
 		if resp.StatusCode != want {
 			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
 		}
@@ -613,7 +614,7 @@ func TestJobsPipelineManagement(t *testing.T) {
 		t.Fatalf("declared pipeline %+v", p.Stats["dyn"])
 	}
 	s.dispatch(t, "dyn", "record", "dyn-1", map[string]int{})
-	waitFor(t, 10*time.Second, "a job on the declared pipeline", func() bool { return doneCount() == 1 })
+	testsupport.WaitFor(t, 10*time.Second, "a job on the declared pipeline", func() bool { return doneCount() == 1 })
 
 	call(http.MethodPost, "/jobs/pipelines/dyn/pause", 204)
 	s.dispatch(t, "dyn", "record", "dyn-2", map[string]int{})
@@ -622,7 +623,7 @@ func TestJobsPipelineManagement(t *testing.T) {
 		t.Fatalf("paused pipeline consumed a job (done %d) or is ready: %+v", doneCount(), p.Stats["dyn"])
 	}
 	call(http.MethodPost, "/jobs/pipelines/dyn/resume", 204)
-	waitFor(t, 10*time.Second, "the job held while paused", func() bool { return doneCount() == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "the job held while paused", func() bool { return doneCount() == 2 })
 
 	if b := call(http.MethodDelete, "/jobs/pipelines/dyn", 200); !strings.Contains(string(b), `"destroyed":["dyn"]`) {
 		t.Fatalf("destroy answered %s", b)
@@ -631,7 +632,7 @@ func TestJobsPipelineManagement(t *testing.T) {
 		t.Fatalf("pipelines after destroy %v", p.Pipelines)
 	}
 	// RoadRunner's own message reaches the client: 503 with it in the body.
-	resp, b := do(t, http.MethodPost, s.base+"/jobs/dispatch?pipeline=dyn&name=record", strings.NewReader("x"), nil)
+	resp, b := testsupport.Do(t, http.MethodPost, s.base+"/jobs/dispatch?pipeline=dyn&name=record", strings.NewReader("x"), nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "no such pipeline") {
 		t.Fatalf("dispatch to a destroyed pipeline: %d %s", resp.StatusCode, b)
 	}
@@ -662,7 +663,7 @@ func kvValues() map[string][]byte {
 // TestKVDrivers: values round-trip byte for byte, TTLs expire and deletes delete on the
 // memory, boltdb, redis and memcached storages, through the PHP KV client.
 func TestKVDrivers(t *testing.T) {
-	rds, mc := startRedis(t), startMemcached(t)
+	rds, mc := testsupport.StartRedis(t), testsupport.StartMemcached(t)
 	s := startJobsStack(t, jobsStackOptions{redis: rds, memcached: mc})
 	values := kvValues()
 
@@ -670,11 +671,11 @@ func TestKVDrivers(t *testing.T) {
 		t.Run(storage, func(t *testing.T) {
 			url := func(key string) string { return fmt.Sprintf("%s/kv/%s/%s", s.base, storage, key) }
 			for name, value := range values {
-				resp, b := do(t, http.MethodPut, url(name), bytes.NewReader(value), nil)
+				resp, b := testsupport.Do(t, http.MethodPut, url(name), bytes.NewReader(value), nil)
 				if resp.StatusCode != http.StatusNoContent {
 					t.Fatalf("PUT %s: %d %s", name, resp.StatusCode, b)
 				}
-				resp, b = do(t, http.MethodGet, url(name), nil, nil)
+				resp, b = testsupport.Do(t, http.MethodGet, url(name), nil, nil)
 				if resp.StatusCode != http.StatusOK || !bytes.Equal(b, value) || resp.Header.Get("X-Value-Sha256") != sha256Hex(value) {
 					t.Fatalf("GET %s: %d, %d bytes (sha256 %s), want %d bytes (sha256 %s)", name, resp.StatusCode, len(b),
 						resp.Header.Get("X-Value-Sha256"), len(value), sha256Hex(value))
@@ -684,10 +685,10 @@ func TestKVDrivers(t *testing.T) {
 			// TTL: present at once, reported (except memcached, which cannot), gone after it.
 			const ttl = 2
 			start := time.Now()
-			if resp, b := do(t, http.MethodPut, url("ttl")+"?ttl=2", strings.NewReader("short-lived"), nil); resp.StatusCode != 204 {
+			if resp, b := testsupport.Do(t, http.MethodPut, url("ttl")+"?ttl=2", strings.NewReader("short-lived"), nil); resp.StatusCode != 204 {
 				t.Fatalf("PUT ttl: %d %s", resp.StatusCode, b)
 			}
-			resp, b := do(t, http.MethodGet, url("ttl")+"/ttl", nil, nil)
+			resp, b := testsupport.Do(t, http.MethodGet, url("ttl")+"/ttl", nil, nil)
 			if storage == "memcached" {
 				if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `KV storage \"memcached\": ttl failed`) {
 					t.Fatalf("memcached TTL: %d %s, want 503 naming the storage", resp.StatusCode, b)
@@ -704,11 +705,11 @@ func TestKVDrivers(t *testing.T) {
 					t.Fatalf("TTL report: %d %s, want exists and %d..%d s", resp.StatusCode, b, ttl-1, ttl+1)
 				}
 			}
-			if resp, _ := do(t, http.MethodGet, url("ttl"), nil, nil); resp.StatusCode != 200 {
+			if resp, _ := testsupport.Do(t, http.MethodGet, url("ttl"), nil, nil); resp.StatusCode != 200 {
 				t.Fatalf("the key with a %d s TTL is gone at once: %d", ttl, resp.StatusCode)
 			}
-			waitFor(t, 6*time.Second, "the key to expire", func() bool {
-				resp, _ := do(t, http.MethodGet, url("ttl"), nil, nil)
+			testsupport.WaitFor(t, 6*time.Second, "the key to expire", func() bool {
+				resp, _ := testsupport.Do(t, http.MethodGet, url("ttl"), nil, nil)
 				return resp.StatusCode == http.StatusNotFound
 			})
 			expired := time.Since(start)
@@ -721,10 +722,10 @@ func TestKVDrivers(t *testing.T) {
 				t.Fatalf("a %d s TTL expired after %s (the earliest it may: %s)", ttl, expired, earliest)
 			}
 
-			if resp, _ := do(t, http.MethodDelete, url("binary"), nil, nil); resp.StatusCode != 204 {
+			if resp, _ := testsupport.Do(t, http.MethodDelete, url("binary"), nil, nil); resp.StatusCode != 204 {
 				t.Fatalf("DELETE: %d", resp.StatusCode)
 			}
-			if resp, _ := do(t, http.MethodGet, url("binary"), nil, nil); resp.StatusCode != http.StatusNotFound {
+			if resp, _ := testsupport.Do(t, http.MethodGet, url("binary"), nil, nil); resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("GET after DELETE: %d", resp.StatusCode)
 			}
 			t.Logf("%s: %d values round-tripped byte for byte (1 MB included); a %d s TTL expired after %s",
@@ -736,22 +737,24 @@ func TestKVDrivers(t *testing.T) {
 // TestKVRedisRestart: while Redis is down every KV call answers 503 with a message naming
 // the storage and the cause; once Redis is back (same port, empty) the same workers recover.
 func TestKVRedisRestart(t *testing.T) {
-	rds := startRedis(t)
+	rds := testsupport.StartRedis(t)
 	s := startJobsStack(t, jobsStackOptions{redis: rds})
 	url := s.base + "/kv/redis/greeting"
-	put := func(v string) (*http.Response, []byte) { return do(t, http.MethodPut, url, strings.NewReader(v), nil) }
+	put := func(v string) (*http.Response, []byte) {
+		return testsupport.Do(t, http.MethodPut, url, strings.NewReader(v), nil)
+	}
 
 	if resp, b := put("before"); resp.StatusCode != 204 {
 		t.Fatalf("PUT: %d %s", resp.StatusCode, b)
 	}
-	if _, b := do(t, http.MethodGet, url, nil, nil); string(b) != "before" {
+	if _, b := testsupport.Do(t, http.MethodGet, url, nil, nil); string(b) != "before" {
 		t.Fatalf("GET: %q", b)
 	}
 	pids := s.pids()
 
-	rds.stop()
+	rds.Stop()
 	for _, call := range []func() (*http.Response, []byte){
-		func() (*http.Response, []byte) { return do(t, http.MethodGet, url, nil, nil) },
+		func() (*http.Response, []byte) { return testsupport.Do(t, http.MethodGet, url, nil, nil) },
 		func() (*http.Response, []byte) { return put("during") },
 	} {
 		start := time.Now()
@@ -763,13 +766,13 @@ func TestKVRedisRestart(t *testing.T) {
 		t.Logf("Redis down: %d after %s: %s", resp.StatusCode, time.Since(start).Round(time.Millisecond), b)
 	}
 
-	rds.start()
+	rds.Start()
 	start := time.Now()
-	waitFor(t, 10*time.Second, "KV calls to succeed again", func() bool {
+	testsupport.WaitFor(t, 10*time.Second, "KV calls to succeed again", func() bool {
 		resp, _ := put("after")
 		return resp.StatusCode == http.StatusNoContent
 	})
-	if resp, b := do(t, http.MethodGet, url, nil, nil); resp.StatusCode != 200 || string(b) != "after" {
+	if resp, b := testsupport.Do(t, http.MethodGet, url, nil, nil); resp.StatusCode != 200 || string(b) != "after" {
 		t.Fatalf("GET after the restart: %d %q", resp.StatusCode, b)
 	}
 	if fmt.Sprint(s.pids()) != fmt.Sprint(pids) {
@@ -785,7 +788,7 @@ func TestAppMetrics(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		s.dispatch(t, "mem", "record", "", map[string]int{})
 	}
-	if resp, b := do(t, http.MethodPut, s.base+"/kv/memory/sized", strings.NewReader("12345"), nil); resp.StatusCode != 204 {
+	if resp, b := testsupport.Do(t, http.MethodPut, s.base+"/kv/memory/sized", strings.NewReader("12345"), nil); resp.StatusCode != 204 {
 		t.Fatalf("PUT: %d %s", resp.StatusCode, b)
 	}
 	want := []string{
@@ -797,8 +800,8 @@ func TestAppMetrics(t *testing.T) {
 		`# HELP app_jobs_dispatched_total Jobs dispatched by the app`,
 	}
 	var body string
-	waitFor(t, 10*time.Second, "the app metrics", func() bool {
-		_, b := do(t, http.MethodGet, s.metrics+"/metrics", nil, nil)
+	testsupport.WaitFor(t, 10*time.Second, "the app metrics", func() bool {
+		_, b := testsupport.Do(t, http.MethodGet, s.metrics+"/metrics", nil, nil)
 		body = string(b)
 		for _, w := range want {
 			if !strings.Contains(body, w) {
@@ -816,7 +819,7 @@ func TestAppMetrics(t *testing.T) {
 // rpc plugin over a unix socket; RoadRunner stops (clear connection errors) and a new one
 // starts on the same socket: the same PHP client reconnects on its own.
 func TestRPCClientSurvivesRoadRunnerRestart(t *testing.T) {
-	requirePHP(t)
+	testsupport.RequirePHP(t)
 	// unix socket paths are limited to ~108 bytes: t.TempDir() can be longer.
 	dir, err := os.MkdirTemp("", "rr-rpc")
 	if err != nil {
@@ -829,7 +832,7 @@ func TestRPCClientSurvivesRoadRunnerRestart(t *testing.T) {
 
 	rr := startRPCOnly(t, "unix://"+backend)
 	proxy := newSocketFront(t, front, backend)
-	probe := exec.Command("php", repoPath(t, "php/tests/fixtures/kv-probe.php"), listen, "local")
+	probe := exec.Command("php", testsupport.RepoPath(t, "php/tests/fixtures/kv-probe.php"), listen, "local")
 	stdin, err := probe.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
-package pivot_test
+package integration
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"io"
 	"net/http"
 	"os"
@@ -47,7 +48,7 @@ func adapterDo(method, url string, body []byte, header http.Header) (*http.Respo
 
 func requireNyholm(t *testing.T) {
 	t.Helper()
-	requirePHP(t)
+	testsupport.RequirePHP(t)
 	out, err := exec.Command("php", "-r", `echo stream_resolve_include_path("Nyholm/Psr7/autoload.php") === false ? "missing" : "ok";`).Output()
 	if err != nil || string(out) != "ok" {
 		t.Fatalf("nyholm/psr7 is required for the PSR-7 lifecycle worker (make test installs php-nyholm-psr7): %s %v", out, err)
@@ -58,7 +59,7 @@ func startPsr7LifecycleStack(t *testing.T, env map[string]string) *stack {
 	t.Helper()
 	requireNyholm(t)
 	return startStack(t, stackOptions{
-		worker: repoPath(t, "php/tests/fixtures/psr7-lifecycle-worker.php"),
+		worker: testsupport.RepoPath(t, "php/tests/fixtures/psr7-lifecycle-worker.php"),
 		pivot:  adapterPool,
 		env:    env,
 	})
@@ -119,7 +120,7 @@ func echoRequest(base, id string, extraQuery string) (int, []byte, error) {
 
 func TestAdapterConcurrentRequestsSeeOnlyTheirOwnValues(t *testing.T) {
 	s := startPsr7LifecycleStack(t, map[string]string{"PIVOT_MAX_REQUESTS": "0"})
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	before := fmt.Sprint(s.pids())
 
 	const goroutines, perGoroutine = 8, 50
@@ -166,7 +167,7 @@ func TestAdapterConcurrentRequestsSeeOnlyTheirOwnValues(t *testing.T) {
 
 func TestAdapterStrayOutputHeaderAndSetcookieKeepTheWorker(t *testing.T) {
 	s := startPsr7LifecycleStack(t, nil)
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	before := fmt.Sprint(s.pids())
 
 	for i := 0; i < 20; i++ {
@@ -203,7 +204,7 @@ func TestAdapterStrayOutputHeaderAndSetcookieKeepTheWorker(t *testing.T) {
 
 func TestAdapterExceptionGives500AndTheWorkerKeepsServing(t *testing.T) {
 	s := startPsr7LifecycleStack(t, nil)
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	before := fmt.Sprint(s.pids())
 
 	for i := 0; i < 5; i++ {
@@ -233,7 +234,7 @@ func TestAdapterExceptionGives500AndTheWorkerKeepsServing(t *testing.T) {
 
 func TestAdapterRecycleByMaxRequestsLosesNoRequest(t *testing.T) {
 	s := startPsr7LifecycleStack(t, map[string]string{"PIVOT_MAX_REQUESTS": "10"})
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	initial := s.pids()
 
 	const total, goroutines = 200, 4
@@ -279,7 +280,7 @@ func TestAdapterRecycleByMaxRequestsLosesNoRequest(t *testing.T) {
 	if len(pids) < total/10 {
 		t.Fatalf("%d distinct workers served %d requests with max_requests 10: %v", len(pids), total, pids)
 	}
-	waitFor(t, 10*time.Second, "2 workers again", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers again", func() bool { return len(s.pids()) == 2 })
 	for _, now := range s.pids() {
 		for _, old := range initial {
 			if now == old {
@@ -302,7 +303,7 @@ func requirePivotPHPCore(t *testing.T, why string) string {
 	if _, err := os.Stat(autoload); err != nil {
 		t.Fatalf("PIVOTPHP_AUTOLOAD=%s: %v", autoload, err)
 	}
-	requirePHP(t)
+	testsupport.RequirePHP(t)
 	return autoload
 }
 
@@ -311,11 +312,11 @@ func requirePivotPHPCore(t *testing.T, why string) string {
 func TestAdapterRealPivotPHPCore(t *testing.T) {
 	autoload := requirePivotPHPCore(t, "to serve a real PivotPHP app")
 	s := startStack(t, stackOptions{
-		worker: repoPath(t, "php/tests/fixtures/pivotphp-core-worker.php"),
+		worker: testsupport.RepoPath(t, "php/tests/fixtures/pivotphp-core-worker.php"),
 		pivot:  adapterPool,
 		env:    map[string]string{"PIVOTPHP_AUTOLOAD": autoload, "PIVOT_MAX_REQUESTS": "25"},
 	})
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	initial := s.pids()
 	sort.Slice(initial, func(i, j int) bool { return initial[i] < initial[j] })
 
@@ -399,7 +400,7 @@ func TestAdapterRealPivotPHPCore(t *testing.T) {
 			t.Fatalf("%s: status %d, body %s", c.path, resp.StatusCode, body)
 		}
 	}
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	now := s.pids()
 	sort.Slice(now, func(i, j int) bool { return now[i] < now[j] })
 	if fmt.Sprint(now) == fmt.Sprint(initial) {

@@ -7,7 +7,7 @@ declare(strict_types=1);
 // worker die right after its handshake, to produce a crash loop. The tests break and repair
 // the script that requires this file.
 
-require __DIR__ . '/../php/autoload.php';
+require __DIR__ . '/../../../php/autoload.php';
 
 use PivotPHP\Runtime\RoadRunner\Goridge\Frame;
 use PivotPHP\Runtime\RoadRunner\Http\HttpWorker;

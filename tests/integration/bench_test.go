@@ -1,4 +1,4 @@
-package pivot_test
+package integration
 
 import (
 	"bufio"

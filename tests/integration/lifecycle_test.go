@@ -1,10 +1,11 @@
-package pivot_test
+package integration
 
 import (
 	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"io"
 	"math/rand"
 	"net"
@@ -36,18 +37,18 @@ func newLifecycleScript(t *testing.T) *lifecycleScript {
 }
 
 func (ls *lifecycleScript) repair() {
-	writeFile(ls.t, ls.path, fmt.Sprintf("<?php require %q;\n", repoPath(ls.t, "testdata/lifecycle-worker.php")))
+	testsupport.WriteFile(ls.t, ls.path, fmt.Sprintf("<?php require %q;\n", testsupport.RepoPath(ls.t, "tests/integration/testdata/lifecycle-worker.php")))
 }
 
 // breakSyntax makes every new worker fail at boot, as a bad deploy would.
 func (ls *lifecycleScript) breakSyntax() {
-	writeFile(ls.t, ls.path, "<?php this is not php;\n")
+	testsupport.WriteFile(ls.t, ls.path, "<?php this is not php;\n")
 }
 
 // dieAfterBoot makes every new worker answer the handshake and exit at once.
 func (ls *lifecycleScript) dieAfterBoot(on bool) {
 	if on {
-		writeFile(ls.t, ls.dieFlag, "1")
+		testsupport.WriteFile(ls.t, ls.dieFlag, "1")
 		return
 	}
 	_ = os.Remove(ls.dieFlag)
@@ -157,14 +158,14 @@ func TestResetWithBrokenScriptKeepsServing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the current workers keep serving") {
 		t.Fatalf("a reset to a broken script must fail and say the old workers keep serving: %v", err)
 	}
-	if resp, body := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 || fmt.Sprint(s.pids()) != fmt.Sprint(before) {
+	if resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 || fmt.Sprint(s.pids()) != fmt.Sprint(before) {
 		t.Fatalf("after the failed reset: %d %s, pids %v -> %v", resp.StatusCode, body, before, s.pids())
 	}
 	ls.repair()
 	if err := s.pivot.Reset(); err != nil {
 		t.Fatalf("reset after the repair: %v", err)
 	}
-	if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+	if resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("after the repaired reset: %d", resp.StatusCode)
 	}
 }
@@ -178,7 +179,7 @@ func TestBootFailureGivesFast503ThenRecovers(t *testing.T) {
 
 	for i := 0; i < 5; i++ {
 		start := time.Now()
-		resp, body := do(t, "GET", s.base+"/", nil, nil)
+		resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("while workers cannot boot: %d %v %s", resp.StatusCode, resp.Header, body)
 		}
@@ -187,22 +188,22 @@ func TestBootFailureGivesFast503ThenRecovers(t *testing.T) {
 		}
 	}
 	var readyBody string
-	waitFor(t, 10*time.Second, "/ready to report why", func() bool {
-		resp, body := do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil)
+	testsupport.WaitFor(t, 10*time.Second, "/ready to report why", func() bool {
+		resp, body := testsupport.Do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil)
 		readyBody = string(body)
 		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(readyBody, "workers cannot start")
 	})
 	t.Logf("/ready said: %s", strings.TrimSpace(readyBody))
 
 	ls.repair()
-	waitFor(t, 10*time.Second, "recovery after the repair", func() bool {
-		resp, _ := do(t, "GET", s.base+"/", nil, nil)
+	testsupport.WaitFor(t, 10*time.Second, "recovery after the repair", func() bool {
+		resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 		return resp.StatusCode == 200
 	})
-	if resp, body := do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil); resp.StatusCode != 200 {
+	if resp, body := testsupport.Do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("/ready after recovery: %d %s", resp.StatusCode, body)
 	}
-	_, metrics := do(t, "GET", s.metrics+"/metrics", nil, nil)
+	_, metrics := testsupport.Do(t, "GET", s.metrics+"/metrics", nil, nil)
 	if !strings.Contains(string(metrics), "rr_pivot_restart_failures_total") {
 		t.Fatalf("restart failures are not exported")
 	}
@@ -230,14 +231,14 @@ func TestCrashLoopAtRunTimeIsDetectedAndRecovers(t *testing.T) {
 			// no dying worker ever read goes to the next one, until the hand-overs run out):
 			// wait for /health to say so, then check that the front answers a fast 503
 			var health string
-			waitFor(t, 15*time.Second, "the crash loop to be detected (/health 503)", func() bool {
-				resp, body := do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
+			testsupport.WaitFor(t, 15*time.Second, "the crash loop to be detected (/health 503)", func() bool {
+				resp, body := testsupport.Do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
 				health = string(body)
 				return resp.StatusCode == http.StatusServiceUnavailable
 			})
 			t.Logf("crash loop detected after %s; /health said: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(health))
 			reqStart := time.Now()
-			resp, body := do(t, "GET", s.base+"/", nil, nil)
+			resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 				t.Fatalf("a request during the crash loop: %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 			}
@@ -247,8 +248,8 @@ func TestCrashLoopAtRunTimeIsDetectedAndRecovers(t *testing.T) {
 
 			tc.fix(ls)
 			start = time.Now()
-			waitFor(t, 15*time.Second, "recovery after the fix", func() bool {
-				resp, _ := do(t, "GET", s.base+"/", nil, nil)
+			testsupport.WaitFor(t, 15*time.Second, "recovery after the fix", func() bool {
+				resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 				return resp.StatusCode == 200
 			})
 			t.Logf("recovered %s after the fix", time.Since(start).Round(time.Millisecond))
@@ -289,7 +290,7 @@ func testKilledWorkersUnderLoad(t *testing.T, s *stack) {
 			t.Fatalf("a killed worker's request must get 502, saw %d: %s", status, res)
 		}
 	}
-	waitFor(t, 10*time.Second, "4 workers again", func() bool { return len(s.pids()) == 4 })
+	testsupport.WaitFor(t, 10*time.Second, "4 workers again", func() bool { return len(s.pids()) == 4 })
 }
 
 func TestSupervisorKnobs(t *testing.T) {
@@ -298,7 +299,7 @@ func TestSupervisorKnobs(t *testing.T) {
 		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    max_jobs: 3\n"))
 		var pids []int64
 		for i := 0; i < 7; i++ {
-			_, body := do(t, "GET", s.base+"/", nil, nil)
+			_, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 			pids = append(pids, pidOf(t, body))
 		}
 		if pids[0] != pids[2] || pids[2] == pids[3] || pids[3] != pids[5] || pids[5] == pids[6] {
@@ -308,19 +309,19 @@ func TestSupervisorKnobs(t *testing.T) {
 	t.Run("ttl replaces an old worker", func(t *testing.T) {
 		ls := newLifecycleScript(t)
 		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    supervisor:\n      watch_tick: 200ms\n      ttl: 1s\n"))
-		_, body := do(t, "GET", s.base+"/", nil, nil)
+		_, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 		first := pidOf(t, body)
-		waitFor(t, 10*time.Second, "the ttl replacement", func() bool {
-			_, body := do(t, "GET", s.base+"/", nil, nil)
+		testsupport.WaitFor(t, 10*time.Second, "the ttl replacement", func() bool {
+			_, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 			return pidOf(t, body) != first
 		})
 	})
 	t.Run("idle_ttl replaces an idle worker", func(t *testing.T) {
 		ls := newLifecycleScript(t)
 		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    supervisor:\n      watch_tick: 200ms\n      idle_ttl: 1s\n"))
-		_, body := do(t, "GET", s.base+"/", nil, nil)
+		_, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 		first := pidOf(t, body)
-		waitFor(t, 10*time.Second, "the idle worker to be replaced", func() bool {
+		testsupport.WaitFor(t, 10*time.Second, "the idle worker to be replaced", func() bool {
 			p := s.pids()
 			return len(p) == 1 && p[0] != first
 		})
@@ -328,16 +329,16 @@ func TestSupervisorKnobs(t *testing.T) {
 	t.Run("max_worker_memory replaces a leaking worker", func(t *testing.T) {
 		ls := newLifecycleScript(t)
 		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    supervisor:\n      watch_tick: 200ms\n      max_worker_memory: 40\n"))
-		resp, body := do(t, "GET", s.base+"/leak?mb=64", nil, nil)
+		resp, body := testsupport.Do(t, "GET", s.base+"/leak?mb=64", nil, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("the leaking request itself must succeed: %d %s", resp.StatusCode, body)
 		}
 		leaker := pidOf(t, body)
-		waitFor(t, 10*time.Second, "the leaking worker to be replaced", func() bool {
+		testsupport.WaitFor(t, 10*time.Second, "the leaking worker to be replaced", func() bool {
 			p := s.pids()
 			return len(p) == 1 && p[0] != leaker
 		})
-		if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+		if resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
 			t.Fatalf("after the replacement: %d", resp.StatusCode)
 		}
 	})
@@ -346,18 +347,18 @@ func TestSupervisorKnobs(t *testing.T) {
 		s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    allocate_timeout: 10s\n    supervisor:\n      watch_tick: 200ms\n      exec_ttl: 500ms\n"))
 		before := s.pids()
 		start := time.Now()
-		resp, body := do(t, "GET", s.base+"/sleep?ms=5000", nil, nil)
+		resp, body := testsupport.Do(t, "GET", s.base+"/sleep?ms=5000", nil, nil)
 		if resp.StatusCode != http.StatusGatewayTimeout {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("the 504 took %s", d)
 		}
-		waitFor(t, 10*time.Second, "the killed worker to be replaced", func() bool {
+		testsupport.WaitFor(t, 10*time.Second, "the killed worker to be replaced", func() bool {
 			p := s.pids()
 			return len(p) == 1 && p[0] != before[0]
 		})
-		if resp, _ := do(t, "GET", s.base+"/sleep?ms=10", nil, nil); resp.StatusCode != 200 {
+		if resp, _ := testsupport.Do(t, "GET", s.base+"/sleep?ms=10", nil, nil); resp.StatusCode != 200 {
 			t.Fatalf("after exec_ttl: %d", resp.StatusCode)
 		}
 	})
@@ -373,11 +374,11 @@ func TestScaleWorkersAtRunTime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
+	testsupport.WaitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
 	if err := c.Call("informer.RemoveWorker", "pivot", &ok); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "3 workers", func() bool { return len(s.pids()) == 3 })
+	testsupport.WaitFor(t, 10*time.Second, "3 workers", func() bool { return len(s.pids()) == 3 })
 	// the size chosen at run time survives a reset
 	if err := s.pivot.Reset(); err != nil {
 		t.Fatal(err)
@@ -403,8 +404,8 @@ func TestFastRecyclingIsNotACrashLoop(t *testing.T) {
 	if res.failed.Load() != 0 || res.ok.Load() == 0 {
 		t.Fatalf("a recycling pool was treated as failing: %s", res)
 	}
-	waitFor(t, 10*time.Second, "2 workers after the load", func() bool { return len(s.pids()) == 2 })
-	if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+	testsupport.WaitFor(t, 10*time.Second, "2 workers after the load", func() bool { return len(s.pids()) == 2 })
+	if resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("after the load: %d", resp.StatusCode)
 	}
 }
@@ -418,7 +419,7 @@ func TestNotReadyWhileDrainingAndInFlightRequestsFinish(t *testing.T) {
 	}
 	slow := make(chan result, 1)
 	go func() {
-		resp, err := client.Get(s.base + "/sleep?ms=1500") //nolint:noctx
+		resp, err := testsupport.Client.Get(s.base + "/sleep?ms=1500") //nolint:noctx
 		if err != nil {
 			slow <- result{err: err}
 			return
@@ -432,7 +433,7 @@ func TestNotReadyWhileDrainingAndInFlightRequestsFinish(t *testing.T) {
 		s.stop()
 		close(stopped)
 	}()
-	waitFor(t, 5*time.Second, "/ready to say draining", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "/ready to say draining", func() bool {
 		_, err := s.pivot.Ready()
 		return err != nil && strings.Contains(err.Error(), "draining")
 	})
@@ -514,7 +515,7 @@ func TestResetsLeakNoGoroutines(t *testing.T) {
 		}
 	}
 	var after int
-	waitFor(t, 10*time.Second, "goroutines to settle", func() bool {
+	testsupport.WaitFor(t, 10*time.Second, "goroutines to settle", func() bool {
 		after = runtime.NumGoroutine()
 		return after <= before+3
 	})
@@ -526,7 +527,7 @@ func TestResetsLeakNoGoroutines(t *testing.T) {
 func TestStreamCancelledByTheClientFreesTheWorker(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 1\n    allocate_timeout: 10s\n"})
 	pid := s.pids()[0]
-	resp, err := client.Get(s.base + "/stream?chunks=50&delay_ms=50") //nolint:noctx
+	resp, err := testsupport.Client.Get(s.base + "/stream?chunks=50&delay_ms=50") //nolint:noctx
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +537,7 @@ func TestStreamCancelledByTheClientFreesTheWorker(t *testing.T) {
 	}
 	_ = resp.Body.Close() // the client goes away after the first chunk
 	start := time.Now()
-	resp2, body := do(t, "GET", s.base+"/pid", nil, nil)
+	resp2, body := testsupport.Do(t, "GET", s.base+"/pid", nil, nil)
 	if resp2.StatusCode != 200 || pidOf(t, body) != pid {
 		t.Fatalf("after the cancelled stream: %d %s (want pid %d)", resp2.StatusCode, body, pid)
 	}
@@ -570,12 +571,12 @@ func TestWorkerThatExitsBetweenRequestsFailsNoRequest(t *testing.T) {
 	s := startStack(t, ls.options("  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"))
 	pids := map[int64]bool{}
 	for i := 0; i < 10; i++ {
-		resp, body := do(t, "GET", s.base+"/sleep?then=respond-exit", nil, nil)
+		resp, body := testsupport.Do(t, "GET", s.base+"/sleep?then=respond-exit", nil, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("round %d, the exiting worker's own request: %d %s", i, resp.StatusCode, body)
 		}
 		pids[pidOf(t, body)] = true
-		resp, body = do(t, "GET", s.base+"/pid", nil, nil)
+		resp, body = testsupport.Do(t, "GET", s.base+"/pid", nil, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("round %d, the request right after: %d %s", i, resp.StatusCode, body)
 		}

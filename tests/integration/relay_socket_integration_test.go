@@ -1,10 +1,11 @@
-package pivot_test
+package integration
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"io"
 	"net/http"
 	"os"
@@ -23,7 +24,7 @@ import (
 func relayKinds(t *testing.T, test func(t *testing.T, relay string)) {
 	for _, kind := range []string{"tcp", "unix"} {
 		t.Run(kind, func(t *testing.T) {
-			relay := "tcp://" + freePort(t)
+			relay := "tcp://" + testsupport.FreeAddr(t)
 			if kind == "unix" {
 				relay = "unix://" + filepath.Join(t.TempDir(), "rr.sock")
 			}
@@ -85,7 +86,7 @@ func checkWorkersUseTheSocket(t *testing.T, s *stack, relay string) {
 func TestSocketRelayServesConcurrentAndStreamedRequests(t *testing.T) {
 	relayKinds(t, func(t *testing.T, relay string) {
 		s := startRelayStack(t, relay, stackOptions{pivot: "  pool:\n    num_workers: 4\n    allocate_timeout: 20s\n"})
-		waitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
+		testsupport.WaitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
 		checkWorkersUseTheSocket(t, s, relay)
 		pool := map[int64]bool{}
 		for _, pid := range s.pids() {
@@ -105,7 +106,7 @@ func TestSocketRelayServesConcurrentAndStreamedRequests(t *testing.T) {
 				defer wg.Done()
 				for i := 0; i < 25; i++ {
 					if (g+i)%2 == 0 {
-						resp, body := do(t, "GET", s.base+"/", nil, nil)
+						resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 						if resp.StatusCode != 200 {
 							t.Errorf("GET /: %d %s", resp.StatusCode, body)
 							return
@@ -117,7 +118,7 @@ func TestSocketRelayServesConcurrentAndStreamedRequests(t *testing.T) {
 						mu.Unlock()
 						continue
 					}
-					resp, body := do(t, "POST", s.base+"/json", strings.NewReader(payload), http.Header{"Content-Type": {"application/json"}})
+					resp, body := testsupport.Do(t, "POST", s.base+"/json", strings.NewReader(payload), http.Header{"Content-Type": {"application/json"}})
 					if resp.StatusCode != 200 || !bytes.Contains(body, []byte(strings.Repeat("v", 4000))) {
 						t.Errorf("POST /json: %d %.200s", resp.StatusCode, body)
 						return
@@ -138,14 +139,14 @@ func TestSocketRelayServesConcurrentAndStreamedRequests(t *testing.T) {
 		}
 
 		// a large response crosses the socket whole
-		resp, body := do(t, "GET", s.base+"/bytes?size=5000000", nil, nil)
+		resp, body := testsupport.Do(t, "GET", s.base+"/bytes?size=5000000", nil, nil)
 		if resp.StatusCode != 200 || len(body) != 5_000_000 {
 			t.Fatalf("GET /bytes: %d, %d bytes", resp.StatusCode, len(body))
 		}
 
 		// a streamed response arrives chunk by chunk
 		start := time.Now()
-		sresp, err := client.Get(s.base + "/stream?chunks=3&delay_ms=400") //nolint:noctx
+		sresp, err := testsupport.Client.Get(s.base + "/stream?chunks=3&delay_ms=400") //nolint:noctx
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,14 +164,14 @@ func TestSocketRelayServesConcurrentAndStreamedRequests(t *testing.T) {
 			t.Fatalf("rest of the stream %q", rest)
 		}
 		// and a stream whose client goes away leaves a worker that still serves
-		c2, err := client.Get(s.base + "/stream?chunks=50&delay_ms=50") //nolint:noctx
+		c2, err := testsupport.Client.Get(s.base + "/stream?chunks=50&delay_ms=50") //nolint:noctx
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _ = bufio.NewReader(c2.Body).ReadString('\n')
 		_ = c2.Body.Close()
 		for i := 0; i < 20; i++ {
-			if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+			if resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
 				t.Fatalf("after a cancelled stream: %d", resp.StatusCode)
 			}
 		}
@@ -217,7 +218,7 @@ func TestSocketRelayKilledWorkersAreReplaced(t *testing.T) {
 	relayKinds(t, func(t *testing.T, relay string) {
 		ls := newLifecycleScript(t)
 		s := startRelayStack(t, relay, ls.options("  pool:\n    num_workers: 2\n    allocate_timeout: 20s\n"))
-		waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+		testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 
 		// idle: replaced, and nothing fails
 		victim := s.pids()[0]
@@ -226,7 +227,7 @@ func TestSocketRelayKilledWorkersAreReplaced(t *testing.T) {
 		}
 		waitReplaced(t, s, victim, 2)
 		for i := 0; i < 20; i++ {
-			if resp, body := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+			if resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
 				t.Fatalf("request %d after the kill: %d %s", i, resp.StatusCode, body)
 			}
 		}
@@ -251,7 +252,7 @@ func TestSocketRelayKilledWorkersAreReplaced(t *testing.T) {
 
 func waitReplaced(t *testing.T, s *stack, victim int64, n int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("worker %d to be replaced", victim), func() bool {
+	testsupport.WaitFor(t, 10*time.Second, fmt.Sprintf("worker %d to be replaced", victim), func() bool {
 		now := s.pids()
 		if len(now) != n {
 			return false
@@ -271,7 +272,7 @@ func TestSocketRelayMaxJobsRecyclesWorkers(t *testing.T) {
 		s := startRelayStack(t, relay, ls.options("  pool:\n    num_workers: 1\n    max_jobs: 3\n    allocate_timeout: 10s\n"))
 		var pids []int64
 		for i := 0; i < 9; i++ {
-			resp, body := do(t, "GET", s.base+"/", nil, nil)
+			resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 			if resp.StatusCode != 200 {
 				t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
 			}
@@ -299,13 +300,13 @@ func TestSocketRelayWorkerThatExitsNamesTheCause(t *testing.T) {
 	relayKinds(t, func(t *testing.T, relay string) {
 		dir := t.TempDir()
 		script := filepath.Join(dir, "worker.php")
-		writeFile(t, script, "<?php fwrite(STDERR, \"boot failed\\n\"); exit(3);\n")
+		testsupport.WriteFile(t, script, "<?php fwrite(STDERR, \"boot failed\\n\"); exit(3);\n")
 		s := startRelayStack(t, relay, stackOptions{worker: script, noWait: true,
 			pivot: "  restart:\n    initial_backoff: 100ms\n  pool:\n    num_workers: 1\n    allocate_timeout: 5s\n"})
 		var body string
-		waitFor(t, 10*time.Second, "/ready to say why", func() bool {
+		testsupport.WaitFor(t, 10*time.Second, "/ready to say why", func() bool {
 			// the status plugin may not listen yet: pivot's own port is all noWait waited for
-			resp, err := client.Get(s.health + "/ready?plugin=pivot") //nolint:noctx
+			resp, err := testsupport.Client.Get(s.health + "/ready?plugin=pivot") //nolint:noctx
 			if err != nil {
 				return false
 			}
@@ -342,15 +343,15 @@ pivot:
 func TestRRServesOverSocketRelays(t *testing.T) {
 	relayKinds(t, func(t *testing.T, relay string) {
 		ls := newLifecycleScript(t)
-		addr, rpcAddr := freePort(t), freePort(t)
+		addr, rpcAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t)
 		p := startRRWithYAML(t, relayYAML(t, relay, ls.path, addr, rpcAddr), addr)
-		waitFor(t, 30*time.Second, "rr serve to answer 200", func() bool {
+		testsupport.WaitFor(t, 30*time.Second, "rr serve to answer 200", func() bool {
 			select {
-			case err := <-p.exited:
-				t.Fatalf("rr serve exited: %v\n%s", err, p.out.String())
+			case <-p.Exited():
+				t.Fatalf("rr serve exited: %v\n%s", p.Err(), p.Out.String())
 			default:
 			}
-			resp, err := client.Get(p.base + "/") //nolint:noctx
+			resp, err := testsupport.Client.Get(p.base + "/") //nolint:noctx
 			if err != nil {
 				return false
 			}
@@ -360,7 +361,7 @@ func TestRRServesOverSocketRelays(t *testing.T) {
 		pidsOf := func() map[int64]bool {
 			m := map[int64]bool{}
 			for i := 0; i < 20; i++ {
-				resp, body := do(t, "GET", p.base+"/", nil, nil)
+				resp, body := testsupport.Do(t, "GET", p.base+"/", nil, nil)
 				if resp.StatusCode != 200 {
 					t.Fatalf("GET /: %d %s", resp.StatusCode, body)
 				}
@@ -383,14 +384,14 @@ func TestRRServesOverSocketRelays(t *testing.T) {
 			}
 		}
 
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-p.exited:
-			p.exited <- err // for the cleanup
+		case <-p.Exited():
+			err := p.Err()
 			if err != nil {
-				t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.out.String())
+				t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.Out.String())
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("rr did not exit within 30s of SIGTERM")
@@ -416,7 +417,7 @@ func TestRRRefusesAnUnusableRelayAtStartup(t *testing.T) {
 		t.Fatal(err)
 	}
 	notSocketDir := t.TempDir()
-	writeFile(t, filepath.Join(notSocketDir, "rr.pivot.sock"), "not a socket")
+	testsupport.WriteFile(t, filepath.Join(notSocketDir, "rr.pivot.sock"), "not a socket")
 	for _, tc := range []struct {
 		name, relay string
 		want        []string
@@ -430,18 +431,18 @@ func TestRRRefusesAnUnusableRelayAtStartup(t *testing.T) {
 		{"pivot's socket path taken by a file", "unix://" + filepath.Join(notSocketDir, "rr.sock"), []string{"pivot", "server.relay", "not a socket"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, rpcAddr := freePort(t), freePort(t)
-			p := startRRWithYAML(t, relayYAML(t, tc.relay, repoPath(t, "examples/hello/worker.php"), addr, rpcAddr), addr)
+			addr, rpcAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t)
+			p := startRRWithYAML(t, relayYAML(t, tc.relay, testsupport.RepoPath(t, "examples/hello/worker.php"), addr, rpcAddr), addr)
 			select {
-			case err := <-p.exited:
-				p.exited <- err // for the cleanup
+			case <-p.Exited():
+				err := p.Err()
 				if err == nil {
-					t.Fatalf("rr exited 0\n%s", p.out.String())
+					t.Fatalf("rr exited 0\n%s", p.Out.String())
 				}
 			case <-time.After(20 * time.Second):
-				t.Fatalf("rr with server.relay %q did not fail at startup\n%s", tc.relay, p.out.String())
+				t.Fatalf("rr with server.relay %q did not fail at startup\n%s", tc.relay, p.Out.String())
 			}
-			out := p.out.String()
+			out := p.Out.String()
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("the startup error must mention %q:\n%s", w, out)
@@ -481,7 +482,7 @@ func TestSocketRelayPipelineQueuesBehindBusyWorkers(t *testing.T) {
 func BenchmarkSocketRelayHandler(b *testing.B) {
 	for _, kind := range []string{"tcp", "unix"} {
 		b.Run(kind, func(b *testing.B) {
-			relay := "tcp://" + freePort(b)
+			relay := "tcp://" + testsupport.FreeAddr(b)
 			if kind == "unix" {
 				relay = "unix://" + filepath.Join(b.TempDir(), "rr.sock")
 			}

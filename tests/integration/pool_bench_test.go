@@ -1,21 +1,17 @@
-package pivot
+package integration
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"os/exec"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	sdkpool "github.com/roadrunner-server/sdk/v4/pool"
-	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
 
@@ -28,7 +24,7 @@ func BenchmarkPoolRoundTrip(b *testing.B) {
 	if _, err := exec.LookPath("php"); err != nil {
 		b.Fatalf("php-cli is required (make test installs it): %v", err)
 	}
-	reqCtx := helloRequestContext(b)
+	reqCtx := []byte(helloRequestContext)
 	for _, workers := range []uint64{2, 4} {
 		for _, conns := range []int{8, 50} {
 			b.Run(fmt.Sprintf("w%d_c%d", workers, conns), func(b *testing.B) {
@@ -67,26 +63,22 @@ func (s *helloSink) OnFrame(_, body []byte, kind pool.FrameKind) bool {
 	return true
 }
 
-// helloRequestContext is the context the handler sends for `GET /hello` with wrk's headers.
-func helloRequestContext(b *testing.B) []byte {
-	var req fasthttp.Request
-	raw := "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
-	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
-		b.Fatal(err)
-	}
-	var c fasthttp.RequestCtx
-	c.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
-	ctx, _ := httpfront.AppendRequestContext(nil, &c, nil, false, nil)
-	return ctx
-}
+// helloRequestContext is the http/v4 request context pivot's front writes for
+// `GET /hello HTTP/1.1` with `Host: 127.0.0.1:8080` from 127.0.0.1 (internal/httpfront's
+// TestAppendRequestContextPlainGETBytes keeps the two equal).
+const helloRequestContext = `{"remoteAddr":"127.0.0.1","protocol":"HTTP/1.1","method":"GET",` +
+	`"uri":"http://127.0.0.1:8080/hello","headers":{},"cookies":{},"rawQuery":"","parsed":false,` +
+	`"uploads":null,"attributes":{}}`
 
-// startBenchPool starts the plugin's own pool of hello workers over pipes, as newPool does.
+// startBenchPool starts the plugin's own pool of hello workers over pipes, as the supervisor's
+// newPool does.
 func startBenchPool(b *testing.B, workers uint64) *pool.Pool {
 	b.Helper()
+	worker := testsupport.RepoPath(b, "examples/hello/worker.php")
 	ctx, cancel := context.WithCancel(context.Background())
 	command := func([]string) *exec.Cmd {
-		cmd := exec.Command("php", "examples/hello/worker.php")
-		cmd.Env = append(cmd.Environ(), envMode+"="+modeHTTP)
+		cmd := exec.Command("php", worker)
+		cmd.Env = append(cmd.Environ(), "RR_MODE=http")
 		return cmd
 	}
 	cfg := &sdkpool.Config{NumWorkers: workers, AllocateTimeout: 30 * time.Second, DestroyTimeout: 10 * time.Second}

@@ -1,4 +1,4 @@
-package pivot_test
+package integration
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -168,7 +169,7 @@ func TestExampleRoutes(t *testing.T) {
 			if tc.body != "" {
 				body = strings.NewReader(tc.body)
 			}
-			resp, b := do(t, tc.method, s.base+tc.path, body, tc.header)
+			resp, b := testsupport.Do(t, tc.method, s.base+tc.path, body, tc.header)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d; body %q", resp.StatusCode, tc.status, b)
 			}
@@ -182,7 +183,7 @@ func TestExampleRoutes(t *testing.T) {
 func TestStreamedChunksArriveAsTheyAreWritten(t *testing.T) {
 	s := startStack(t, stackOptions{})
 	start := time.Now()
-	resp, err := client.Get(s.base + "/stream?chunks=3&delay_ms=400") //nolint:noctx
+	resp, err := testsupport.Client.Get(s.base + "/stream?chunks=3&delay_ms=400") //nolint:noctx
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestLargeUploadAndResponse(t *testing.T) {
 	want := hex.EncodeToString(sum[:])
 
 	t.Run("10 MB raw body echoed", func(t *testing.T) {
-		resp, body := do(t, "POST", s.base+"/echo", bytes.NewReader(payload), http.Header{"Content-Type": {"application/octet-stream"}})
+		resp, body := testsupport.Do(t, "POST", s.base+"/echo", bytes.NewReader(payload), http.Header{"Content-Type": {"application/octet-stream"}})
 		if resp.StatusCode != 200 || resp.Header.Get("X-Body-Sha256") != want || !bytes.Equal(body, payload) {
 			t.Fatalf("status %d, sha %s, %d bytes back", resp.StatusCode, resp.Header.Get("X-Body-Sha256"), len(body))
 		}
@@ -235,7 +236,7 @@ func TestLargeUploadAndResponse(t *testing.T) {
 		_, _ = evil.Write([]byte("<?php"))
 		_ = mw.Close()
 
-		resp, body := do(t, "POST", s2.base+"/upload", &buf, http.Header{"Content-Type": {mw.FormDataContentType()}})
+		resp, body := testsupport.Do(t, "POST", s2.base+"/upload", &buf, http.Header{"Content-Type": {mw.FormDataContentType()}})
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
@@ -254,14 +255,14 @@ func TestLargeUploadAndResponse(t *testing.T) {
 		if m["form"].(map[string]any)["title"] != "big" {
 			t.Fatalf("form %v", m["form"])
 		}
-		waitFor(t, 5*time.Second, "upload temp files to be removed", func() bool {
+		testsupport.WaitFor(t, 5*time.Second, "upload temp files to be removed", func() bool {
 			left, _ := filepath.Glob(filepath.Join(dir, "upload*"))
 			return len(left) == 0
 		})
 	})
 
 	t.Run("10 MB response", func(t *testing.T) {
-		resp, body := do(t, "GET", s.base+fmt.Sprintf("/bytes?size=%d", 10<<20), nil, nil)
+		resp, body := testsupport.Do(t, "GET", s.base+fmt.Sprintf("/bytes?size=%d", 10<<20), nil, nil)
 		if resp.StatusCode != 200 || len(body) != 10<<20 || resp.ContentLength != 10<<20 || bytes.Count(body, []byte("x")) != 10<<20 {
 			t.Fatalf("status %d, %d bytes, content-length %d", resp.StatusCode, len(body), resp.ContentLength)
 		}
@@ -284,13 +285,13 @@ func TestRequestTooLargeGets413(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := do(t, "POST", s.base+"/echo", tc.body(), tc.header)
+			resp, body := testsupport.Do(t, "POST", s.base+"/echo", tc.body(), tc.header)
 			if resp.StatusCode != http.StatusRequestEntityTooLarge {
 				t.Fatalf("status %d: %.100s", resp.StatusCode, body)
 			}
 		})
 	}
-	resp, _ := do(t, "POST", s.base+"/echo", strings.NewReader("small"), nil)
+	resp, _ := testsupport.Do(t, "POST", s.base+"/echo", strings.NewReader("small"), nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("a small body after the refusals: %d", resp.StatusCode)
 	}
@@ -300,11 +301,11 @@ func TestRequestTooLargeGets413(t *testing.T) {
 // is the configured one: a head that fits is served, also through a large cookie.
 func TestOversizedHeadGets431(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  max_header_bytes: 4096\n  pool:\n    num_workers: 1\n"})
-	resp, body := do(t, "GET", s.base+"/headers", nil, http.Header{"X-Big": {strings.Repeat("b", 8000)}})
+	resp, body := testsupport.Do(t, "GET", s.base+"/headers", nil, http.Header{"X-Big": {strings.Repeat("b", 8000)}})
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("an 8 KB header with max_header_bytes 4096: status %d: %.100s", resp.StatusCode, body)
 	}
-	resp, body = do(t, "GET", s.base+"/cookies", nil, http.Header{"Cookie": {"big=" + strings.Repeat("c", 3000)}})
+	resp, body = testsupport.Do(t, "GET", s.base+"/cookies", nil, http.Header{"Cookie": {"big=" + strings.Repeat("c", 3000)}})
 	if resp.StatusCode != 200 || !strings.Contains(string(body), strings.Repeat("c", 3000)) {
 		t.Fatalf("a 3 KB cookie under the limit: status %d: %.100s", resp.StatusCode, body)
 	}
@@ -312,7 +313,7 @@ func TestOversizedHeadGets431(t *testing.T) {
 
 func TestConcurrentRequestsUseEveryWorker(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 4\n    allocate_timeout: 20s\n"})
-	waitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
+	testsupport.WaitFor(t, 10*time.Second, "4 workers", func() bool { return len(s.pids()) == 4 })
 	want := map[int64]bool{}
 	for _, pid := range s.pids() {
 		want[pid] = true
@@ -325,7 +326,7 @@ func TestConcurrentRequestsUseEveryWorker(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, body := do(t, "GET", s.base+"/sleep?ms=500", nil, nil)
+			resp, body := testsupport.Do(t, "GET", s.base+"/sleep?ms=500", nil, nil)
 			if resp.StatusCode != 200 {
 				t.Errorf("status %d: %s", resp.StatusCode, body)
 			}
@@ -344,7 +345,7 @@ func TestConcurrentRequestsUseEveryWorker(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				resp, body := do(t, "GET", s.base+"/", nil, nil)
+				resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 				if resp.StatusCode != 200 {
 					t.Errorf("status %d", resp.StatusCode)
 					return
@@ -374,14 +375,14 @@ func TestConcurrentRequestsUseEveryWorker(t *testing.T) {
 func TestWorkerErrorGives500AndTheWorkerStays(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 1\n"})
 	before := s.pids()
-	resp, body := do(t, "GET", s.base+"/error", nil, nil)
+	resp, body := testsupport.Do(t, "GET", s.base+"/error", nil, nil)
 	if resp.StatusCode != 500 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	if strings.Contains(string(body), "boom") {
 		t.Fatalf("the application's error text leaked to the client: %s", body)
 	}
-	resp, _ = do(t, "GET", s.base+"/", nil, nil)
+	resp, _ = testsupport.Do(t, "GET", s.base+"/", nil, nil)
 	if resp.StatusCode != 200 || fmt.Sprint(s.pids()) != fmt.Sprint(before) {
 		t.Fatalf("after an application error: status %d, pids %v -> %v", resp.StatusCode, before, s.pids())
 	}
@@ -395,16 +396,16 @@ func TestBrokenWorkerGives502AndIsReplaced(t *testing.T) {
 			s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 1\n    allocate_timeout: 20s\n"})
 			before := s.pids()
 			start := time.Now()
-			resp, body := do(t, "GET", s.base+path, nil, nil)
+			resp, body := testsupport.Do(t, "GET", s.base+path, nil, nil)
 			if resp.StatusCode != http.StatusBadGateway {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 			t.Logf("%s answered 502 in %s", path, time.Since(start))
-			waitFor(t, 10*time.Second, "a replacement worker", func() bool {
+			testsupport.WaitFor(t, 10*time.Second, "a replacement worker", func() bool {
 				now := s.pids()
 				return len(now) == 1 && now[0] != before[0]
 			})
-			resp, _ = do(t, "GET", s.base+"/", nil, nil)
+			resp, _ = testsupport.Do(t, "GET", s.base+"/", nil, nil)
 			if resp.StatusCode != 200 {
 				t.Fatalf("the replacement worker answered %d", resp.StatusCode)
 			}
@@ -414,12 +415,12 @@ func TestBrokenWorkerGives502AndIsReplaced(t *testing.T) {
 
 func TestKilledWorkerIsReplaced(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 2\n    allocate_timeout: 20s\n"})
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
+	testsupport.WaitFor(t, 10*time.Second, "2 workers", func() bool { return len(s.pids()) == 2 })
 	before := s.pids()
 	if err := syscall.Kill(int(before[0]), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the killed worker to be replaced", func() bool {
+	testsupport.WaitFor(t, 10*time.Second, "the killed worker to be replaced", func() bool {
 		now := s.pids()
 		if len(now) != 2 {
 			return false
@@ -432,7 +433,7 @@ func TestKilledWorkerIsReplaced(t *testing.T) {
 		return true
 	})
 	for i := 0; i < 20; i++ {
-		if resp, _ := do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
+		if resp, _ := testsupport.Do(t, "GET", s.base+"/", nil, nil); resp.StatusCode != 200 {
 			t.Fatalf("request %d after the kill: %d", i, resp.StatusCode)
 		}
 	}
@@ -443,11 +444,11 @@ func TestNoFreeWorkerGives503Quickly(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		do(t, "GET", s.base+"/sleep?ms=2000", nil, nil)
+		testsupport.Do(t, "GET", s.base+"/sleep?ms=2000", nil, nil)
 	}()
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
-	resp, body := do(t, "GET", s.base+"/", nil, nil)
+	resp, body := testsupport.Do(t, "GET", s.base+"/", nil, nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("status %d headers %v: %s", resp.StatusCode, resp.Header, body)
 	}
@@ -459,7 +460,7 @@ func TestNoFreeWorkerGives503Quickly(t *testing.T) {
 
 func TestInformerResetterStatusAndMetrics(t *testing.T) {
 	s := startStack(t, stackOptions{pivot: "  pool:\n    num_workers: 3\n"})
-	waitFor(t, 10*time.Second, "3 workers", func() bool { return len(s.pids()) == 3 })
+	testsupport.WaitFor(t, 10*time.Second, "3 workers", func() bool { return len(s.pids()) == 3 })
 	c := s.rpcClient()
 
 	var list []string
@@ -503,19 +504,19 @@ func TestInformerResetterStatusAndMetrics(t *testing.T) {
 	if err := c.Call("informer.AddWorker", "pivot", &ok); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "4 workers after AddWorker", func() bool { return len(s.pids()) == 4 })
+	testsupport.WaitFor(t, 10*time.Second, "4 workers after AddWorker", func() bool { return len(s.pids()) == 4 })
 
-	resp, body := do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
+	resp, body := testsupport.Do(t, "GET", s.health+"/health?plugin=pivot", nil, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "plugin: pivot, status: 200") {
 		t.Fatalf("/health: %d %s", resp.StatusCode, body)
 	}
-	resp, body = do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil)
+	resp, body = testsupport.Do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("/ready: %d %s", resp.StatusCode, body)
 	}
 
-	do(t, "GET", s.base+"/status/418", nil, nil)
-	_, body = do(t, "GET", s.metrics+"/metrics", nil, nil)
+	testsupport.Do(t, "GET", s.base+"/status/418", nil, nil)
+	_, body = testsupport.Do(t, "GET", s.metrics+"/metrics", nil, nil)
 	for _, want := range []string{`rr_pivot_requests_total{status="418"} 1`, "rr_pivot_total_workers 4", "rr_pivot_workers_memory_bytes"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)

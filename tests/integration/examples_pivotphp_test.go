@@ -1,8 +1,9 @@
-package pivot_test
+package integration
 
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,11 +19,11 @@ import (
 func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
 	autoload := requirePivotPHPCore(t, "to serve examples/pivotphp under RoadRunner and a web SAPI")
 	rr := startStack(t, stackOptions{
-		worker: repoPath(t, "examples/pivotphp/worker.php"),
+		worker: testsupport.RepoPath(t, "examples/pivotphp/worker.php"),
 		pivot:  adapterPool,
 		env:    map[string]string{"PIVOTPHP_AUTOLOAD": autoload},
 	})
-	classic := startPHPServer(t, repoPath(t, "examples/pivotphp/public/index.php"), autoload)
+	classic := startPHPServer(t, testsupport.RepoPath(t, "examples/pivotphp/public/index.php"), autoload)
 
 	cases := []struct {
 		name, method, path, body string
@@ -83,7 +84,7 @@ func TestPivotPHPExampleSameAppUnderRoadRunnerAndAWebSAPI(t *testing.T) {
 // startPHPServer runs `php -S` with script as the router for every path; it returns the base URL.
 func startPHPServer(t *testing.T, script, autoload string) string {
 	t.Helper()
-	addr := freePort(t)
+	addr := testsupport.FreeAddr(t)
 	cmd := exec.Command("php", "-S", addr, script)
 	cmd.Env = append(os.Environ(), "PIVOTPHP_AUTOLOAD="+autoload)
 	if err := cmd.Start(); err != nil {
@@ -94,7 +95,7 @@ func startPHPServer(t *testing.T, script, autoload string) string {
 		_ = cmd.Wait()
 	})
 	base := "http://" + addr
-	waitFor(t, 10*time.Second, "php -S "+addr, func() bool {
+	testsupport.WaitFor(t, 10*time.Second, "php -S "+addr, func() bool {
 		resp, err := http.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()

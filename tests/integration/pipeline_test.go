@@ -1,8 +1,9 @@
-package pivot_test
+package integration
 
 import (
 	"bytes"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 // pivotCounter reads one of the plugin's counters from the metrics plugin.
 func pivotCounter(t *testing.T, s *stack, name string) int {
 	t.Helper()
-	_, body := do(t, "GET", s.metrics+"/metrics", nil, nil)
+	_, body := testsupport.Do(t, "GET", s.metrics+"/metrics", nil, nil)
 	m := regexp.MustCompile(`(?m)^` + name + ` (\d+)`).FindSubmatch(body)
 	if m == nil {
 		t.Fatalf("/metrics lacks %s", name)
@@ -80,7 +81,7 @@ func wait(t *testing.T, ch <-chan answer, what string) answer {
 func runningOnTheOnlyWorker(t *testing.T, s *stack, url string) (front <-chan answer, pid int64) {
 	t.Helper()
 	front = goGet(url)
-	waitFor(t, 10*time.Second, "the worker to run the request in front", func() bool {
+	testsupport.WaitFor(t, 10*time.Second, "the worker to run the request in front", func() bool {
 		ws := s.pivot.Workers()
 		if len(ws) == 1 && ws[0].Status == fsm.StateWorking {
 			pid = ws[0].Pid
@@ -200,7 +201,7 @@ func TestPipelineQueuesARequestBehindABusyWorker(t *testing.T) {
 				t.Fatalf("rr_pivot_pipelined_requests_total = %d, want %d", n, want)
 			}
 			// the worker (or its replacement) serves on, with its slot free again
-			if resp, body := do(t, "GET", s.base+"/pid", nil, nil); resp.StatusCode != 200 {
+			if resp, body := testsupport.Do(t, "GET", s.base+"/pid", nil, nil); resp.StatusCode != 200 {
 				t.Fatalf("afterwards: %d %s", resp.StatusCode, body)
 			}
 		})

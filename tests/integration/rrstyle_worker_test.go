@@ -1,10 +1,11 @@
-package pivot_test
+package integration
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"io"
 	"math/rand"
 	"net"
@@ -27,7 +28,7 @@ import (
 
 func rrStyleStack(t *testing.T, pivotYAML string) *stack {
 	t.Helper()
-	return startStack(t, stackOptions{worker: repoPath(t, "testdata/rr-style-worker.php"), pivot: pivotYAML})
+	return startStack(t, stackOptions{worker: testsupport.RepoPath(t, "tests/integration/testdata/rr-style-worker.php"), pivot: pivotYAML})
 }
 
 // expectedRecords is what /stream?seed=S&size=N must return: 16-byte records
@@ -84,7 +85,7 @@ func streamLoad(t *testing.T, base string, clients, total int, maxDuration time.
 				}
 				seed := int(i)
 				url := base + "/stream?size=" + strconv.Itoa(size) + "&chunk=" + strconv.Itoa(chunk) + "&seed=" + strconv.Itoa(seed)
-				resp, err := client.Get(url) //nolint:noctx
+				resp, err := testsupport.Client.Get(url) //nolint:noctx
 				if err != nil {
 					res.fail("GET %s: %v", url, err)
 					continue
@@ -149,7 +150,7 @@ func TestPipelineNeverQueuesBehindAWorkerThatDropsFrames(t *testing.T) {
 	}
 	// every worker still answers
 	for i := 0; i < 8; i++ {
-		resp, err := client.Get(s.base + "/hello") //nolint:noctx
+		resp, err := testsupport.Client.Get(s.base + "/hello") //nolint:noctx
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +253,7 @@ func TestInterimResponsesOnRawConnections(t *testing.T) {
 func TestInformationalFinalStatusIsABadGateway(t *testing.T) {
 	s := rrStyleStack(t, "")
 	for _, status := range []int{100, 101, 102, 103, 199} {
-		resp, err := client.Get(s.base + "/interim-final?status=" + strconv.Itoa(status)) //nolint:noctx
+		resp, err := testsupport.Client.Get(s.base + "/interim-final?status=" + strconv.Itoa(status)) //nolint:noctx
 		if err != nil {
 			t.Fatalf("status %d: %v", status, err)
 		}
@@ -262,7 +263,7 @@ func TestInformationalFinalStatusIsABadGateway(t *testing.T) {
 			t.Fatalf("worker status %d as final: got %d %q, want 502", status, resp.StatusCode, body)
 		}
 		// the same keep-alive connection answers the next request in step
-		resp, err = client.Get(s.base + "/hello") //nolint:noctx
+		resp, err = testsupport.Client.Get(s.base + "/hello") //nolint:noctx
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +281,7 @@ func TestWorkerThatLosesARequestIsReplaced(t *testing.T) {
 	s := rrStyleStack(t, "  pool:\n    num_workers: 1\n    allocate_timeout: 10s\n")
 	before := getText(t, s.base+"/pid")
 	start := time.Now()
-	resp, err := client.Get(s.base + "/drop") //nolint:noctx
+	resp, err := testsupport.Client.Get(s.base + "/drop") //nolint:noctx
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestWorkerThatLosesARequestIsReplaced(t *testing.T) {
 
 func getText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := client.Get(url) //nolint:noctx
+	resp, err := testsupport.Client.Get(url) //nolint:noctx
 	if err != nil {
 		t.Fatal(err)
 	}

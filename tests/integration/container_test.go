@@ -1,15 +1,13 @@
-package pivot_test
+package integration
 
 import (
 	"fmt"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/rpc"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,37 +58,11 @@ type stackOptions struct {
 	relay string
 }
 
-func requirePHP(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("php"); err != nil {
-		t.Fatalf("php-cli is required for the integration tests (make test installs it): %v", err)
-	}
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
-}
-
-func repoPath(t testing.TB, rel string) string {
-	t.Helper()
-	p, err := filepath.Abs(rel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // stackConfig renders a full .rr.yaml for the container.
 func stackConfig(t testing.TB, o stackOptions, addr, rpcAddr, statusAddr, metricsAddr string) string {
 	worker := o.worker
 	if worker == "" {
-		worker = repoPath(t, "examples/hello/worker.php")
+		worker = testsupport.RepoPath(t, "examples/hello/worker.php")
 	}
 	pivotBody := o.pivot
 	if pivotBody == "" {
@@ -128,8 +100,8 @@ func startStack(t *testing.T, o stackOptions) *stack { return startStackB(t, o) 
 // startStackB starts the stack for tests and benchmarks.
 func startStackB(t testing.TB, o stackOptions) *stack {
 	t.Helper()
-	requirePHP(t)
-	addr, rpcAddr, statusAddr, metricsAddr := freePort(t), freePort(t), freePort(t), freePort(t)
+	testsupport.RequirePHP(t)
+	addr, rpcAddr, statusAddr, metricsAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t), testsupport.FreeAddr(t), testsupport.FreeAddr(t)
 	s := &stack{t: t, pivot: &pivot.Plugin{}, base: "http://" + addr, rpcAddr: rpcAddr,
 		health: "http://" + statusAddr, metrics: "http://" + metricsAddr}
 
@@ -156,7 +128,7 @@ func startStackB(t testing.TB, o stackOptions) *stack {
 	if !o.noPivot {
 		s.waitHTTP(s.base + "/")
 		if !o.noWait {
-			waitFor(t, 20*time.Second, "pivot workers to be ready", func() bool {
+			testsupport.WaitFor(t, 20*time.Second, "pivot workers to be ready", func() bool {
 				st, err := s.pivot.Ready()
 				return err == nil && st != nil && st.Code == http.StatusOK
 			})
@@ -214,47 +186,4 @@ func (s *stack) pids() []int64 {
 		out = append(out, w.Pid)
 	}
 	return out
-}
-
-// waitFor polls cond every 50 ms for up to timeout.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", timeout, what)
-}
-
-var client = &http.Client{Timeout: 60 * time.Second}
-
-func do(t testing.TB, method, url string, body io.Reader, header http.Header) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body) //nolint:noctx
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return resp, b
-}
-
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,13 +1,8 @@
-package pivot_test
+package integration
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"syscall"
 	"testing"
 	"time"
@@ -16,55 +11,16 @@ import (
 // Tests that drive the built ./rr binary as a process: signals and CLI commands reach the real
 // distribution, exactly as an operator's would.
 
-var (
-	rrOnce sync.Once
-	rrBin  string
-	rrErr  error
-	rrDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if rrDir != "" {
-		_ = os.RemoveAll(rrDir)
-	}
-	os.Exit(code)
-}
-
-// buildRR builds cmd/rr once per test binary.
-func buildRR(t testing.TB) string {
-	t.Helper()
-	rrOnce.Do(func() {
-		rrDir, rrErr = os.MkdirTemp("", "pivot-rr-")
-		if rrErr != nil {
-			return
-		}
-		rrBin = filepath.Join(rrDir, "rr")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", rrBin, "./cmd/rr").CombinedOutput()
-		if err != nil {
-			rrErr = fmt.Errorf("go build ./cmd/rr: %v\n%s", err, out)
-		}
-	})
-	if rrErr != nil {
-		t.Fatal(rrErr)
-	}
-	return rrBin
-}
-
+// rrProcess is a real `rr serve` (testsupport.RR) with pivot on base.
 type rrProcess struct {
-	cmd    *exec.Cmd
-	cfg    string
-	base   string
-	out    *bytes.Buffer
-	exited chan error
+	*testsupport.RR
+	base string
 }
 
 // startRR writes a .rr.yaml for the lifecycle worker and runs `rr serve` on it.
 func startRR(t *testing.T, ls *lifecycleScript, pivotYAML string) *rrProcess {
 	t.Helper()
-	addr, rpcAddr := freePort(t), freePort(t)
+	addr, rpcAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t)
 	yaml := fmt.Sprintf(`version: "3"
 rpc:
   listen: tcp://%s
@@ -79,57 +35,24 @@ pivot:
   address: %s
 %s`, rpcAddr, ls.path, ls.dieFlag, addr, pivotYAML)
 	p := startRRWithYAML(t, yaml, addr)
-	waitFor(t, 30*time.Second, "rr serve to answer", func() bool {
-		select {
-		case err := <-p.exited:
-			t.Fatalf("rr serve exited: %v\n%s", err, p.out.String())
-		default:
-		}
-		resp, err := client.Get(p.base + "/") //nolint:noctx
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	p.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(p.base+"/", 200))
 	return p
 }
 
-// startRRWithYAML runs the real rr binary on a full .rr.yaml; the HTTP base is returned.
+// startRRWithYAML runs the real rr binary on a full .rr.yaml; pivot listens on addr.
 func startRRWithYAML(t *testing.T, yaml string, addr string) *rrProcess {
 	t.Helper()
-	requirePHP(t)
-	bin := buildRR(t)
-	cfg := filepath.Join(t.TempDir(), ".rr.yaml")
-	writeFile(t, cfg, yaml)
-	out := &bytes.Buffer{}
-	cmd := exec.Command(bin, "serve", "-c", cfg)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &rrProcess{cmd: cmd, cfg: cfg, base: "http://" + addr, out: out, exited: make(chan error, 1)}
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		select {
-		case <-p.exited:
-		case <-time.After(5 * time.Second):
-		}
-		if t.Failed() {
-			t.Logf("rr output:\n%s", out.String())
-		}
-	})
-	return p
+	return &rrProcess{RR: testsupport.StartRR(t, yaml, testsupport.RROptions{StopTimeout: 5 * time.Second}), base: "http://" + addr}
 }
 
+// run runs an rr subcommand against the process's config; a failure fails the test.
 func (p *rrProcess) run(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(rrBin, append(args, "-c", p.cfg)...).CombinedOutput()
+	out, err := p.CLI(time.Minute, args...)
 	if err != nil {
 		t.Fatalf("rr %v: %v\n%s", args, err, out)
 	}
-	return string(out)
+	return out
 }
 
 func TestSIGTERMDrainsEveryAcceptedRequest(t *testing.T) {
@@ -140,16 +63,17 @@ func TestSIGTERMDrainsEveryAcceptedRequest(t *testing.T) {
 	finish := startLoad(t, loadOptions{url: p.base + "/sleep?ms=150", concurrency: 16, maxRequests: 50_000, maxDuration: 40 * time.Second})
 	time.Sleep(1500 * time.Millisecond)
 	sent := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p.exited:
+	case <-p.Exited():
+		err := p.Err()
 		if err != nil {
-			t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.out.String())
+			t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.Out.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("rr did not exit within 30s of SIGTERM\n%s", p.out.String())
+		t.Fatalf("rr did not exit within 30s of SIGTERM\n%s", p.Out.String())
 	}
 	exitAfter := time.Since(sent)
 	res := finish()
