@@ -13,18 +13,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 )
 
 const (
@@ -34,90 +33,17 @@ const (
 	// pivot's read_header_timeout in every config the suite writes. Stock's http plugin has
 	// no such setting: http/v4 v4.5.3 hard-codes ReadHeaderTimeout (and ReadTimeout) to 5 min.
 	readHeaderTimeout = 2 * time.Second
-
-	// envBinary names the rr binary to test (default: ./rr at the repository root).
-	envBinary = "CONFORMANCE_RR"
 )
 
 var servers = []string{serverPivot, serverStock}
 
-var (
-	repoRoot string
-
-	staleOnce sync.Once
-
-	mainOnce sync.Once
-	mainRR   *rrInstance
-	mainErr  error
-
-	// every rr the suite started, stopped at the end even when a test panics
-	startedMu sync.Mutex
-	started   []*rrInstance
-)
-
+// TestMain prints the summary table after the tests. The binary under test is
+// testsupport.RRBinary's: $PIVOT_RR_BIN, else ./rr at the repository root when no Go source
+// changed after it was built, else ./cmd/rr built once (and removed at the end).
 func TestMain(m *testing.M) {
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	repoRoot = filepath.Dir(filepath.Dir(wd)) // tests/conformance -> repository root
-	code := m.Run()
-	startedMu.Lock()
-	for _, r := range started {
-		r.stop()
-		if code != 0 {
-			r.dumpLog(os.Stdout)
-		}
-		_ = os.RemoveAll(r.dir)
-	}
-	startedMu.Unlock()
+	code := testsupport.Run(m)
 	printSummary(os.Stdout)
 	os.Exit(code)
-}
-
-// rrBinary is the binary under test: $CONFORMANCE_RR or ./rr at the repository root.
-func rrBinary() (string, error) {
-	if p := os.Getenv(envBinary); p != "" {
-		return filepath.Abs(p)
-	}
-	p := filepath.Join(repoRoot, "rr")
-	st, err := os.Stat(p)
-	if err != nil {
-		return "", fmt.Errorf("%s is missing: build it first with `make build` (or `go build -o rr ./cmd/rr` "+
-			"at the repository root, ~2 min), or set %s to an rr binary", p, envBinary)
-	}
-	staleOnce.Do(func() {
-		if newer := newerSource(st.ModTime()); newer != "" {
-			fmt.Fprintf(os.Stderr, "conformance: warning: %s is older than %s: the suite tests the binary, "+
-				"not the sources (run `make build`)\n", p, newer)
-		}
-	})
-	return p, nil
-}
-
-// newerSource names a Go source of the binary changed after t ("" when none).
-func newerSource(t time.Time) string {
-	found := ""
-	_ = filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || found != "" {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(repoRoot, p)
-		if d.IsDir() {
-			if rel == "php" || rel == "tests" || rel == "bench" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			if info, err := d.Info(); err == nil && info.ModTime().After(t) {
-				found = rel
-			}
-		}
-		return nil
-	})
-	return found
 }
 
 // rrOptions shape the one config: both servers, always.
@@ -127,94 +53,33 @@ type rrOptions struct {
 	workers        int
 }
 
-// rrInstance is one `rr serve` holding both `pivot:` and stock `http:`.
+// rrInstance is one `rr serve` (testsupport.RR) holding both `pivot:` and stock `http:`.
 type rrInstance struct {
-	name    string
-	dir     string
-	cfgPath string
-	logPath string
-	phpLog  string
-	addr    map[string]string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
-	stopped sync.Once
+	*testsupport.RR
+	name   string
+	phpLog string
+	addr   map[string]string
 }
 
-// mainInstance is the rr the probe tables share (started once).
-func mainInstance(t *testing.T) *rrInstance {
-	t.Helper()
-	mainOnce.Do(func() { mainRR, mainErr = startRR("main", rrOptions{}) })
-	if mainErr != nil {
-		t.Fatal(mainErr)
-	}
-	if !mainRR.alive() {
-		t.Fatalf("rr (main) has exited: %v", mainRR.waitErr)
-	}
-	return mainRR
-}
-
-// startInstance starts a dedicated rr for one test and stops it when the test ends.
+// startInstance starts a dedicated rr for one test (the probe table's "main", each memory probe
+// its own, ...) and returns when both servers answer; it is stopped when the test ends, and its
+// config and output are logged if the test failed.
 func startInstance(t *testing.T, name string, o rrOptions) *rrInstance {
 	t.Helper()
-	r, err := startRR(name, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		r.stop()
-		if t.Failed() {
-			var b strings.Builder
-			r.dumpLog(&b)
-			t.Log(b.String())
-		}
-	})
-	return r
-}
-
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// startRR writes the one config (pivot and stock http on two free 127.0.0.1 ports, the same
-// worker for both) and runs `rr serve` on it until both servers answer.
-func startRR(name string, o rrOptions) (*rrInstance, error) {
-	bin, err := rrBinary()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := exec.LookPath("php"); err != nil {
-		return nil, errors.New("php is not in PATH (apt-get install php-cli)")
-	}
 	if o.workers == 0 {
 		o.workers = 4
 	}
-	dir, err := os.MkdirTemp("", "rr-conformance-"+name+"-")
-	if err != nil {
-		return nil, err
-	}
 	r := &rrInstance{
-		name:    name,
-		dir:     dir,
-		cfgPath: filepath.Join(dir, ".rr.yaml"),
-		logPath: filepath.Join(dir, "rr.log"),
-		phpLog:  filepath.Join(dir, "php.log"),
-		addr:    map[string]string{},
-		exited:  make(chan struct{}),
+		name:   name,
+		phpLog: filepath.Join(t.TempDir(), "php.log"),
+		addr:   map[string]string{},
 	}
 	for _, s := range servers {
-		if r.addr[s], err = freePort(); err != nil {
-			return nil, err
-		}
+		r.addr[s] = testsupport.FreeAddr(t)
 	}
-	worker := filepath.Join(repoRoot, "tests", "conformance", "testdata", "worker.php")
+	worker := testsupport.RepoPath(t, "tests/conformance/testdata/worker.php")
 	if strings.ContainsAny(worker, " \t") {
-		return nil, fmt.Errorf("the worker path %q holds a space: RoadRunner splits commands on spaces", worker)
+		t.Fatalf("the worker path %q holds a space: RoadRunner splits commands on spaces", worker)
 	}
 	pool := func(server string) string {
 		return fmt.Sprintf("  pool:\n    command: %s\n    num_workers: %d\n    max_jobs: 0\n"+
@@ -233,98 +98,32 @@ func startRR(name string, o rrOptions) (*rrInstance, error) {
 	c.WriteString(pool(serverPivot))
 	fmt.Fprintf(&c, "http:\n  address: %s\n  max_request_size: 100\n", r.addr[serverStock])
 	c.WriteString(pool(serverStock))
-	if err := os.WriteFile(r.cfgPath, []byte(c.String()), 0o644); err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(r.logPath)
-	if err != nil {
-		return nil, err
-	}
-	r.cmd = exec.Command(bin, "serve", "-c", r.cfgPath, "-w", repoRoot)
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	r.cmd.Env = rrEnv()
-	// its own process group (the PHP workers join it), killed with the test binary
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		_ = logf.Close()
-		return nil, err
-	}
-	go func() {
-		r.waitErr = r.cmd.Wait()
-		_ = logf.Close()
-		close(r.exited)
-	}()
-	startedMu.Lock()
-	started = append(started, r)
-	startedMu.Unlock()
+	yaml := c.String()
 
-	deadline := time.Now().Add(45 * time.Second)
-	for _, s := range servers {
-		for {
-			if !r.alive() {
-				var b strings.Builder
-				r.dumpLog(&b)
-				return nil, fmt.Errorf("rr (%s) exited during startup: %v\n%s", name, r.waitErr, b.String())
-			}
-			st, err := simpleGet(r.addr[s], "/_/ready", 2*time.Second)
-			if err == nil && st == 200 {
-				break
-			}
-			if time.Now().After(deadline) {
-				r.stop()
-				var b strings.Builder
-				r.dumpLog(&b)
-				return nil, fmt.Errorf("rr (%s): %s on %s did not answer within 45s (last: %d %v)\n%s",
-					name, s, r.addr[s], st, err, b.String())
-			}
-			time.Sleep(100 * time.Millisecond)
+	t.Cleanup(func() { // runs after testsupport's, which logs rr's output
+		if t.Failed() {
+			t.Logf("rr (%s) config:\n%s", name, yaml)
 		}
-	}
-	return r, nil
-}
-
-func (r *rrInstance) alive() bool {
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop ends rr: SIGTERM, then SIGKILL to its whole process group.
-func (r *rrInstance) stop() {
-	r.stopped.Do(func() {
-		pgid := r.cmd.Process.Pid
-		if r.alive() {
-			_ = r.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-r.exited:
-			case <-time.After(10 * time.Second):
-			}
-		}
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-r.exited
 	})
-}
-
-func (r *rrInstance) dumpLog(w io.Writer) {
-	b, err := os.ReadFile(r.logPath)
-	if err != nil {
-		fmt.Fprintf(w, "rr (%s): no log: %v\n", r.name, err)
-		return
-	}
-	const max = 32 << 10
-	if len(b) > max {
-		b = append([]byte("...\n"), b[len(b)-max:]...)
-	}
-	cfg, _ := os.ReadFile(r.cfgPath)
-	fmt.Fprintf(w, "---- rr (%s) config %s:\n%s---- rr (%s) log %s:\n%s\n----\n", r.name, r.cfgPath, cfg, r.name, r.logPath, b)
+	r.RR = testsupport.StartRR(t, yaml, testsupport.RROptions{
+		WorkDir:     testsupport.RepoRoot(t),
+		Env:         []string{"CONFORMANCE_LOG=" + r.phpLog}, // not one from our own environment
+		StopTimeout: 10 * time.Second,
+	})
+	r.WaitReady(t, 45*time.Second, func() (bool, string) {
+		for _, s := range servers {
+			if st, err := simpleGet(r.addr[s], "/_/ready", 2*time.Second); err != nil || st != 200 {
+				return false, fmt.Sprintf("rr (%s): %s on %s: %d %v", name, s, r.addr[s], st, err)
+			}
+		}
+		return true, ""
+	})
+	return r
 }
 
 // rss is rr's resident set (VmRSS) in bytes.
 func (r *rrInstance) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.Cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
@@ -392,19 +191,6 @@ func (r *rrInstance) workerStarts() (map[string][]int, error) {
 		sort.Ints(pids)
 	}
 	return out, nil
-}
-
-// rrEnv is this process's environment without variables that change rr's behaviour.
-func rrEnv() []string {
-	env := []string{"NO_COLOR=1"}
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "RR_") || name == "NOTIFY_SOCKET" || name == "DOTENV_PATH" || name == "CONFORMANCE_LOG" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // simpleGet sends one well-formed GET on a fresh connection and returns its status.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -599,7 +598,7 @@ func ptr(e expect) *expect { return &e }
 // TestProbes runs the probe table against pivot and stock http in one rr, then checks that no
 // PHP worker was disturbed by any of it.
 func TestProbes(t *testing.T) {
-	inst := mainInstance(t)
+	inst := startInstance(t, "main", rrOptions{})
 	before, err := inst.workerStarts()
 	if err != nil {
 		t.Fatal(err)
@@ -635,7 +634,7 @@ func checkWorkers(t *testing.T, inst *rrInstance, before map[string][]int) {
 			}
 		}
 	}
-	if b, err := os.ReadFile(inst.logPath); err == nil && strings.Contains(string(b), "panic") {
+	if strings.Contains(inst.Out.String(), "panic") {
 		t.Errorf("rr logged a panic")
 	}
 	verdict := "PASS"
