@@ -26,7 +26,7 @@ func TestHostileRPC(t *testing.T) {
 	r := startRR(t)
 	for _, tc := range hostileCases() {
 		t.Run(tc.name, func(st *testing.T) {
-			if r.dead() {
+			if !r.Alive() {
 				r = startRR(t)
 			}
 			defer func() {
@@ -285,7 +285,7 @@ func hostileCases() []hostileCase {
 		for _, p := range []map[string]string{
 			{}, {"driver": "nope", "name": "x"}, {"driver": "memory"}, {"driver": "memory", "name": "m1", "prefetch": "x"},
 			{"driver": "memory", "name": "m2", "prefetch": "-1", "priority": "x"}, {"driver": "memory", "queue": "m3"},
-			{"driver": "boltdb", "name": "b1", "file": r.dir + "/declared.db"},
+			{"driver": "boltdb", "name": "b1", "file": r.Dir + "/declared.db"},
 		} {
 			_ = c.Call("jobs.Declare", &jobsv1.DeclareRequest{Pipeline: p}, &jobsv1.Empty{})
 		}
@@ -421,7 +421,7 @@ func waitHTTP(t *testing.T, r *rrProc) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for r.httpOK() != nil {
-		if r.dead() || time.Now().After(deadline) {
+		if !r.Alive() || time.Now().After(deadline) {
 			return // checkAlive reports it
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -58,7 +58,7 @@ func phpSet(t *testing.T, r *rrProc, key string, ttl int) string {
 
 func (r *rrProc) crashIfDead() string {
 	time.Sleep(100 * time.Millisecond)
-	if r.dead() {
+	if !r.Alive() {
 		return r.crash()
 	}
 	return "running"

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -11,123 +9,38 @@ import (
 	"net/http"
 	"net/rpc"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	kvv1 "github.com/roadrunner-server/api/v4/build/kv/v1"
 	goridgeRpc "github.com/roadrunner-server/goridge/v3/pkg/rpc"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// TestMain removes the rr that testsupport built for the suite, if it built one.
+func TestMain(m *testing.M) { testsupport.Main(m) }
 
-// rrBinary is $PIVOT_RR_BIN, or ./cmd/rr built once per test binary.
-func rrBinary(t testing.TB) string {
-	t.Helper()
-	if bin := os.Getenv("PIVOT_RR_BIN"); bin != "" {
-		return bin
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pivot-e2e-rr-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "rr")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", builtBin, "./cmd/rr")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/rr: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		_ = os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err = os.Stat(filepath.Join(dir, "cmd", "rr")); err != nil {
-		t.Fatalf("not the repository root: %s", dir)
-	}
-	return dir
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
-}
-
-// syncBuffer collects rr's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// rrProc is a running `rr serve` with kv (memory, boltdb), jobs (memory pipeline "mem"
-// consumed, boltdb pipeline "bolt"), metrics, status, informer/resetter and pivot serving
-// testdata/worker.php.
+// rrProc is a running `rr serve` (testsupport.RR) with kv (memory, boltdb), jobs (memory
+// pipeline "mem" consumed, boltdb pipeline "bolt"), metrics, status, informer/resetter and
+// pivot serving testdata/worker.php.
 type rrProc struct {
-	cmd    *exec.Cmd
-	rpc    string // host:port of rpc.listen
-	http   string // pivot's base URL
-	dir    string
-	out    *syncBuffer
-	exited chan struct{}
-	err    error // after exited
+	*testsupport.RR
+	rpc  string // host:port of rpc.listen
+	http string // pivot's base URL
 }
+
+// envOutput names a file that keeps the output of every rr the tests start (e.g. of a -race
+// build).
+const envOutput = "PIVOT_E2E_RR_OUTPUT"
 
 func startRR(t *testing.T) *rrProc {
 	t.Helper()
-	if _, err := exec.LookPath("php"); err != nil {
-		t.Fatalf("php-cli is required: %v", err)
-	}
-	bin := rrBinary(t)
-	dir := t.TempDir()
-	r := &rrProc{rpc: freeAddr(t), dir: dir, out: &syncBuffer{}, exited: make(chan struct{})}
-	httpAddr := freeAddr(t)
+	r := &rrProc{rpc: testsupport.FreeAddr(t)}
+	httpAddr := testsupport.FreeAddr(t)
 	r.http = "http://" + httpAddr
-	cfg := filepath.Join(dir, ".rr.yaml")
+	dbDir := t.TempDir()
 	worker, err := filepath.Abs("testdata/worker.php")
 	if err != nil {
 		t.Fatal(err)
@@ -178,79 +91,45 @@ kv:
     config:
       file: %s
       interval: 1
-`, r.rpc, worker, freeAddr(t), freeAddr(t), httpAddr, filepath.Join(dir, "jobs.db"), filepath.Join(dir, "kv.db"))
-	if err = os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, r.rpc, worker, testsupport.FreeAddr(t), testsupport.FreeAddr(t), httpAddr, filepath.Join(dbDir, "jobs.db"), filepath.Join(dbDir, "kv.db"))
 
-	r.cmd = exec.Command(bin, "serve", "-c", cfg)
-	r.cmd.Dir = dir
-	var out io.Writer = r.out
-	if path := os.Getenv("PIVOT_E2E_RR_OUTPUT"); path != "" { // keep every rr's output (e.g. of a -race build)
+	var o testsupport.RROptions
+	if path := os.Getenv(envOutput); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = f.Close() })
-		out = io.MultiWriter(r.out, f)
+		t.Cleanup(func() { _ = f.Close() }) // after rr has stopped (cleanups run last-in first-out)
+		o.Output = f
 	}
-	r.cmd.Stdout, r.cmd.Stderr = out, out
-	if err = r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		r.err = r.cmd.Wait()
-		close(r.exited)
-	}()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Signal(syscall.SIGKILL)
-		select {
-		case <-r.exited:
-		case <-time.After(5 * time.Second):
+	r.RR = testsupport.StartRR(t, yaml, o)
+	r.WaitReady(t, 30*time.Second, func() (bool, string) {
+		if err := r.httpOK(); err != nil {
+			return false, err.Error()
 		}
+		if _, err := r.version(); err != nil {
+			return false, "rpc.Version: " + err.Error()
+		}
+		return true, ""
 	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if r.dead() {
-			t.Fatalf("rr serve exited at start: %v\n%s", r.err, r.out.String())
-		}
-		if r.httpOK() == nil {
-			if _, err = r.version(); err == nil {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rr did not come up in 30 s\n%s", r.out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (r *rrProc) dead() bool {
-	select {
-	case <-r.exited:
-		return true
-	default:
-		return false
-	}
+	return r
 }
 
 // crash describes how rr died: the panic and the first lines of its stack.
 func (r *rrProc) crash() string {
-	out := r.out.String()
+	out := r.Out.String()
 	i := strings.Index(out, "panic: ")
 	if j := strings.Index(out, "fatal error: "); i < 0 || (j >= 0 && j < i) {
 		i = j
 	}
 	if i < 0 {
-		return fmt.Sprintf("rr exited (%v), no panic in its output:\n%s", r.err, out)
+		return fmt.Sprintf("rr exited (%v), no panic in its output:\n%s", r.Err(), out)
 	}
 	lines := strings.SplitN(out[i:], "\n", 12)
 	if len(lines) > 11 {
 		lines = lines[:11]
 	}
-	return fmt.Sprintf("rr exited (%v):\n%s", r.err, strings.Join(lines, "\n"))
+	return fmt.Sprintf("rr exited (%v):\n%s", r.Err(), strings.Join(lines, "\n"))
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
@@ -304,11 +183,11 @@ func (r *rrProc) version() (string, error) {
 // pivot answers HTTP. It returns what is wrong (and how rr died, if it did).
 func (r *rrProc) checkAlive() error {
 	time.Sleep(150 * time.Millisecond) // a panic in a goroutine the request started
-	if r.dead() {
+	if !r.Alive() {
 		return fmt.Errorf("rr died: %s", r.crash())
 	}
 	if v, err := r.version(); err != nil || v == "" {
-		if r.dead() {
+		if !r.Alive() {
 			return fmt.Errorf("rr died: %s", r.crash())
 		}
 		return fmt.Errorf("rpc.Version after the request: %q, %v", v, err)

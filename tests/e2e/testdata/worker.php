@@ -1,7 +1,7 @@
 <?php
 
 /**
- * The PHP worker of the hostile-RPC tests (plugins/e2e): one script for both pools.
+ * The PHP worker of the hostile-RPC tests (tests/e2e): one script for both pools.
  *
  *   RR_MODE=jobs  acknowledges every job (an empty response body is an ack)
  *   otherwise     pivot's HTTP worker: every request gets 200 "ok"
