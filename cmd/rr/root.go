@@ -73,6 +73,7 @@ func newRootCommand(name string) *cobra.Command {
 		newResetCommand(g),
 		newStopCommand(g),
 		newJobsCommand(g),
+		newConfigCommand(g),
 	)
 
 	return cmd

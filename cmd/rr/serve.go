@@ -60,8 +60,14 @@ func serve(g *globalFlags) error {
 		defer remove()
 	}
 
+	cfgPath, cleanup, err := configForPlugin(g.cfgFile)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
 	cfg := &configImpl.Plugin{
-		Path:                 g.cfgFile,
+		Path:                 cfgPath,
 		Prefix:               configPrefix,
 		Timeout:              ecfg.GracePeriod,
 		Flags:                g.overrides,
@@ -75,7 +81,8 @@ func serve(g *globalFlags) error {
 	}
 	cont := endure.New(level, opts...)
 
-	if err = cont.RegisterAll(append(plugins(), cfg)...); err != nil {
+	all := plugins()
+	if err = cont.RegisterAll(append(all, newCompatConfig(cfg, all, os.Stdout))...); err != nil {
 		return fmt.Errorf("failed to register the plugins: %w", err)
 	}
 

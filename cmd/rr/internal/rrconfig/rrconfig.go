@@ -9,10 +9,12 @@
 package rrconfig
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,7 +39,7 @@ func Load(path string, overrides []string) (*viper.Viper, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.SetConfigFile(path)
 
-	if err := v.ReadInConfig(); err != nil {
+	if err := readConfig(v, path); err != nil {
 		return nil, fmt.Errorf("failed to read the configuration file %s: %w", path, err)
 	}
 
@@ -53,6 +55,22 @@ func Load(path string, overrides []string) (*viper.Viper, error) {
 	}
 
 	return v, nil
+}
+
+// readConfig reads a YAML file through ReadYAML (RoadRunner 2.x's ${VAR} inside flow
+// collections), any other file type as viper does.
+func readConfig(v *viper.Viper, path string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		data, _, err := ReadYAML(path)
+		if err != nil {
+			return err
+		}
+		v.SetConfigType("yaml")
+		return v.ReadConfig(bytes.NewReader(data))
+	default:
+		return v.ReadInConfig()
+	}
 }
 
 // ExpandEnv substitutes ${VAR}, $VAR and ${VAR:-default} with the config
