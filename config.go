@@ -46,6 +46,10 @@ type Config struct {
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
 	// ShutdownTimeout bounds the graceful drain on stop (in-flight requests finish first).
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// ShutdownDelay is how long pivot keeps serving after a stop signal while /ready already
+	// answers 503, so a load balancer stops sending requests before the drain starts (default
+	// 0: drain at once). The pod's grace period must cover it plus shutdown_timeout.
+	ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
 	// ResetSignal makes SIGUSR2 trigger a zero-downtime reset (default true).
 	ResetSignal *bool `mapstructure:"reset_signal"`
 	// Restart configures crash-loop protection.
@@ -171,6 +175,9 @@ func (c *Config) Valid() error {
 	}
 	if c.Pool.Debug {
 		return fmt.Errorf("pivot.pool.debug is not supported: it spawns a worker per request; remove it and use pivot.pool.max_jobs: 1 for the same effect")
+	}
+	if c.ShutdownDelay < 0 {
+		return fmt.Errorf("pivot.shutdown_delay is %s: use 0 (drain at once) or a positive duration, e.g. 10s", c.ShutdownDelay)
 	}
 	if c.PipelineWindow < 0 {
 		return fmt.Errorf("pivot.pipeline_window is %s: it must be positive (default 1ms); raise it", c.PipelineWindow)

@@ -37,6 +37,7 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"address without a port", "  address: localhost\n", []string{"pivot.address \"localhost\" is not a host:port"}},
 		{"port out of range", "  address: 127.0.0.1:99999\n", []string{"invalid port", "1 to 65535"}},
 		{"wrong type", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: many\n", []string{"pivot: invalid configuration", "num_workers"}},
+		{"negative shutdown delay", "  address: 127.0.0.1:8080\n  shutdown_delay: -1s\n", []string{"pivot.shutdown_delay is -1s", "e.g. 10s"}},
 		{"too many workers", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: 5000\n", []string{"pivot.pool.num_workers", "maximum is 1000"}},
 		{"missing uploads dir", "  address: 127.0.0.1:8080\n  uploads:\n    dir: /nonexistent/pivot\n", []string{"pivot.uploads.dir", "not an existing directory"}},
 		{"header limit too small", "  address: 127.0.0.1:8080\n  max_header_bytes: 16\n", []string{"pivot.max_header_bytes is 16", "in bytes, from 1024"}},

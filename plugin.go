@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
@@ -105,6 +106,10 @@ type Plugin struct {
 	front    *httpfront.Front
 	serving  bool
 	stopping atomic.Bool
+	// leaving: a stop was asked for and pivot.shutdown_delay runs: /ready says 503 while
+	// requests are still served.
+	leaving  atomic.Bool
+	leftOnce sync.Once
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	sigCh    chan os.Signal
@@ -206,10 +211,41 @@ func (p *Plugin) Serve() chan error {
 	return errCh
 }
 
+// ShutdownDelay is pivot.shutdown_delay (0 when the plugin is disabled).
+func (p *Plugin) ShutdownDelay() time.Duration {
+	if p.cfg == nil {
+		return 0
+	}
+	return p.cfg.ShutdownDelay
+}
+
+// LeaveLoadBalancer makes /ready answer 503 at once and keeps serving for pivot.shutdown_delay
+// (or until ctx ends), so load balancers stop sending requests before the drain starts. `rr
+// serve` calls it on the first stop signal, before stopping any plugin, so the status plugin
+// still answers; Stop calls it too (an rr built without our serve command), where it runs
+// only once.
+func (p *Plugin) LeaveLoadBalancer(ctx context.Context) {
+	p.leftOnce.Do(func() {
+		d := p.ShutdownDelay()
+		if d <= 0 {
+			return
+		}
+		p.leaving.Store(true)
+		p.log.Info("leaving the load balancer: /ready answers 503, requests are still served", zap.Duration("shutdown_delay", d))
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	})
+}
+
 // Stop drains: the listener closes, every accepted request finishes (bounded by
 // pivot.shutdown_timeout), then the workers are stopped. Because the plugin owns its pool, no
 // worker is taken away from an in-flight request.
 func (p *Plugin) Stop(ctx context.Context) error {
+	p.LeaveLoadBalancer(ctx)
 	p.stopping.Store(true)
 	p.workers.Drain()
 	p.stopOnce.Do(func() { close(p.stopCh) })

@@ -26,6 +26,9 @@ func (p *Plugin) Ready() (*status.Status, error) {
 	if p.stopping.Load() {
 		return nil, errors.Str("pivot: not ready: draining (shutting down)")
 	}
+	if p.leaving.Load() {
+		return nil, errors.Str("pivot: not ready: leaving the load balancer (pivot.shutdown_delay), still serving")
+	}
 	return p.Status()
 }
 

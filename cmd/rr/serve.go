@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -123,6 +124,7 @@ func serve(g *globalFlags) error {
 		return err
 
 	case <-stop:
+		leaveLoadBalancer(all)
 		fmt.Printf("stop signal received, grace timeout is: %0.f seconds\n", ecfg.GracePeriod.Seconds())
 
 		if err = cont.Stop(); err != nil {
@@ -130,6 +132,17 @@ func serve(g *globalFlags) error {
 		}
 
 		return nil
+	}
+}
+
+// leaveLoadBalancer runs pivot.shutdown_delay before any plugin stops: /ready answers 503 (the
+// status plugin still runs) while pivot keeps serving. A second signal exits at once.
+func leaveLoadBalancer(plugins []any) {
+	for _, p := range plugins {
+		if pv, ok := p.(*pivot.Plugin); ok && pv.ShutdownDelay() > 0 {
+			fmt.Printf("stop signal received: leaving the load balancer for %s (pivot.shutdown_delay)\n", pv.ShutdownDelay())
+			pv.LeaveLoadBalancer(context.Background())
+		}
 	}
 }
 

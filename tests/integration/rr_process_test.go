@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -100,4 +101,67 @@ func TestRRResetUnderLoadFailsNoRequest(t *testing.T) {
 	if res.failed.Load() != 0 || res.refused.Load() != 0 || res.ok.Load() < 100 {
 		t.Fatalf("rr reset under load must fail no request: %s", res)
 	}
+}
+
+// pivot.shutdown_delay: on SIGTERM /ready answers 503 at once while requests are still served
+// for the delay; only then does the drain start and rr exit.
+func TestShutdownDelayLeavesTheLoadBalancerBeforeDraining(t *testing.T) {
+	addr, rpcAddr, statusAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t), testsupport.FreeAddr(t)
+	const delay = 2 * time.Second
+	p := startRRWithYAML(t, fmt.Sprintf(`version: "3"
+rpc:
+  listen: tcp://%s
+server:
+  command: "php %s"
+logs:
+  level: warn
+  mode: production
+status:
+  address: %s
+pivot:
+  address: %s
+  shutdown_delay: %s
+  pool:
+    num_workers: 2
+`, rpcAddr, testsupport.RepoPath(t, "examples/hello/worker.php"), statusAddr, addr, delay), addr)
+	ready := "http://" + statusAddr + "/ready?plugin=pivot"
+	p.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(ready, 200))
+
+	signalled := time.Now()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.WaitFor(t, time.Second, "/ready to answer 503 after SIGTERM", func() bool {
+		resp, body := testsupport.Do(t, "GET", ready, nil, nil)
+		return resp.StatusCode == 503 && strings.Contains(string(body), "leaving the load balancer")
+	})
+	if since := time.Since(signalled); since > 500*time.Millisecond {
+		t.Fatalf("/ready took %s to answer 503", since)
+	}
+	served := 0
+	for time.Since(signalled) < delay-500*time.Millisecond {
+		resp, body := testsupport.Do(t, "GET", p.base+"/hello", nil, nil)
+		if resp.StatusCode != 200 || string(body) != "Hello, World!" {
+			t.Fatalf("during shutdown_delay a request got %d %q", resp.StatusCode, body)
+		}
+		served++
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-p.Exited():
+		t.Fatalf("rr exited %s after SIGTERM, before pivot.shutdown_delay (%s) ended", time.Since(signalled), delay)
+	default:
+	}
+	select {
+	case <-p.Exited():
+		if err := p.Err(); err != nil {
+			t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.Out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("rr did not exit within 30s of the end of the delay\n%s", p.Out.String())
+	}
+	if took := time.Since(signalled); took < delay {
+		t.Fatalf("rr exited %s after SIGTERM: before shutdown_delay (%s)", took, delay)
+	}
+	t.Logf("%d requests served during the %s delay; /ready answered 503 at once", served, delay)
 }
