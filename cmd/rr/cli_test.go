@@ -15,36 +15,26 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/cmd/rr/internal/rpcclient"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"github.com/roadrunner-server/informer/v4"
 )
 
-// The CLI tests build ./cmd/rr once and run the binary for real.
+// The CLI tests build ./cmd/rr once and run the binary for real. They build their own binary,
+// not testsupport.RRBinary's: --version must show the build time they set.
 
 const testBuildTime = "2024-02-29T00:00:00Z"
 
-var (
-	rrBin    string // the rr binary under test
-	repoRoot string
-)
+var rrBin string // the rr binary under test
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-
-		return 1
-	}
-	repoRoot = filepath.Dir(filepath.Dir(wd)) // cmd/rr -> repository root
-
 	dir, err := os.MkdirTemp("", "pivot-rr-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -68,14 +58,14 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
-// testEnv is the environment of every process started by the tests: the
-// current one minus variables that would change rr's behaviour, plus extra.
+// testEnv is the environment of every process started by the tests:
+// testsupport.Env (no variable that would change rr's behaviour) without the
+// tests' own PIVOT_TEST_* variables and any NO_COLOR but its own, plus extra.
 func testEnv(extra ...string) []string {
 	env := []string{"NO_COLOR=1"}
-	for _, kv := range os.Environ() {
+	for _, kv := range testsupport.Env() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "RR_") || strings.HasPrefix(name, "PIVOT_TEST_") ||
-			name == "NOTIFY_SOCKET" || name == "DOTENV_PATH" || name == "NO_COLOR" {
+		if strings.HasPrefix(name, "PIVOT_TEST_") || name == "NO_COLOR" {
 			continue
 		}
 		env = append(env, kv)
@@ -123,31 +113,11 @@ func runRR(t *testing.T, dir string, env []string, args ...string) result {
 	return res
 }
 
-// syncBuffer collects a process' output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-
-	return b.buf.String()
-}
-
 // server is a running `rr serve`.
 type rrServer struct {
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testsupport.SyncBuffer
+	stderr testsupport.SyncBuffer
 	done   chan struct{}
 	err    error // Wait's result, valid after done is closed
 }
@@ -223,26 +193,12 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *rrServe
 	return s
 }
 
-// freePort returns a currently unused TCP port on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
+// writeConfig writes the .rr.yaml that rr finds in dir and returns its path.
 func writeConfig(t *testing.T, dir, content string) string {
 	t.Helper()
 
 	path := filepath.Join(dir, ".rr.yaml")
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testsupport.WriteFile(t, path, content)
 
 	return path
 }
@@ -462,7 +418,7 @@ func TestRPCCommandsWithoutRPCSection(t *testing.T) {
 
 func TestRPCCommandsServerDown(t *testing.T) {
 	dir := t.TempDir()
-	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:%d\n", freePort(t)))
+	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://%s\n", testsupport.FreeAddr(t)))
 
 	for _, args := range [][]string{{"workers"}, {"reset", "http"}, {"jobs", "list"}} {
 		res := runRR(t, dir, nil, args...)
@@ -517,7 +473,8 @@ func TestSplitPipelines(t *testing.T) {
 // config as the server sees it) and the CLI's own RPC address lookup.
 func TestEnvAndOverridesReachServerAndCLI(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	hostPort := testsupport.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(hostPort)
 	writeConfig(t, dir, `version: "3"
 rpc:
   listen: "tcp://127.0.0.1:${PIVOT_TEST_RPC_PORT}"
@@ -532,9 +489,9 @@ custom:
   sibling: kept
 `)
 
-	env := []string{"PIVOT_TEST_RPC_PORT=" + strconv.Itoa(port), "PIVOT_TEST_VALUE=hello-from-env"}
+	env := []string{"PIVOT_TEST_RPC_PORT=" + port, "PIVOT_TEST_VALUE=hello-from-env"}
 	s := startServe(t, dir, env, "-o", "custom.overridden=from-cli", "-o", "custom.added=${PIVOT_TEST_VALUE}!")
-	addr := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	addr := "tcp://" + hostPort
 	waitRPC(t, s, addr)
 
 	var raw []byte
@@ -573,14 +530,14 @@ custom:
 		t.Errorf("workers without the env var should fail to connect: %s", res)
 	}
 	// ...and an -o override (env-expanded as well) replaces it.
-	if res := runRR(t, dir, nil, "-o", fmt.Sprintf("rpc.listen=tcp://127.0.0.1:%d", port), "workers"); res.code != 0 {
+	if res := runRR(t, dir, nil, "-o", "rpc.listen="+addr, "workers"); res.code != 0 {
 		t.Errorf("workers with -o rpc.listen: %s", res)
 	}
-	if res := runRR(t, dir, []string{"PIVOT_TEST_OTHER=" + strconv.Itoa(port)}, "-o", "rpc.listen=tcp://127.0.0.1:${PIVOT_TEST_OTHER}", "workers"); res.code != 0 {
+	if res := runRR(t, dir, []string{"PIVOT_TEST_OTHER=" + port}, "-o", "rpc.listen=tcp://127.0.0.1:${PIVOT_TEST_OTHER}", "workers"); res.code != 0 {
 		t.Errorf("workers with an env-expanded -o rpc.listen: %s", res)
 	}
 	// RR_ prefixed variables override keys too, as in the config plugin.
-	if res := runRR(t, dir, []string{fmt.Sprintf("RR_RPC_LISTEN=tcp://127.0.0.1:%d", port)}, "workers"); res.code != 0 {
+	if res := runRR(t, dir, []string{"RR_RPC_LISTEN=" + addr}, "workers"); res.code != 0 {
 		t.Errorf("workers with RR_RPC_LISTEN: %s", res)
 	}
 
@@ -600,11 +557,11 @@ custom:
 // TestSilentServe: -s suppresses the startup message.
 func TestSilentServe(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
-	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:%d\nlogs:\n  level: error\n", port))
+	addr := "tcp://" + testsupport.FreeAddr(t)
+	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: %s\nlogs:\n  level: error\n", addr))
 
 	s := startServe(t, dir, nil, "-s")
-	waitRPC(t, s, fmt.Sprintf("tcp://127.0.0.1:%d", port))
+	waitRPC(t, s, addr)
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	if code := s.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit code %d\n%s", code, s.output())
@@ -618,15 +575,16 @@ func TestSilentServe(t *testing.T) {
 // `stop -w DIR` signals that pid, and the server removes .pid on exit.
 func TestPidFileWorkDirDotenv(t *testing.T) {
 	cfgDir, workDir, elsewhere := t.TempDir(), t.TempDir(), t.TempDir()
-	port := freePort(t)
+	hostPort := testsupport.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(hostPort)
 	cfg := writeConfig(t, cfgDir, "version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:${PIVOT_TEST_DOTENV_PORT}\nlogs:\n  level: error\n")
 	dotenv := filepath.Join(elsewhere, "test.env")
-	if err := os.WriteFile(dotenv, []byte(fmt.Sprintf("PIVOT_TEST_DOTENV_PORT=%d\n", port)), 0o600); err != nil {
+	if err := os.WriteFile(dotenv, []byte("PIVOT_TEST_DOTENV_PORT="+port+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	s := startServe(t, elsewhere, nil, "-c", cfg, "-w", workDir, "--dotenv", dotenv, "-p")
-	waitRPC(t, s, fmt.Sprintf("tcp://127.0.0.1:%d", port))
+	waitRPC(t, s, "tcp://"+hostPort)
 
 	pidFile := filepath.Join(workDir, ".pid")
 	data, err := os.ReadFile(pidFile)
@@ -661,7 +619,7 @@ func TestPidFileWorkDirDotenv(t *testing.T) {
 // ways rr stop looked for the server; a stale .pid is reported as such.
 func TestStopWithoutServer(t *testing.T) {
 	dir := t.TempDir()
-	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:%d\n", freePort(t)))
+	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://%s\n", testsupport.FreeAddr(t)))
 
 	res := runRR(t, dir, nil, "stop")
 	if res.code != 1 {
@@ -707,8 +665,8 @@ func TestPluginServeErrorExits(t *testing.T) {
 	defer func() { _ = busy.Close() }()
 
 	dir := t.TempDir()
-	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:%d\nlogs:\n  level: error\nendure:\n  grace_period: 5s\nmetrics:\n  address: %s\n",
-		freePort(t), busy.Addr()))
+	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: tcp://%s\nlogs:\n  level: error\nendure:\n  grace_period: 5s\nmetrics:\n  address: %s\n",
+		testsupport.FreeAddr(t), busy.Addr()))
 
 	s := startServe(t, dir, nil, "-p")
 	if code := s.wait(t, 30*time.Second); code != 1 {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	jobsApi "github.com/roadrunner-server/api/v4/plugins/v3/jobs"
 )
 
@@ -23,16 +24,26 @@ import (
 func helloWorker(t *testing.T) string {
 	t.Helper()
 
-	if _, err := exec.LookPath("php"); err != nil {
-		t.Fatalf("php-cli is required by this test: %v", err)
-	}
-
-	path := filepath.Join(repoRoot, "examples", "hello", "worker.php")
+	testsupport.RequirePHP(t)
+	path := testsupport.RepoPath(t, "examples/hello/worker.php")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the example worker is missing: %v", err)
 	}
 
 	return path
+}
+
+// writeHelloConfig writes dir's .rr.yaml: RPC on a free port, the hello
+// worker, error logs, then plugins (the YAML of the plugins' sections). It
+// returns the RPC address, as the CLI's rpcclient dials it.
+func writeHelloConfig(t *testing.T, dir, plugins string) string {
+	t.Helper()
+
+	rpcAddr := "tcp://" + testsupport.FreeAddr(t)
+	writeConfig(t, dir, fmt.Sprintf("version: \"3\"\nrpc:\n  listen: %s\nserver:\n  command: \"php %s\"\nlogs:\n  level: error\n%s",
+		rpcAddr, helloWorker(t), plugins))
+
+	return rpcAddr
 }
 
 // getPid asks the hello worker behind addr for its pid (GET /pid).
@@ -109,20 +120,12 @@ func jobsStates(t *testing.T, addr string) map[string]bool {
 // jobs plugins: workers (plain and -i), reset, jobs list/pause/resume/
 // destroy, then stop through the .pid written by `serve -p`.
 func TestHTTPWorkersResetJobsStop(t *testing.T) {
-	worker := helloWorker(t)
 	dir := t.TempDir()
-	rpcPort, httpPort := freePort(t), freePort(t)
-	writeConfig(t, dir, fmt.Sprintf(`version: "3"
-rpc:
-  listen: tcp://127.0.0.1:%d
-server:
-  command: "php %s"
-logs:
-  level: error
-endure:
+	httpAddr := testsupport.FreeAddr(t)
+	addr := writeHelloConfig(t, dir, fmt.Sprintf(`endure:
   grace_period: 10s
 http:
-  address: 127.0.0.1:%d
+  address: %s
   pool:
     num_workers: 2
 jobs:
@@ -138,11 +141,9 @@ jobs:
       config:
         priority: 10
   consume: [p1, p2]
-`, rpcPort, worker, httpPort))
+`, httpAddr))
 
 	s := startServe(t, dir, nil, "-p")
-	addr := fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", httpPort)
 	if list := waitRPC(t, s, addr); !contains(list, "http") || !contains(list, "jobs") {
 		t.Fatalf("informer.List = %v, want http and jobs\n%s", list, s.output())
 	}
@@ -183,7 +184,7 @@ jobs:
 	t.Run("workers -i", func(t *testing.T) {
 		cmd := exec.Command(rrBin, "workers", "-i", "http")
 		cmd.Dir, cmd.Env = dir, testEnv()
-		var out syncBuffer
+		var out testsupport.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -312,8 +313,6 @@ jobs:
 // TestPivotWorkersResetStop: the CLI against the pivot plugin. Skipped only
 // when the binary's pivot plugin does not register with the informer.
 func TestPivotWorkersResetStop(t *testing.T) {
-	worker := helloWorker(t)
-
 	tests := []struct {
 		name    string
 		pidFile bool   // serve -p
@@ -326,29 +325,20 @@ func TestPivotWorkersResetStop(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			rpcPort, pivotPort := freePort(t), freePort(t)
-			writeConfig(t, dir, fmt.Sprintf(`version: "3"
-rpc:
-  listen: tcp://127.0.0.1:%d
-server:
-  command: "php %s"
-logs:
-  level: error
-endure:
+			pivotAddr := testsupport.FreeAddr(t)
+			addr := writeHelloConfig(t, dir, fmt.Sprintf(`endure:
   grace_period: 10s
 pivot:
-  address: 127.0.0.1:%d
+  address: %s
   pool:
     num_workers: 2
-`, rpcPort, worker, pivotPort))
+`, pivotAddr))
 
 			var args []string
 			if tt.pidFile {
 				args = append(args, "-p")
 			}
 			s := startServe(t, dir, nil, args...)
-			addr := fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
-			pivotAddr := fmt.Sprintf("127.0.0.1:%d", pivotPort)
 
 			if list := waitRPC(t, s, addr); !contains(list, "pivot") {
 				t.Skipf("SKIP: the pivot plugin is not active in this binary (informer.List = %v); rr workers/reset/stop against pivot untested\n%s", list, s.output())
@@ -410,24 +400,14 @@ pivot:
 // TestSecondSignalForcesExit: a second signal while the container is still
 // stopping (the server plugin alone takes a second) exits at once with 1.
 func TestSecondSignalForcesExit(t *testing.T) {
-	worker := helloWorker(t)
 	dir := t.TempDir()
-	rpcPort := freePort(t)
-	writeConfig(t, dir, fmt.Sprintf(`version: "3"
-rpc:
-  listen: tcp://127.0.0.1:%d
-server:
-  command: "php %s"
-logs:
-  level: error
-http:
-  address: 127.0.0.1:%d
+	addr := writeHelloConfig(t, dir, fmt.Sprintf(`http:
+  address: %s
   pool:
     num_workers: 1
-`, rpcPort, worker, freePort(t)))
+`, testsupport.FreeAddr(t)))
 
 	s := startServe(t, dir, nil, "-p")
-	addr := fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
 	waitRPC(t, s, addr)
 	pids := waitWorkers(t, s, addr, "http", 1)
 

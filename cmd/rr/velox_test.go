@@ -12,6 +12,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
 )
@@ -172,25 +173,6 @@ func pluginDrift(velox map[string]veloxPlugin, binary []string, mod goMod) []str
 	return problems
 }
 
-func repoRootDir(t testing.TB) string {
-	t.Helper()
-
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err = os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-}
-
 func loadGoMod(t *testing.T, root string) goMod {
 	t.Helper()
 
@@ -270,7 +252,7 @@ func binaryPluginModules(t *testing.T, mod goMod) []string {
 }
 
 func TestVeloxMatchesBinaryPlugins(t *testing.T) {
-	root := repoRootDir(t)
+	root := testsupport.RepoRoot(t)
 	mod := loadGoMod(t, root)
 	cfg := loadVelox(t, root)
 
