@@ -85,11 +85,48 @@ func (c *compatConfig) Init() error {
 		}
 		fmt.Fprintf(c.warn, "[WARN] %s\n", f.Warning(driver))
 	}
+	if err := c.dropInvalidCollectors(all); err != nil {
+		return errors.E(op, err)
+	}
 	for _, name := range c.unread(all) {
 		fmt.Fprintf(c.warn, "[WARN] the %q section is not read by any plugin of this rr: remove it, or check its name (the sections this rr reads: %s)\n",
 			name, strings.Join(c.known(), ", "))
 	}
 	return nil
+}
+
+// dropInvalidCollectors leaves out the metrics.collect entries that are not collector
+// definitions (`app_metric_*: true`, copied from feature requests and older docs): the metrics
+// plugin cannot decode them and then disables itself without a word, taking /metrics away.
+// Each one is a warning; metrics that PHP declares at run time need no entry.
+func (c *compatConfig) dropInvalidCollectors(all map[string]any) error {
+	m, ok := all["metrics"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	collect, ok := m["collect"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	kept := make(map[string]any, len(collect))
+	var dropped []string
+	for name, def := range collect {
+		if _, isMap := def.(map[string]any); isMap {
+			kept[name] = def
+			continue
+		}
+		dropped = append(dropped, name)
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	sort.Strings(dropped)
+	for _, name := range dropped {
+		fmt.Fprintf(c.warn, "[WARN] metrics.collect.%s: %v is not a collector definition (RoadRunner 2023 reads "+
+			"{type: counter|gauge|histogram|summary, help, labels, buckets}); it is left out so /metrics still starts. "+
+			"Metrics that PHP declares at run time (metrics.Declare) need no entry here\n", name, collect[name])
+	}
+	return c.Plugin.Overwrite(map[string]any{"metrics.collect": kept})
 }
 
 // unread lists the top-level sections of the file no plugin reads, sorted.
