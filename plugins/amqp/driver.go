@@ -110,8 +110,12 @@ func (d *Driver) downErr() error {
 	if !d.downSince.IsZero() {
 		since = fmt.Sprintf(" since %s", d.downSince.UTC().Format(time.RFC3339))
 	}
-	return fmt.Errorf("amqp pipeline %q: broker %s is unreachable%s (redialling, %d attempts): %s",
-		d.cfg.Name, d.addrSafe, since, d.failures, last)
+	attempts := ""
+	if d.failures > 0 {
+		attempts = fmt.Sprintf(", %d failed attempts", d.failures)
+	}
+	return fmt.Errorf("amqp pipeline %q: broker %s is unreachable%s (redialling%s): %s",
+		d.cfg.Name, d.addrSafe, since, attempts, last)
 }
 
 func (d *Driver) session() (*session, error) {

@@ -188,17 +188,29 @@ func (in *instance) work(n int, handle func(*Item)) *worker {
 			}
 		}()
 	}
-	in.t.Cleanup(func() { w.stop(n) })
+	in.t.Cleanup(func() {
+		if !w.stop(n, 10*time.Second) {
+			in.t.Errorf("workers still busy 10s after the test")
+		}
+	})
 	return w
 }
 
-func (w *worker) stop(n int) {
+// stop ends the workers; false if they did not finish their jobs within timeout.
+func (w *worker) stop(n int, timeout time.Duration) bool {
+	done := make(chan struct{})
 	w.once.Do(func() {
 		for i := 0; i < n; i++ {
 			w.pq.Insert(stopItem{})
 		}
-		w.wg.Wait()
+		go func() { w.wg.Wait(); close(done) }()
 	})
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 // collector records the jobs a worker saw.
