@@ -25,13 +25,16 @@ import (
 const rabbitBin = "/usr/lib/rabbitmq/bin"
 
 type rabbit struct {
-	dir  string
-	env  []string
-	port int
-	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
+	dir     string
+	tlsAddr string // amqps://, client certificate required (dir/client.pem, dir/client-key.pem, CA dir/ca.pem)
+	env     []string
+	port    int
+	addr    string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	log     string
+
+	watchdog *exec.Cmd
 }
 
 var (
@@ -112,16 +115,24 @@ func startRabbit() (*rabbit, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
-	port, dist, epmd := ports[0], ports[1], ports[2]
+	port, dist, epmd, tlsPort := ports[0], ports[1], ports[2], ports[3]
 
+	// a TLS listener too, with client certificates required (amqps:// tests)
+	if err := writeTestPKI(dir); err != nil {
+		return nil, err
+	}
 	conf := fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\nlog.console = false\nlog.file.level = warning\n"+
-		"disk_free_limit.absolute = 1MB\n", port)
+		"disk_free_limit.absolute = 1MB\n"+
+		"listeners.ssl.default = 127.0.0.1:%d\n"+
+		"ssl_options.cacertfile = %s\nssl_options.certfile = %s\nssl_options.keyfile = %s\n"+
+		"ssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = true\n",
+		port, tlsPort, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
 	files := map[string]string{
 		"rabbitmq.conf":     conf,
 		"enabled_plugins":   "[].\n",
@@ -133,7 +144,8 @@ func startRabbit() (*rabbit, error) {
 		}
 	}
 
-	r := &rabbit{dir: dir, port: port, addr: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), done: make(chan struct{})}
+	r := &rabbit{dir: dir, port: port, addr: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), done: make(chan struct{}),
+		tlsAddr: fmt.Sprintf("amqps://guest:guest@127.0.0.1:%d/", tlsPort)}
 	r.env = append(os.Environ(),
 		"HOME="+dir,
 		"RABBITMQ_NODENAME=pivot-test-"+randomID()[:8]+"@localhost",
@@ -170,6 +182,19 @@ func startRabbit() (*rabbit, error) {
 		_ = out.Close()
 		close(r.done)
 	}()
+
+	// If this test binary dies without running TestMain's shutdown (a panic, a -timeout), a
+	// watchdog outside it kills the broker's process group and its epmd, and removes the dir.
+	r.watchdog = exec.Command("sh", "-c", fmt.Sprintf(
+		"while kill -0 %d 2>/dev/null; do sleep 1; done; kill -KILL -%d 2>/dev/null; sleep 2; epmd -kill >/dev/null 2>&1; rm -rf '%s'",
+		os.Getpid(), r.cmd.Process.Pid, dir))
+	r.watchdog.Env = r.env
+	r.watchdog.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := r.watchdog.Start(); err == nil {
+		go func() { _ = r.watchdog.Wait() }()
+	} else {
+		r.watchdog = nil
+	}
 
 	if err := r.waitUp(90 * time.Second); err != nil {
 		r.shutdown()
@@ -252,6 +277,9 @@ func (r *rabbit) shutdown() {
 	kill.Env = r.env
 	_ = kill.Run()
 	_ = os.RemoveAll(r.dir)
+	if r.watchdog != nil && r.watchdog.Process != nil {
+		_ = r.watchdog.Process.Kill()
+	}
 }
 
 // raw opens a plain AMQP channel for the test's own inspection.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -30,6 +31,10 @@ type session struct {
 	pub    *publisher
 	closed chan struct{} // closed when the connection is gone
 	err    *amqp.Error   // why (set before closed is closed; nil for a close of our own)
+
+	// blocked is the reason the broker gave for blocking publishers (a memory or disk
+	// alarm), "" while not blocked: pushes fail fast instead of hanging on the socket.
+	blocked atomic.Pointer[string]
 
 	failOnce sync.Once
 
@@ -99,9 +104,23 @@ func (d *Driver) connect(timeout time.Duration) (s *session, fatal bool, err err
 		close(s.closed)
 	}()
 
+	blockings := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	go func() {
+		for b := range blockings {
+			if b.Active {
+				reason := b.Reason
+				s.blocked.Store(&reason)
+				d.log.Warn("the broker blocks publishing (resource alarm)", zap.String("pipeline", d.cfg.Name), zap.String("reason", b.Reason))
+			} else {
+				s.blocked.Store(nil)
+				d.log.Info("the broker unblocked publishing", zap.String("pipeline", d.cfg.Name))
+			}
+		}
+	}()
+
 	pubClosed := pub.ch.NotifyClose(make(chan *amqp.Error, 1))
 	go func() {
-		if e, ok := <-pubClosed; ok && e != nil {
+		if e, ok := <-pubClosed; ok && e != nil && !conn.IsClosed() {
 			d.log.Warn("publishing channel closed by the broker; reconnecting", zap.String("pipeline", d.cfg.Name), zap.Error(e))
 			s.fail()
 		}

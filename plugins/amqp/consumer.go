@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -37,11 +38,22 @@ func (d *Driver) startConsumer(s *session) (*consumer, error) {
 		return nil, err
 	}
 
+	// the queue again (idempotent): an auto-delete queue is gone after Pause cancelled its
+	// last consumer, and someone may have deleted it
+	if _, err := ch.QueueDeclare(d.cfg.Queue, d.cfg.Durable, d.cfg.QueueAutoDelete, d.cfg.Exclusive, false, d.cfg.QueueHeaders); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("declaring queue %q: %w", d.cfg.Queue, err)
+	}
+	if err := ch.QueueBind(d.cfg.Queue, d.cfg.RoutingKey, d.cfg.Exchange, false, nil); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("binding queue %q: %w", d.cfg.Queue, err)
+	}
+
 	c := &consumer{
 		d:        d,
 		sess:     s,
 		ch:       ch,
-		tag:      d.cfg.ConsumerID + "-" + randomID()[:8],
+		tag:      d.cfg.ConsumerID, // one consumer per channel: the tag is unique as it is
 		acker:    &acker{ch: ch, multiple: d.cfg.MultipleAck},
 		loopDone: make(chan struct{}),
 	}
@@ -56,7 +68,7 @@ func (d *Driver) startConsumer(s *session) (*consumer, error) {
 	// a broken session: drop the connection, the redial loop declares everything again.
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	go func() {
-		if e, ok := <-closed; ok && e != nil {
+		if e, ok := <-closed; ok && e != nil && !s.conn.IsClosed() {
 			d.log.Warn("consumer channel closed by the broker", zap.String("pipeline", d.cfg.Name), zap.Error(e))
 			s.fail()
 		}
@@ -220,6 +232,9 @@ func (a *acker) track(tag uint64) {
 }
 
 func (a *acker) ack(tag uint64) error {
+	if a.ch.IsClosed() {
+		return amqp.ErrClosed
+	}
 	if !a.multiple {
 		return a.ch.Ack(tag, false)
 	}

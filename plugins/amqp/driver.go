@@ -128,6 +128,9 @@ func (d *Driver) session() (*session, error) {
 		}
 		return nil, fmt.Errorf("amqp pipeline %q: broker %s: connection lost (redialling)", d.cfg.Name, d.addrSafe)
 	}
+	if reason := s.blocked.Load(); reason != nil {
+		return nil, fmt.Errorf("amqp pipeline %q: broker %s blocks publishing (resource alarm: %s)", d.cfg.Name, d.addrSafe, *reason)
+	}
 	return s, nil
 }
 
@@ -595,6 +598,12 @@ func (d *Driver) State(ctx context.Context) (*jobs.State, error) {
 		return st, nil
 	}
 
+	if reason := s.blocked.Load(); reason != nil {
+		// a blocked connection is not read by the broker at all: no depth query
+		st.ErrorMessage = fmt.Sprintf("amqp pipeline %q: broker %s blocks publishing (resource alarm: %s)", d.cfg.Name, d.addrSafe, *reason)
+		return st, nil
+	}
+
 	type depth struct {
 		active, delayed int64
 		err             error
@@ -635,7 +644,7 @@ func (d *Driver) State(ctx context.Context) (*jobs.State, error) {
 
 	select {
 	case r := <-res:
-		if r.err != nil {
+		if r.err != nil && st.ErrorMessage == "" {
 			st.ErrorMessage = d.wrap(r.err).Error()
 		}
 		st.Active, st.Delayed = r.active, r.delayed

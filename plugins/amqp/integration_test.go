@@ -624,3 +624,151 @@ func TestDeclaredPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// amqps:// with a client certificate (the broker requires one): the pipeline works, and a
+// redial connects with the same TLS settings. Without a client certificate the driver starts
+// disconnected and says why.
+func TestTLS(t *testing.T) {
+	r := requireBroker(t)
+	q := uniq(t)
+	file := func(n string) string { return r.dir + "/" + n }
+	yaml := fmt.Sprintf(`version: '3'
+amqp:
+  addr: %s
+  tls:
+    root_ca: %s
+    cert: %s
+    key: %s
+jobs:
+  pipelines:
+    p:
+      driver: amqp
+      config:
+        queue: %s
+        redial_timeout: 1
+`, r.tlsAddr, file("ca.pem"), file("client.pem"), file("client-key.pem"), q)
+	in := newInstance(t, yaml)
+	d := in.driver("p")
+	s, err := d.session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.conn.ConnectionState().HandshakeComplete {
+		t.Fatal("not a TLS connection")
+	}
+	got := newCollector()
+	in.work(1, func(it *Item) { got.add(it); _ = it.Ack() })
+	in.run("p")
+	in.push("p", job("p", "tls-1"))
+	got.next(t, 5*time.Second)
+
+	// connection lost: the redial uses TLS again
+	s.fail()
+	eventually(t, 10*time.Second, "a new session", func() bool {
+		ns, err := d.session()
+		return err == nil && ns != s && state(t, d).Ready
+	})
+	ns, _ := d.session()
+	if !ns.conn.ConnectionState().HandshakeComplete {
+		t.Fatal("the redial is not TLS")
+	}
+	in.push("p", job("p", "tls-2"))
+	if it := got.next(t, 5*time.Second); it.ID() != "tls-2" {
+		t.Fatal(it.ID())
+	}
+
+	// no client certificate: refused by the broker, the driver starts disconnected
+	noCert := strings.Replace(yaml, "    cert: "+file("client.pem")+"\n    key: "+file("client-key.pem")+"\n", "", 1)
+	bad := newInstance(t, noCert)
+	st := state(t, bad.driver("p"))
+	if st.Ready || !strings.Contains(st.ErrorMessage, "unreachable") {
+		t.Fatalf("state without client certificate: %+v", st)
+	}
+	t.Logf("without a client certificate: %s", st.ErrorMessage)
+}
+
+// A broker resource alarm blocks publishers: pushes then fail fast saying so (instead of
+// hanging on the socket), and work again once the alarm clears.
+func TestBrokerBlocked(t *testing.T) {
+	r := requireBroker(t)
+	q := uniq(t)
+	in := newInstance(t, rrYAML(r, q, ""))
+	d := in.driver("p")
+	in.push("p", job("p", "ok"))
+
+	if err := r.ctl("set_vm_memory_high_watermark", "0.000001"); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := r.ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer restore()
+
+	var last error
+	eventually(t, 20*time.Second, "pushes failing fast with the alarm", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		last = d.Push(ctx, job("p", "blocked"))
+		return last != nil && strings.Contains(last.Error(), "blocks publishing") && time.Since(start) < 100*time.Millisecond
+	})
+	t.Logf("push during the alarm: %v", last)
+	if st := state(t, d); !strings.Contains(st.ErrorMessage, "blocks publishing") {
+		t.Fatalf("state: %+v", st)
+	}
+
+	restore()
+	eventually(t, 20*time.Second, "pushes working again", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return d.Push(ctx, job("p", "unblocked")) == nil
+	})
+}
+
+// An auto_ack job is acked when a worker starts it: a connection lost while it runs does not
+// bring it back.
+func TestAutoAck(t *testing.T) {
+	r := requireBroker(t)
+	q := uniq(t)
+	in := newInstance(t, rrYAML(r, q, ""))
+	d := in.driver("p")
+	release := make(chan struct{})
+	var once sync.Once
+	got := newCollector()
+	in.work(1, func(it *Item) {
+		got.add(it)
+		<-release
+		if err := it.Ack(); err != nil {
+			t.Errorf("Ack of an auto_ack job: %v", err)
+		}
+	})
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	in.run("p")
+	in.push("p", job("p", "auto", func(j *jobsImpl.Job) { j.Options.AutoAck = true }), job("p", "manual"))
+	it := got.next(t, 5*time.Second)
+	if it.ID() != "auto" && it.ID() != "manual" {
+		t.Fatal(it.ID())
+	}
+	eventually(t, 5*time.Second, "the other job prefetched", func() bool { return in.pq.Len() == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = d.Stop(ctx) // drops the connection at once
+	once.Do(func() { close(release) })
+
+	// the started job: back only if it was not auto_ack; the queued one: always back
+	want := 1
+	if it.ID() == "manual" {
+		want = 2
+	}
+	eventually(t, 5*time.Second, fmt.Sprintf("%d job(s) back in the queue", want), func() bool { return r.depth(t, q) == want })
+	time.Sleep(200 * time.Millisecond)
+	if n := r.depth(t, q); n != want {
+		t.Fatalf("depth %d, want %d (started: %s)", n, want, it.ID())
+	}
+}
