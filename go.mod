@@ -9,6 +9,7 @@ require (
 	github.com/joho/godotenv v1.5.1
 	github.com/olekukonko/tablewriter v0.0.5
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory v0.0.0-00010101000000-000000000000
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload v0.0.0-00010101000000-000000000000
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.19.0
 	github.com/roadrunner-server/api/v4 v4.11.1
@@ -48,6 +49,7 @@ require (
 // (velox.toml: folder = "plugins/<name>"); ./cmd/rr builds them from this checkout.
 replace (
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory => ./plugins/memory
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload => ./plugins/reload
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc => ./plugins/rpc
 )
 
@@ -165,5 +167,5 @@ require (
 	google.golang.org/protobuf v1.32.0 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
+	gopkg.in/yaml.v3 v3.0.1
 )

@@ -3,6 +3,7 @@ package main
 import (
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
 	memory "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory"
+	reload "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload"
 	rpcPlugin "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc"
 	"github.com/roadrunner-server/boltdb/v4"
 	"github.com/roadrunner-server/fileserver/v4"
@@ -69,5 +70,7 @@ func plugins() []any {
 
 		// ours
 		&pivot.Plugin{},
+		// ours (plugins/reload): RoadRunner 2.x's `reload` section, on fsnotify (a dev tool)
+		&reload.Plugin{},
 	}
 }

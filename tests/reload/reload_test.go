@@ -1,4 +1,4 @@
-package reload
+package reload_test
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	configImpl "github.com/roadrunner-server/config/v4"
 	"github.com/roadrunner-server/endure/v2"
@@ -51,9 +52,13 @@ func startE2E(t *testing.T, o e2eOptions) *e2e {
 	testsupport.RequirePHP(t)
 	e := &e2e{t: t, app: t.TempDir(), pivot: "http://" + testsupport.FreeAddr(t)}
 	e.logFile = filepath.Join(t.TempDir(), "rr.log")
-	mkdirs(t, e.app, "app", "vendor/acme")
-	writeFile(t, filepath.Join(e.app, "app", "version.php"), "<?php return 'v1';\n")
-	writeFile(t, filepath.Join(e.app, "vendor", "acme", "lib.php"), "<?php\n")
+	for _, d := range []string{"app", "vendor/acme"} {
+		if err := os.MkdirAll(filepath.Join(e.app, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testsupport.WriteFile(t, filepath.Join(e.app, "app", "version.php"), "<?php return 'v1';\n")
+	testsupport.WriteFile(t, filepath.Join(e.app, "vendor", "acme", "lib.php"), "<?php\n")
 
 	worker, err := filepath.Abs(filepath.Join("testdata", "worker.php"))
 	if err != nil {
@@ -89,7 +94,7 @@ logs:
 	e.cont = endure.New(slog.LevelError, endure.GracefulShutdownTimeout(30*time.Second))
 	cfg := &configImpl.Plugin{ReadInCfg: []byte(yaml), Type: "yaml", Version: pivot.RRVersion}
 	if err = e.cont.RegisterAll(cfg, &logger.Plugin{}, &server.Plugin{}, &rpcPlugin.Plugin{}, &resetter.Plugin{},
-		&httpPlugin.Plugin{}, &pivot.Plugin{}, &Plugin{}); err != nil {
+		&httpPlugin.Plugin{}, &pivot.Plugin{}, &reload.Plugin{}); err != nil {
 		t.Fatal(err)
 	}
 	if err = e.cont.Init(); err != nil {
@@ -146,7 +151,7 @@ func (e *e2e) bases() []string {
 
 func (e *e2e) writeVersion(content string) {
 	e.t.Helper()
-	writeFile(e.t, filepath.Join(e.app, "app", "version.php"), content)
+	testsupport.WriteFile(e.t, filepath.Join(e.app, "app", "version.php"), content)
 }
 
 // get answers the version a worker serves ("v1 <pid>" → "v1").
@@ -261,7 +266,7 @@ func (e *e2e) logs() []logLine {
 func (e *e2e) reloadLogs(msg, service string) []logLine {
 	var out []logLine
 	for _, l := range e.logs() {
-		if l["logger"] != PluginName || !strings.Contains(fmt.Sprint(l["msg"]), msg) {
+		if l["logger"] != reload.PluginName || !strings.Contains(fmt.Sprint(l["msg"]), msg) {
 			continue
 		}
 		if service != "" && l["service"] != service {
@@ -317,7 +322,7 @@ func TestE2EEditIsServedWithoutFailedRequests(t *testing.T) {
 	}
 
 	// vendor/ is ignored: no reset
-	writeFile(t, filepath.Join(e.app, "vendor", "acme", "lib.php"), "<?php // updated\n")
+	testsupport.WriteFile(t, filepath.Join(e.app, "vendor", "acme", "lib.php"), "<?php // updated\n")
 	time.Sleep(1500 * time.Millisecond)
 	if n := len(e.reloadLogs("reloading", "")); n != 2 {
 		t.Fatalf("%d resets after a change in vendor/, want none (2 in all)", n)
