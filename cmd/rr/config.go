@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/cmd/rr/internal/rpcclient"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/cmd/rr/internal/rrconfig"
 	configImpl "github.com/roadrunner-server/config/v4"
 	"github.com/roadrunner-server/errors"
@@ -85,6 +86,9 @@ func (c *compatConfig) Init() error {
 		}
 		fmt.Fprintf(c.warn, "[WARN] %s\n", f.Warning(driver))
 	}
+	if err := c.defaultRPC(all); err != nil {
+		return errors.E(op, err)
+	}
 	if err := c.dropInvalidCollectors(all); err != nil {
 		return errors.E(op, err)
 	}
@@ -93,6 +97,21 @@ func (c *compatConfig) Init() error {
 			name, strings.Join(c.known(), ", "))
 	}
 	return nil
+}
+
+// defaultRPC listens for RPC on RoadRunner's default address when the file starts PHP workers
+// but has no rpc section: PHP reaches jobs, kv and metrics only over RPC, and without it every
+// push or get would fail at run time. Said with a warning; an rpc section chooses the address.
+func (c *compatConfig) defaultRPC(all map[string]any) error {
+	if _, ok := all["rpc"]; ok {
+		return nil
+	}
+	if _, ok := all["server"]; !ok {
+		return nil
+	}
+	fmt.Fprintf(c.warn, "[WARN] no rpc section: PHP workers reach jobs, kv and metrics over RPC, so rr listens on %s "+
+		"(RoadRunner's default); add rpc: {listen: tcp://HOST:PORT} to choose the address\n", rpcclient.DefaultListen)
+	return c.Plugin.Overwrite(map[string]any{"rpc.listen": rpcclient.DefaultListen})
 }
 
 // dropInvalidCollectors leaves out the metrics.collect entries that are not collector

@@ -164,3 +164,32 @@ func RequireBinary(t testing.TB, name, debianPackage string) string {
 
 // RequirePHP fails the test without php-cli.
 func RequirePHP(t testing.TB) { RequireBinary(t, "php", "php-cli") }
+
+// CopyDir copies the regular files under src (recursively) into a new temporary directory and
+// returns it: a test that edits files (or writes state next to them) works on its own copy.
+func CopyDir(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
+	return dst
+}

@@ -35,6 +35,8 @@ type RROptions struct {
 	Output io.Writer
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL (default 15 s).
 	StopTimeout time.Duration
+	// Args are added to `rr serve -c CONFIG -w DIR` (e.g. -o key=value overrides).
+	Args []string
 }
 
 // StartRR writes yaml to .rr.yaml in a fresh directory and runs `rr serve` on it with the
@@ -50,7 +52,7 @@ func StartRR(t testing.TB, yaml string, o RROptions) *RR {
 	if workDir == "" {
 		workDir = dir
 	}
-	r.Cmd = exec.Command(r.Bin, "serve", "-c", r.Config, "-w", workDir)
+	r.Cmd = exec.Command(r.Bin, append([]string{"serve", "-c", r.Config, "-w", workDir}, o.Args...)...)
 	r.Cmd.Env = append(Env(), o.Env...)
 	var out io.Writer = r.Out
 	if o.Output != nil {

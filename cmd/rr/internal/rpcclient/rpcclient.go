@@ -19,6 +19,7 @@ import (
 
 const (
 	rpcKey    = "rpc"
+	serverKey = "server"
 	listenKey = "rpc.listen"
 	// DefaultListen is what the rpc plugin listens on when `rpc:` is empty.
 	DefaultListen = "tcp://127.0.0.1:6001"
@@ -46,11 +47,15 @@ func New(cfgPath string, overrides []string) (*rpc.Client, error) {
 }
 
 // ListenAddress returns rpc.listen from a loaded configuration, the rpc
-// plugin's default when the section is present but has no `listen`, and
-// ErrNoRPC when there is no (or a null) `rpc` section, which disables the
-// rpc plugin.
+// plugin's default when the section is present but has no `listen`, or when
+// there is no `rpc` section but a `server` one (rr serve then listens on the
+// default, so that PHP workers reach jobs, kv and metrics), and ErrNoRPC when
+// there is neither (or a null `rpc` section), which disables the rpc plugin.
 func ListenAddress(v *viper.Viper) (string, error) {
 	if !v.IsSet(rpcKey) {
+		if _, hasRPC := v.AllSettings()[rpcKey]; !hasRPC && v.IsSet(serverKey) {
+			return DefaultListen, nil
+		}
 		return "", ErrNoRPC
 	}
 

@@ -35,6 +35,8 @@ func TestListenAddress(t *testing.T) {
 		wantErr   error
 	}{
 		{name: "no rpc section", yaml: "version: \"3\"\n", wantErr: ErrNoRPC},
+		// rr serve listens on the default when PHP workers run and no rpc section says where
+		{name: "no rpc section, a server section", yaml: "version: \"3\"\nserver:\n  command: php w.php\n", want: DefaultListen},
 		{name: "listen", yaml: "version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:6002\n", want: "tcp://127.0.0.1:6002"},
 		{name: "empty section uses the plugin default", yaml: "version: \"3\"\nrpc: {}\n", want: DefaultListen},
 		// the rpc plugin is disabled by a null section (cfg.Has is false), so is the client
