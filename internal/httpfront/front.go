@@ -14,6 +14,7 @@ package httpfront
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -69,6 +70,19 @@ type Options struct {
 	Uploads Uploads
 	// UID and GID own the stored uploads when both are set (server.user / server.group).
 	UID, GID int
+	// Wrap, when set, wraps HandleRequest in the middleware of pivot.middleware (internal/edge,
+	// wired by the plugin): the server runs what it returns. Nil: HandleRequest alone.
+	Wrap func(fasthttp.RequestHandler) fasthttp.RequestHandler
+	// Streams, when set, may replace the body of a streamed response (compression).
+	Streams StreamFilter
+}
+
+// StreamFilter may wrap a streamed response's body before fasthttp pulls it (the `gzip`
+// middleware compresses it frame by frame): it sets the response headers it changes and
+// returns the reader to stream, whose Close must close body. It returns body to leave the
+// stream as it is.
+type StreamFilter interface {
+	FilterStream(c *fasthttp.RequestCtx, body io.ReadCloser) io.ReadCloser
 }
 
 // Uploads is `pivot.uploads` as the front uses it.
@@ -77,6 +91,9 @@ type Uploads struct {
 	// Forbidden and Allowed are sets of lower-case extensions with their dot (".php"); an
 	// empty Allowed allows every extension not forbidden.
 	Forbidden, Allowed map[string]struct{}
+	// MaxSize is the largest uploaded file, in bytes (0: no limit): a multipart request with a
+	// larger file gets 413 before PHP runs.
+	MaxSize int64
 }
 
 // Front is the HTTP front: New builds it, Serve runs it on a listener, Shutdown drains it.
@@ -86,6 +103,8 @@ type Front struct {
 	metrics Metrics
 	log     *zap.Logger
 	states  sync.Pool // *requestState
+	// handler is HandleRequest inside the middleware (Options.Wrap)
+	handler fasthttp.RequestHandler
 
 	mu   sync.Mutex
 	http *fasthttp.Server
@@ -97,7 +116,22 @@ type Front struct {
 func New(opts Options, gens Generations, m Metrics, log *zap.Logger) *Front {
 	f := &Front{opts: opts, gens: gens, metrics: m, log: log}
 	f.states.New = func() any { return newRequestState() }
+	f.handler = f.HandleRequest
+	if opts.Wrap != nil {
+		f.handler = opts.Wrap(f.HandleRequest)
+	}
 	return f
+}
+
+// Handler is what the front's server runs for a request: HandleRequest inside the middleware
+// of Options.Wrap, for a program that serves the front from a fasthttp server of its own.
+func (f *Front) Handler() fasthttp.RequestHandler { return f.serve }
+
+// serve runs a request through the middleware and HandleRequest, then marks the end of its
+// handler on the connection: fasthttp writes the response next (interim.go), whoever wrote it.
+func (f *Front) serve(c *fasthttp.RequestCtx) {
+	f.handler(c)
+	noteResponse(c)
 }
 
 // Serve accepts connections on ln and serves them until Shutdown; an error it returns once

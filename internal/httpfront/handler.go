@@ -99,7 +99,6 @@ func (f *Front) HandleRequest(c *fasthttp.RequestCtx) {
 	st.f, st.c = f, c
 	defer func() {
 		st.finishBody()
-		noteResponse(c)
 		if st.stream == nil {
 			f.endRequest(st)
 		}
@@ -107,7 +106,12 @@ func (f *Front) HandleRequest(c *fasthttp.RequestCtx) {
 
 	// the whole body first: a client that sends it slowly holds no generation of workers
 	parsed, body, err := f.requestBody(c, st)
-	if err != nil {
+	switch {
+	case stderrors.Is(err, errUploadTooLarge):
+		// the form was read whole: the connection stays in step (finishBody drains the rest)
+		f.writeError(c, http.StatusRequestEntityTooLarge, "an uploaded file exceeds pivot.uploads.max_size")
+		return
+	case err != nil:
 		f.writeBodyError(c, st, err)
 		return
 	}
@@ -127,7 +131,11 @@ func (f *Front) HandleRequest(c *fasthttp.RequestCtx) {
 		g.Served()
 		if st.stream != nil {
 			c.Response.ImmediateHeaderFlush = true
-			c.Response.SetBodyStream(st, -1) // chunked; Close ends the request
+			var body io.ReadCloser = st
+			if f.opts.Streams != nil {
+				body = f.opts.Streams.FilterStream(c, st) // its Close closes st
+			}
+			c.Response.SetBodyStream(body, -1) // chunked; st's Close ends the request
 		}
 	case g.Retired() && (errors.Is(errors.NoFreeWorkers, err) || errors.Is(errors.WatcherStopped, err)):
 		f.writeUnavailable(c) // the generation was abandoned while this request waited

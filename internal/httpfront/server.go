@@ -12,12 +12,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// newHTTPServer builds pivot's own HTTP/1.1 server around HandleRequest. fasthttp
+// newHTTPServer builds pivot's own HTTP/1.1 server around HandleRequest (in its middleware). fasthttp
 // rather than net/http: it reuses its request and response objects and parses headers without
 // a map, which halves the Go time per request (bench/README.md has the figures).
 func (f *Front) newHTTPServer() *fasthttp.Server {
 	srv := &fasthttp.Server{
-		Handler:      f.HandleRequest,
+		Handler:      f.serve,
 		ErrorHandler: f.handleProtocolError,
 		Logger:       fasthttpLogger{f.log},
 

@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"errors"
 	"io"
 	"mime/multipart"
 	"os"
@@ -66,8 +67,30 @@ func chownUpload(name string, uid, gid int) error {
 	return nil
 }
 
-// parseMultipart fills the form tree and the uploads tree from a parsed multipart form.
+// errUploadTooLarge: a file of the form is larger than pivot.uploads.max_size.
+var errUploadTooLarge = errors.New("an uploaded file exceeds pivot.uploads.max_size")
+
+// tooLarge reports whether a file of the form is larger than max (0: no limit).
+func tooLarge(mf *multipart.Form, max int64) bool {
+	if max <= 0 {
+		return false
+	}
+	for _, headers := range mf.File {
+		for _, h := range headers {
+			if h.Size > max {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseMultipart fills the form tree and the uploads tree from a parsed multipart form; a file
+// over cfg.MaxSize refuses the whole request (errUploadTooLarge) before any file is stored.
 func (st *requestState) parseMultipart(mf *multipart.Form, cfg *Uploads, uid, gid int, log *zap.Logger) error {
+	if tooLarge(mf, cfg.MaxSize) {
+		return errUploadTooLarge
+	}
 	form := make(protocol.DataTree, len(mf.Value))
 	for k, v := range mf.Value {
 		if err := form.PushValues(k, v); err != nil {
