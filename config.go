@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/roadrunner-server/sdk/v4/pool"
 )
@@ -72,6 +73,27 @@ type Config struct {
 	PipelinePauseAfter time.Duration `mapstructure:"pipeline_pause_after"`
 	// Pool is the sdk/v4 worker pool configuration (num_workers, max_jobs, supervisor, ...).
 	Pool *pool.Config `mapstructure:"pool"`
+	// Middleware is the middleware in front of PHP, by RoadRunner's names (gzip, static,
+	// headers), in RoadRunner's order: each wraps the ones before it, so the last one listed
+	// sees a request first (internal/edge).
+	Middleware []string `mapstructure:"middleware"`
+	// Static is `pivot.static`: files served before PHP by the `static` middleware.
+	Static *edge.StaticConfig `mapstructure:"static"`
+}
+
+// The names pivot.middleware knows, RoadRunner's.
+const (
+	middlewareGzip    = "gzip"
+	middlewareStatic  = "static"
+	middlewareHeaders = "headers"
+)
+
+var knownMiddleware = []string{middlewareGzip, middlewareStatic, middlewareHeaders}
+
+// notYet are sections RoadRunner users write that pivot does not have yet: an error says so
+// rather than "unknown key".
+var notYet = map[string]string{
+	PluginName + ".headers": "pivot.headers (request/response headers, CORS) is not supported yet (issue 19): remove the section and set the headers in PHP meanwhile",
 }
 
 // UploadsConfig is `pivot.uploads`.
@@ -79,9 +101,14 @@ type UploadsConfig struct {
 	Dir    string   `mapstructure:"dir"`
 	Forbid []string `mapstructure:"forbid"`
 	Allow  []string `mapstructure:"allow"`
+	// MaxSize is the largest uploaded file: bytes, or a size with a unit (100MB; K, M, G with
+	// or without B or iB, all powers of 1024 as in PHP's upload_max_filesize). Empty or 0: no
+	// limit but max_request_size.
+	MaxSize string `mapstructure:"max_size"`
 
 	forbidden map[string]struct{}
 	allowed   map[string]struct{}
+	maxSize   int64
 }
 
 // InitDefaults fills every unset value with a production-safe default.
@@ -126,6 +153,12 @@ func (c *Config) InitDefaults() {
 		c.Pool = &pool.Config{}
 	}
 	c.Pool.InitDefaults()
+	for i, name := range c.Middleware {
+		c.Middleware[i] = strings.ToLower(strings.TrimSpace(name))
+	}
+	if c.Static != nil {
+		c.Static.InitDefaults()
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -197,10 +230,104 @@ func (c *Config) Valid() error {
 	if err := c.Restart.Valid(); err != nil {
 		return err
 	}
-	if st, errS := os.Stat(c.Uploads.Dir); errS != nil || !st.IsDir() {
-		return fmt.Errorf("pivot.uploads.dir %q is not an existing directory: create it or remove the key to use %s", c.Uploads.Dir, os.TempDir())
+	if err := c.Uploads.Valid(); err != nil {
+		return err
+	}
+	if err := c.validMiddleware(); err != nil {
+		return err
+	}
+	if c.Static != nil {
+		return c.Static.Valid()
 	}
 	return nil
+}
+
+// validMiddleware checks pivot.middleware: known names, each once, static with its section.
+func (c *Config) validMiddleware() error {
+	for i, name := range c.Middleware {
+		if !contains(knownMiddleware, name) {
+			return fmt.Errorf("pivot.middleware[%d] %q is not a middleware pivot has: use %s (RoadRunner's names), or remove it",
+				i, name, strings.Join(knownMiddleware, ", "))
+		}
+		if j := indexOf(c.Middleware[:i], name); j >= 0 {
+			return fmt.Errorf("pivot.middleware[%d] %q is listed already (pivot.middleware[%d]): remove one", i, name, j)
+		}
+		if name == middlewareStatic && c.Static == nil {
+			return fmt.Errorf("pivot.middleware[%d] is \"static\" but there is no pivot.static section: add one with the directory to serve (static: { dir: public }), or remove \"static\"", i)
+		}
+	}
+	return nil
+}
+
+// Warnings are the configuration's harmless oddities, logged at start.
+func (c *Config) Warnings() []string {
+	var w []string
+	if contains(c.Middleware, middlewareHeaders) {
+		w = append(w, `pivot.middleware lists "headers", which pivot does not have yet (issue 19): it is ignored, as RoadRunner's http plugin ignores a middleware it does not have; set the headers in PHP`)
+	}
+	if c.Static != nil && !contains(c.Middleware, middlewareStatic) {
+		w = append(w, `pivot.static is set but pivot.middleware does not list "static": no file is served; add "static" to pivot.middleware`)
+	}
+	if c.Uploads.maxSize > 0 && uint64(c.Uploads.maxSize) > c.MaxRequestSize*MB {
+		w = append(w, fmt.Sprintf("pivot.uploads.max_size (%s) is larger than pivot.max_request_size (%d MB): requests over max_request_size get 413 first", c.Uploads.MaxSize, c.MaxRequestSize))
+	}
+	return w
+}
+
+// Valid checks pivot.uploads after InitDefaults: the directory exists, max_size is a size.
+func (u *UploadsConfig) Valid() error {
+	if st, errS := os.Stat(u.Dir); errS != nil || !st.IsDir() {
+		return fmt.Errorf("pivot.uploads.dir %q is not an existing directory: create it or remove the key to use %s", u.Dir, os.TempDir())
+	}
+	size, err := parseSize(u.MaxSize)
+	if err != nil {
+		return fmt.Errorf("pivot.uploads.max_size %q is not a size: use bytes or a number with a unit, e.g. 100MB, 512K, 2G (%v)", u.MaxSize, err)
+	}
+	u.maxSize = size
+	return nil
+}
+
+// sizeUnits are the units parseSize reads, powers of 1024 as in PHP's ini sizes and nginx.
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+}
+
+// parseSize reads a size: a number of bytes, or a number with a unit of sizeUnits (case does
+// not matter, a space may separate them: "100MB", "1.5 GiB", "512k"). "" is 0.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("it does not start with a number")
+	}
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q (use B, KB, MB, GB or TB)", strings.TrimSpace(s[i:]))
+	}
+	if n, err := strconv.ParseInt(s[:i], 10, 64); err == nil {
+		if n > (1<<63-1)/unit {
+			return 0, fmt.Errorf("too large")
+		}
+		return n * unit, nil
+	}
+	f, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number", s[:i])
+	}
+	if f*float64(unit) >= 1<<62 {
+		return 0, fmt.Errorf("too large")
+	}
+	return int64(f * float64(unit)), nil
 }
 
 func validHostname(h string) bool {
@@ -259,6 +386,9 @@ func checkUnknownKeys(path string, raw map[string]any) error {
 	}
 	sort.Strings(names)
 	for _, k := range names {
+		if msg, ok := notYet[path+"."+strings.ToLower(k)]; ok {
+			return fmt.Errorf("%s", msg)
+		}
 		if !contains(known, strings.ToLower(k)) {
 			return fmt.Errorf("%s.%s is not a known key: did you mean %s.%s? (known keys: %s)",
 				path, k, path, closest(strings.ToLower(k), known), strings.Join(known, ", "))
@@ -272,13 +402,15 @@ func checkUnknownKeys(path string, raw map[string]any) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
+func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
 		if v == s {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // closest returns the known key with the smallest edit distance to s.

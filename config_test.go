@@ -45,6 +45,18 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"negative pipeline pause", "  address: 127.0.0.1:8080\n  pipeline: true\n  pipeline_pause: -1s\n", []string{"pivot.pipeline_pause is -1s", "must be positive"}},
 		{"negative pipeline pause_after", "  address: 127.0.0.1:8080\n  pipeline: true\n  pipeline_pause_after: -10ms\n", []string{"pivot.pipeline_pause_after is -10ms", "must be positive"}},
 		{"debug pool", "  address: 127.0.0.1:8080\n  pool:\n    debug: true\n", []string{"pivot.pool.debug is not supported", "max_jobs: 1"}},
+		{"unknown middleware", "  address: 127.0.0.1:8080\n  middleware: [\"gzip\", \"cache\"]\n",
+			[]string{`pivot.middleware[1] "cache" is not a middleware pivot has`, "gzip, static, headers"}},
+		{"middleware twice", "  address: 127.0.0.1:8080\n  middleware: [gzip, gzip]\n", []string{`pivot.middleware[1] "gzip" is listed already`}},
+		{"static without its section", "  address: 127.0.0.1:8080\n  middleware: [gzip, static]\n",
+			[]string{`pivot.middleware[1] is "static" but there is no pivot.static section`, "dir: public"}},
+		{"static without a dir", "  address: 127.0.0.1:8080\n  middleware: [static]\n  static:\n    weak: true\n", []string{"pivot.static.dir is required"}},
+		{"static dir missing", "  address: 127.0.0.1:8080\n  static:\n    dir: /nonexistent/pivot\n", []string{`pivot.static.dir "/nonexistent/pivot" is not an existing directory`}},
+		{"typo in a static key", "  address: 127.0.0.1:8080\n  static:\n    dri: public\n", []string{"pivot.static.dri is not a known key", "did you mean pivot.static.dir"}},
+		{"bad cache_duration", "  address: 127.0.0.1:8080\n  static:\n    dir: /tmp\n    cache_duration: soon\n", []string{`pivot.static.cache_duration "soon"`}},
+		{"headers section", "  address: 127.0.0.1:8080\n  headers:\n    cors:\n      allowed_origin: \"*\"\n", []string{"pivot.headers", "not supported yet"}},
+		{"bad upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: 100XB\n", []string{`pivot.uploads.max_size "100XB" is not a size`, "100MB"}},
+		{"negative upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: -1\n", []string{`pivot.uploads.max_size "-1" is not a size`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,5 +96,20 @@ func TestValidConfigInits(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("pivot missing from the active plugins: %v", cont.Plugins())
+	}
+}
+
+// A RoadRunner `http:` section renamed `pivot:` starts: middleware, static, uploads with max_size.
+func TestRoadRunnerHTTPConfigRenamedInits(t *testing.T) {
+	public := t.TempDir()
+	yaml := "version: \"3\"\nserver:\n  command: \"php worker.php\"\npivot:\n" +
+		"  address: 127.0.0.1:0\n" +
+		"  pool: { num_workers: 4, max_jobs: 500, allocate_timeout: 60s, destroy_timeout: 60s }\n" +
+		"  middleware: [\"gzip\", \"headers\", \"static\"]\n" +
+		"  uploads: { forbid: [\".php\", \".exe\", \".bat\"], max_size: 100MB }\n" +
+		"  static: { dir: \"" + public + "\", forbid: [\".php\", \".htaccess\"], calculate_etag: true, weak: true, cache_duration: 10m, " +
+		"response: { X-Powered-By: pivot }, request: { X-Static: \"1\" } }\n"
+	if _, err := initWith(t, yaml); err != nil {
+		t.Fatal(err)
 	}
 }

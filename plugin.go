@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
@@ -103,7 +104,9 @@ type Plugin struct {
 	// workers keeps a generation of PHP workers serving (internal/supervisor).
 	workers *supervisor.Supervisor
 	// front is the HTTP front (internal/httpfront); serving says Serve gave it the listener.
-	front    *httpfront.Front
+	front *httpfront.Front
+	// handler is the front's handler in pivot.middleware (internal/edge), as its server runs it
+	handler  fasthttp.RequestHandler
 	serving  bool
 	stopping atomic.Bool
 	// leaving: a stop was asked for and pivot.shutdown_delay runs: /ready says 503 while
@@ -155,10 +158,14 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	}
 
 	p.log = log.NamedLogger(PluginName)
+	for _, w := range p.cfg.Warnings() {
+		p.log.Warn(w)
+	}
 	p.uid, p.gid = srv.UID(), srv.GID()
 	p.metrics = newMetrics(p)
 	p.workers = supervisor.New(p.supervisorOptions(srv), p.log)
 	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
+	p.handler = p.front.Handler()
 	p.stopCh = make(chan struct{})
 	return nil
 }
@@ -274,10 +281,11 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	return err
 }
 
-// HandleRequest serves one request through the plugin's HTTP front (internal/httpfront): the
-// fasthttp.RequestHandler pivot's own server runs, for a Go program that embeds the plugin and
-// serves it from a fasthttp server of its own (tests/integration's BenchmarkHandler does).
-func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) { p.front.HandleRequest(c) }
+// HandleRequest serves one request through the plugin's HTTP front (internal/httpfront) and
+// pivot.middleware (internal/edge): the fasthttp.RequestHandler pivot's own server runs, for a
+// Go program that embeds the plugin and serves it from a fasthttp server of its own
+// (tests/integration's BenchmarkHandler does).
+func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) { p.handler(c) }
 
 // Reset replaces every worker without a failed request (the resetter: `rr reset`; SIGUSR2):
 // see supervisor.Reset.
@@ -330,9 +338,9 @@ func (g generations) Acquire() httpfront.Generation {
 // Unavailable is the Retry-After of a 503 while no generation serves, and whether pivot stops.
 func (g generations) Unavailable() (retryAfter int, stopping bool) { return g.s.Unavailable() }
 
-// frontOptions is what the HTTP front reads of the `pivot` section.
+// frontOptions is what the HTTP front reads of the `pivot` section, with pivot.middleware.
 func (p *Plugin) frontOptions() httpfront.Options {
-	return httpfront.Options{
+	o := httpfront.Options{
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		MaxBody:           int64(p.cfg.MaxRequestSize * MB),
 		ReadHeaderTimeout: p.cfg.ReadHeaderTimeout,
@@ -340,8 +348,31 @@ func (p *Plugin) frontOptions() httpfront.Options {
 		WriteTimeout:      p.cfg.WriteTimeout,
 		IdleTimeout:       p.cfg.IdleTimeout,
 		Uploads: httpfront.Uploads{Dir: p.cfg.Uploads.Dir, Forbidden: p.cfg.Uploads.forbidden,
-			Allowed: p.cfg.Uploads.allowed},
+			Allowed: p.cfg.Uploads.allowed, MaxSize: p.cfg.Uploads.maxSize},
 		UID: p.uid, GID: p.gid,
+	}
+	p.wireMiddleware(&o)
+	return o
+}
+
+// wireMiddleware builds pivot.middleware (internal/edge) around the front's handler, in
+// RoadRunner's order; with none, the front serves HandleRequest alone, at no cost.
+func (p *Plugin) wireMiddleware(o *httpfront.Options) {
+	var chain []edge.Middleware
+	for _, name := range p.cfg.Middleware {
+		switch name {
+		case middlewareGzip:
+			z := edge.NewCompressor()
+			chain = append(chain, z.Middleware)
+			o.Streams = z // streamed PHP responses are compressed by the front, frame by frame
+		case middlewareStatic:
+			chain = append(chain, edge.NewStatic(p.cfg.Static, p.log).Middleware)
+		case middlewareHeaders:
+			// not yet (issue 19): Init warned
+		}
+	}
+	if len(chain) > 0 {
+		o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }
 	}
 }
 
