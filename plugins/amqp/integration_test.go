@@ -772,3 +772,23 @@ func TestAutoAck(t *testing.T) {
 		t.Fatalf("depth %d, want %d (started: %s)", n, want, it.ID())
 	}
 }
+
+// Each exchange type routes the pipeline's pushes (and delayed pushes, but on fanout) to its queue.
+func TestExchangeTypes(t *testing.T) {
+	r := requireBroker(t)
+	for _, typ := range exchangeTypes {
+		t.Run(typ, func(t *testing.T) {
+			q := uniq(t)
+			in := newInstance(t, rrYAML(r, q, "exchange: "+q+"-ex\nexchange_type: "+typ+"\nrouting_key: jobs.emails"))
+			in.push("p", job("p", "a"))
+			if typ != "fanout" {
+				in.push("p", job("p", "b", withDelay(1)))
+			}
+			want := 2
+			if typ == "fanout" {
+				want = 1
+			}
+			eventually(t, 5*time.Second, fmt.Sprintf("%d in the queue", want), func() bool { return r.depth(t, q) == want })
+		})
+	}
+}
