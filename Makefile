@@ -34,7 +34,7 @@ serve: deps-run build
 	./rr serve -c .rr.yaml -p
 
 # our plugins that velox builds from their own modules (plugins/*/go.mod)
-PLUGIN_MODULES := github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload/...
+PLUGIN_MODULES := github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

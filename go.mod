@@ -8,6 +8,7 @@ require (
 	github.com/fatih/color v1.16.0
 	github.com/joho/godotenv v1.5.1
 	github.com/olekukonko/tablewriter v0.0.5
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp v0.0.0-00010101000000-000000000000
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory v0.0.0-00010101000000-000000000000
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload v0.0.0-00010101000000-000000000000
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc v0.0.0-00010101000000-000000000000
@@ -45,9 +46,12 @@ require (
 	go.uber.org/zap v1.27.0
 )
 
+require github.com/rabbitmq/amqp091-go v1.10.0 // indirect
+
 // Our own plugins (memory, rpc) are modules of their own so that velox can build them
 // (velox.toml: folder = "plugins/<name>"); ./cmd/rr builds them from this checkout.
 replace (
+	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp => ./plugins/amqp
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory => ./plugins/memory
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload => ./plugins/reload
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc => ./plugins/rpc

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, only what is missing.
 #   scripts/install-deps.sh run    php-cli (serving the examples)
-#   scripts/install-deps.sh test   + phpunit, nyholm/psr7, redis, memcached, curl
+#   scripts/install-deps.sh test   + phpunit, nyholm/psr7, redis, memcached, curl, rabbitmq
 #   scripts/install-deps.sh bench  + wrk, nginx, php-fpm
 set -euo pipefail
 
 want=(php-cli)
 case "${1:-run}" in
   run) ;;
-  test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl) ;;
+  # rabbitmq-server is installed by its own script: its package starts a broker on 0.0.0.0
+  # unless a policy-rc.d forbids it (the tests start their own on loopback ports)
+  test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl)
+        "$(dirname "$0")/../plugins/amqp/scripts/install-rabbitmq.sh" ;;
   bench) want+=(wrk nginx php-fpm) ;;
   *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac

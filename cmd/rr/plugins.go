@@ -2,6 +2,7 @@ package main
 
 import (
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp"
 	memory "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory"
 	reload "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload"
 	rpcPlugin "github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc"
@@ -52,6 +53,9 @@ func plugins() []any {
 		// KV storage keeps expiries itself: a TTL under 1 s or in the past no longer kills rr
 		&memory.Plugin{},
 		&boltdb.Plugin{},
+		// ours (plugins/amqp): an amqp driver on rabbitmq/amqp091-go (RoadRunner's is not
+		// served here): publisher confirms, attempts and a dead-letter queue, endless redial
+		&amqp.Plugin{},
 
 		// key-value
 		&kv.Plugin{},
