@@ -188,3 +188,20 @@ func Tail(s string, max int) string {
 	}
 	return "...\n" + s[len(s)-max:]
 }
+
+// Terminate sends SIGTERM (what `rr stop`, systemd and Kubernetes send) and fails the test
+// unless rr exits with status 0 within the given time.
+func (r *RR) Terminate(t testing.TB, within time.Duration) {
+	t.Helper()
+	if err := r.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.exited:
+		if r.err != nil {
+			t.Fatalf("rr exited with %v after SIGTERM\n%s", r.err, Tail(r.Out.String(), 16<<10))
+		}
+	case <-time.After(within):
+		t.Fatalf("rr did not exit within %s of SIGTERM\n%s", within, Tail(r.Out.String(), 16<<10))
+	}
+}

@@ -187,3 +187,32 @@ func (s *stack) pids() []int64 {
 	}
 	return out
 }
+
+// checkSpread fails the test unless `total` answers came from at least two workers, every one
+// of them in the pool.
+func checkSpread(t *testing.T, seen map[int64]int, pool map[int64]bool, total int) {
+	t.Helper()
+	n := 0
+	for pid, count := range seen {
+		if !pool[pid] {
+			t.Errorf("pid %d answered but is not in the pool %v", pid, pool)
+		}
+		n += count
+	}
+	if n != total || len(seen) < 2 {
+		t.Fatalf("%d answers (want %d) from %d workers: %v", n, total, len(seen), seen)
+	}
+}
+
+// checkReplaced fails the test for every worker of before still in after: a reset replaces
+// them all.
+func checkReplaced(t *testing.T, reset int, before, after []int64) {
+	t.Helper()
+	for _, a := range after {
+		for _, b := range before {
+			if a == b {
+				t.Errorf("reset %d: pid %d survived (before %v after %v)", reset, a, before, after)
+			}
+		}
+	}
+}

@@ -359,16 +359,7 @@ func TestConcurrentRequestsUseEveryWorker(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	total := 0
-	for pid, n := range seen {
-		if !want[pid] {
-			t.Errorf("pid %d answered but is not in the pool %v", pid, want)
-		}
-		total += n
-	}
-	if total != 400 || len(seen) < 2 {
-		t.Fatalf("%d answers from %d workers: %v", total, len(seen), seen)
-	}
+	checkSpread(t, seen, want, 400)
 	t.Logf("400 requests over %d workers: %v", len(seen), seen)
 }
 

@@ -109,14 +109,7 @@ func testResetUnderLoad(t *testing.T, s *stack) {
 		if err := c.Call("resetter.Reset", "pivot", &ok); err != nil || !ok {
 			t.Errorf("reset %d: %v", i, err)
 		}
-		after := s.pids()
-		for _, a := range after {
-			for _, b := range before {
-				if a == b {
-					t.Errorf("reset %d: pid %d survived (before %v after %v)", i, a, before, after)
-				}
-			}
-		}
+		checkReplaced(t, i, before, s.pids())
 	}
 	time.Sleep(300 * time.Millisecond)
 	res := finish()

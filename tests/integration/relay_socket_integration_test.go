@@ -127,16 +127,7 @@ func TestSocketRelayServesConcurrentAndStreamedRequests(t *testing.T) {
 			}(g)
 		}
 		wg.Wait()
-		total := 0
-		for pid, n := range seen {
-			if !pool[pid] {
-				t.Errorf("pid %d answered but is not in the pool %v", pid, pool)
-			}
-			total += n
-		}
-		if total != 400 || len(seen) < 2 {
-			t.Fatalf("%d GET answers from %d workers: %v", total, len(seen), seen)
-		}
+		checkSpread(t, seen, pool, 400)
 
 		// a large response crosses the socket whole
 		resp, body := testsupport.Do(t, "GET", s.base+"/bytes?size=5000000", nil, nil)
@@ -196,13 +187,7 @@ func TestSocketRelayResetUnderLoadFailsNoRequest(t *testing.T) {
 			if len(after) != 4 {
 				t.Errorf("reset %d: %d workers after", i, len(after))
 			}
-			for _, a := range after {
-				for _, b := range before {
-					if a == b {
-						t.Errorf("reset %d: pid %d survived (before %v after %v)", i, a, before, after)
-					}
-				}
-			}
+			checkReplaced(t, i, before, after)
 		}
 		time.Sleep(300 * time.Millisecond)
 		res := finish()
@@ -384,18 +369,7 @@ func TestRRServesOverSocketRelays(t *testing.T) {
 			}
 		}
 
-		if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-p.Exited():
-			err := p.Err()
-			if err != nil {
-				t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.Out.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("rr did not exit within 30s of SIGTERM")
-		}
+		p.Terminate(t, 30*time.Second)
 		if path, ok := strings.CutPrefix(relay, "unix://"); ok {
 			own := strings.TrimSuffix(path, ".sock") + ".pivot.sock"
 			if _, err := os.Lstat(own); !os.IsNotExist(err) {

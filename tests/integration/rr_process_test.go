@@ -64,18 +64,7 @@ func TestSIGTERMDrainsEveryAcceptedRequest(t *testing.T) {
 	finish := startLoad(t, loadOptions{url: p.base + "/sleep?ms=150", concurrency: 16, maxRequests: 50_000, maxDuration: 40 * time.Second})
 	time.Sleep(1500 * time.Millisecond)
 	sent := time.Now()
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.Exited():
-		err := p.Err()
-		if err != nil {
-			t.Fatalf("rr exited with %v after SIGTERM\n%s", err, p.Out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("rr did not exit within 30s of SIGTERM\n%s", p.Out.String())
-	}
+	p.Terminate(t, 30*time.Second)
 	exitAfter := time.Since(sent)
 	res := finish()
 	t.Logf("SIGTERM under load: exited after %s; %s", exitAfter.Round(time.Millisecond), res)
