@@ -16,8 +16,8 @@ import (
 	"time"
 
 	pivot "github.com/pivotphp/pivotphp-runtime-roadrunner"
-	"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload"
 	configImpl "github.com/roadrunner-server/config/v4"
 	"github.com/roadrunner-server/endure/v2"
 	httpPlugin "github.com/roadrunner-server/http/v4"
