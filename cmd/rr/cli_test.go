@@ -328,7 +328,7 @@ func TestHelpListsCommands(t *testing.T) {
 	if res.code != 0 {
 		t.Fatal(res)
 	}
-	for _, want := range []string{"serve", "workers", "reset", "stop", "jobs", "--config", "--WorkDir", "--dotenv", "--debug", "--override", "--silent", "--pid"} {
+	for _, want := range []string{"serve", "workers", "reset", "stop", "jobs", "config", "--config", "--WorkDir", "--dotenv", "--debug", "--override", "--silent", "--pid"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("--help lacks %q\n%s", want, res.stdout)
 		}
