@@ -11,7 +11,7 @@ case "${1:-run}" in
   # rabbitmq-server is installed by its own script: its package starts a broker on 0.0.0.0
   # unless a policy-rc.d forbids it (the tests start their own on loopback ports)
   test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl)
-        "$(dirname "$0")/../plugins/amqp/scripts/install-rabbitmq.sh" ;;
+        "$(dirname "$0")/install-rabbitmq.sh" ;;
   bench) want+=(wrk nginx php-fpm) ;;
   *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp/amqptest"
 	"github.com/roadrunner-server/api/v4/plugins/v3/jobs"
 	jobsImpl "github.com/roadrunner-server/jobs/v4"
 )
 
 // rrYAML is a .rr.yaml with one amqp pipeline "p" on queue q; extra is appended to its config.
-func rrYAML(r *rabbit, q, extra string) string {
+func rrYAML(r *amqptest.Broker, q, extra string) string {
 	return fmt.Sprintf(`version: '3'
 amqp:
   addr: %s
@@ -27,7 +28,7 @@ jobs:
       config:
         queue: %s
         redial_timeout: 1
-%s`, r.addr, q, indent(extra))
+%s`, r.Addr, q, indent(extra))
 }
 
 func indent(s string) string {
@@ -68,7 +69,7 @@ func TestPushConfirmConsume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := r.depth(t, q); n != 20 {
+	if n := depth(t, r, q); n != 20 {
 		t.Fatalf("queue depth %d after 20 confirmed pushes", n)
 	}
 	st := state(t, d)
@@ -122,7 +123,7 @@ func TestPushConfirmConsume(t *testing.T) {
 		}
 	}
 
-	eventually(t, 5*time.Second, "empty queue", func() bool { return r.depth(t, q) == 0 })
+	eventually(t, 5*time.Second, "empty queue", func() bool { return depth(t, r, q) == 0 })
 	st = state(t, d)
 	if !st.Ready || st.Active != 0 || st.Reserved != 0 {
 		t.Fatalf("state after: %+v", st)
@@ -162,7 +163,7 @@ func TestDelay(t *testing.T) {
 	if st := state(t, d); st.Delayed != 1 {
 		t.Fatalf("state while delayed: %+v", st)
 	}
-	if n := r.depth(t, q+".delay.1000"); n != 1 {
+	if n := depth(t, r, q+".delay.1000"); n != 1 {
 		t.Fatalf("delay queue depth %d", n)
 	}
 	it := got.next(t, 5*time.Second)
@@ -182,7 +183,7 @@ func TestDelayFanoutRefused(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	in.push("p", job("p", "y")) // without delay: fine
-	if n := r.depth(t, q); n != 1 {
+	if n := depth(t, r, q); n != 1 {
 		t.Fatalf("depth %d", n)
 	}
 }
@@ -214,8 +215,8 @@ func TestNackAttemptsDeadLetter(t *testing.T) {
 	}
 	got.none(t, 500*time.Millisecond)
 
-	eventually(t, 5*time.Second, "the dead-letter queue", func() bool { return r.depth(t, q+".dead") == 1 })
-	msg, ok, err := r.raw(t).Get(q+".dead", true)
+	eventually(t, 5*time.Second, "the dead-letter queue", func() bool { return depth(t, r, q+".dead") == 1 })
+	msg, ok, err := raw(t, r).Get(q+".dead", true)
 	if err != nil || !ok {
 		t.Fatalf("get: %v %v", ok, err)
 	}
@@ -223,7 +224,7 @@ func TestNackAttemptsDeadLetter(t *testing.T) {
 		!strings.Contains(fmt.Sprint(msg.Headers[HeaderDeadReason]), "failed 3 time(s)") {
 		t.Fatalf("dead letter: %v %q", msg.Headers, msg.Body)
 	}
-	if n := r.depth(t, q); n != 0 {
+	if n := depth(t, r, q); n != 0 {
 		t.Fatalf("main queue depth %d", n)
 	}
 }
@@ -262,13 +263,13 @@ func TestRequeueAndNoRequeue(t *testing.T) {
 		!reflect.DeepEqual(it.Headers()["reason"], []string{"busy"}) {
 		t.Fatalf("requeued: %s attempts %d headers %v after %s", it.ID(), it.Attempts(), it.Headers(), time.Since(start))
 	}
-	if n := r.depth(t, q+".retry.1000"); n != 0 {
+	if n := depth(t, r, q+".retry.1000"); n != 0 {
 		t.Fatalf("retry queue depth %d", n)
 	}
 
 	in.push("p", job("p", "give-up"))
 	got.next(t, 3*time.Second)
-	eventually(t, 5*time.Second, "dead letter", func() bool { return r.depth(t, q+".dead") == 1 })
+	eventually(t, 5*time.Second, "dead letter", func() bool { return depth(t, r, q+".dead") == 1 })
 	got.none(t, 300*time.Millisecond)
 
 	// requeue_on_fail: false
@@ -279,7 +280,7 @@ func TestRequeueAndNoRequeue(t *testing.T) {
 	in2.run("p")
 	in2.push("p", job("p", "once"))
 	got2.next(t, 3*time.Second)
-	eventually(t, 5*time.Second, "dead letter", func() bool { return r.depth(t, q2+".dead") == 1 })
+	eventually(t, 5*time.Second, "dead letter", func() bool { return depth(t, r, q2+".dead") == 1 })
 	got2.none(t, 300*time.Millisecond)
 }
 
@@ -369,7 +370,7 @@ func TestGracefulStop(t *testing.T) {
 	}()
 
 	// the queued ones go back at once, the running ones keep the stop waiting
-	eventually(t, 5*time.Second, "prefetched jobs back in the broker", func() bool { return in.pq.Len() == 0 && r.depth(t, q) == 8 })
+	eventually(t, 5*time.Second, "prefetched jobs back in the broker", func() bool { return in.pq.Len() == 0 && depth(t, r, q) == 8 })
 	select {
 	case <-stopped:
 		t.Fatal("Stop returned while jobs were running")
@@ -385,7 +386,7 @@ func TestGracefulStop(t *testing.T) {
 	if err := ackErr.Load(); err != nil {
 		t.Fatalf("ack of a running job during Stop: %v", err)
 	}
-	if n := r.depth(t, q); n != 8 {
+	if n := depth(t, r, q); n != 8 {
 		t.Fatalf("depth %d, want 8 (10 pushed, 2 acked)", n)
 	}
 	if err := d.Push(context.Background(), job("p", "late")); err == nil || !strings.Contains(err.Error(), "stopped") {
@@ -411,7 +412,7 @@ func TestPauseResume(t *testing.T) {
 	if in.pq.Len() != 0 {
 		t.Fatalf("rr queue still holds %d", in.pq.Len())
 	}
-	eventually(t, 5*time.Second, "all 5 back in the broker", func() bool { return r.depth(t, q) == 5 })
+	eventually(t, 5*time.Second, "all 5 back in the broker", func() bool { return depth(t, r, q) == 5 })
 	if st := state(t, d); st.Ready || st.Active != 5 {
 		t.Fatalf("paused state %+v", st)
 	}
@@ -465,7 +466,7 @@ func TestMultipleAckNeverAcksUnfinished(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = d.Stop(ctx)
-	eventually(t, 5*time.Second, "all three back (the held ack was not sent)", func() bool { return r.depth(t, q) == 3 })
+	eventually(t, 5*time.Second, "all three back (the held ack was not sent)", func() bool { return depth(t, r, q) == 3 })
 }
 
 // Stopping the broker: the connection loss is noticed at once, the jobs rr prefetched but did
@@ -507,11 +508,11 @@ func TestBrokerRestart(t *testing.T) {
 	got.next(t, 5*time.Second) // inflight-1, now blocked in the worker
 	eventually(t, 5*time.Second, "2 prefetched jobs in rr's queue", func() bool { return in.pq.Len() == 2 })
 
-	r.stopApp(t)
+	stopApp(t, r)
 	restarted := false
 	defer func() {
 		if !restarted {
-			r.startApp(t)
+			startApp(t, r)
 		}
 	}()
 	eventually(t, 10*time.Second, "not ready", func() bool { return !state(t, d).Ready })
@@ -526,7 +527,7 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatalf("push took %s to fail", el)
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, `amqp pipeline "p"`) || !strings.Contains(msg, fmt.Sprintf("127.0.0.1:%d", r.port)) ||
+	if !strings.Contains(msg, `amqp pipeline "p"`) || !strings.Contains(msg, fmt.Sprintf("127.0.0.1:%d", r.Port)) ||
 		!strings.Contains(msg, "unreachable") || strings.Contains(msg, "guest:guest") {
 		t.Fatalf("push error: %v", err)
 	}
@@ -541,7 +542,7 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatalf("ack of the job running across the outage: %v", err)
 	}
 
-	r.startApp(t)
+	startApp(t, r)
 	restarted = true
 	eventually(t, 15*time.Second, "ready again", func() bool { return state(t, d).Ready })
 	in.push("p", job("p", "after"))
@@ -562,11 +563,11 @@ func TestBrokerRestart(t *testing.T) {
 func TestBrokerDownAtStart(t *testing.T) {
 	r := requireBroker(t)
 	q := uniq(t)
-	r.stopApp(t)
+	stopApp(t, r)
 	restarted := false
 	defer func() {
 		if !restarted {
-			r.startApp(t)
+			startApp(t, r)
 		}
 	}()
 
@@ -587,7 +588,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 		t.Fatal("push succeeded with the broker down")
 	}
 
-	r.startApp(t)
+	startApp(t, r)
 	restarted = true
 	eventually(t, 15*time.Second, "ready", func() bool { return state(t, d).Ready })
 	in.push("p", job("p", "hello"))
@@ -600,7 +601,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 func TestDeclaredPipeline(t *testing.T) {
 	r := requireBroker(t)
 	q := uniq(t)
-	p := newPlugin(t, newConfig(t, fmt.Sprintf("version: '3'\namqp:\n  addr: %s\n", r.addr)))
+	p := newPlugin(t, newConfig(t, fmt.Sprintf("version: '3'\namqp:\n  addr: %s\n", r.Addr)))
 	pq := newInstance(t, "version: '3'\n").pq
 	pipe := jobsImpl.Pipeline{"name": "dyn", "driver": "amqp", "queue": q, "prefetch": "4", "exchange": q + "-ex",
 		"exchange_type": "topic", "routing_key": "a.b", "priority": int64(3)}
@@ -631,7 +632,6 @@ func TestDeclaredPipeline(t *testing.T) {
 func TestTLS(t *testing.T) {
 	r := requireBroker(t)
 	q := uniq(t)
-	file := func(n string) string { return r.dir + "/" + n }
 	yaml := fmt.Sprintf(`version: '3'
 amqp:
   addr: %s
@@ -646,7 +646,7 @@ jobs:
       config:
         queue: %s
         redial_timeout: 1
-`, r.tlsAddr, file("ca.pem"), file("client.pem"), file("client-key.pem"), q)
+`, r.TLSAddr, r.CACert, r.ClientCert, r.ClientKey, q)
 	in := newInstance(t, yaml)
 	d := in.driver("p")
 	s, err := d.session()
@@ -678,7 +678,7 @@ jobs:
 	}
 
 	// no client certificate: refused by the broker, the driver starts disconnected
-	noCert := strings.Replace(yaml, "    cert: "+file("client.pem")+"\n    key: "+file("client-key.pem")+"\n", "", 1)
+	noCert := strings.Replace(yaml, "    cert: "+r.ClientCert+"\n    key: "+r.ClientKey+"\n", "", 1)
 	bad := newInstance(t, noCert)
 	st := state(t, bad.driver("p"))
 	if st.Ready || !strings.Contains(st.ErrorMessage, "unreachable") {
@@ -696,14 +696,14 @@ func TestBrokerBlocked(t *testing.T) {
 	d := in.driver("p")
 	in.push("p", job("p", "ok"))
 
-	if err := r.ctl("set_vm_memory_high_watermark", "0.000001"); err != nil {
+	if err := r.Ctl("set_vm_memory_high_watermark", "0.000001"); err != nil {
 		t.Fatal(err)
 	}
 	restored := false
 	restore := func() {
 		if !restored {
 			restored = true
-			if err := r.ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
+			if err := r.Ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
 				t.Error(err)
 			}
 		}
@@ -766,9 +766,9 @@ func TestAutoAck(t *testing.T) {
 	if it.ID() == "manual" {
 		want = 2
 	}
-	eventually(t, 5*time.Second, fmt.Sprintf("%d job(s) back in the queue", want), func() bool { return r.depth(t, q) == want })
+	eventually(t, 5*time.Second, fmt.Sprintf("%d job(s) back in the queue", want), func() bool { return depth(t, r, q) == want })
 	time.Sleep(200 * time.Millisecond)
-	if n := r.depth(t, q); n != want {
+	if n := depth(t, r, q); n != want {
 		t.Fatalf("depth %d, want %d (started: %s)", n, want, it.ID())
 	}
 }
@@ -788,7 +788,7 @@ func TestExchangeTypes(t *testing.T) {
 			if typ == "fanout" {
 				want = 1
 			}
-			eventually(t, 5*time.Second, fmt.Sprintf("%d in the queue", want), func() bool { return r.depth(t, q) == want })
+			eventually(t, 5*time.Second, fmt.Sprintf("%d in the queue", want), func() bool { return depth(t, r, q) == want })
 		})
 	}
 }

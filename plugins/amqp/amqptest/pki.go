@@ -1,4 +1,4 @@
-package amqp
+package amqptest
 
 import (
 	"crypto/ecdsa"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs RabbitMQ (Debian's rabbitmq-server) for the amqp plugin's integration tests, only if
-# it is missing. Idempotent: a second run with the package installed does nothing.
+# Installs RabbitMQ (Debian's rabbitmq-server) for the suites that start a broker of their own
+# (plugins/amqp/amqptest: the amqp plugin's tests, tests/amqp, tests/featurerequest, make bench),
+# only if it is missing. Idempotent: a second run with the package installed does nothing.
 #
 # The package's maintainer scripts would start a broker on 0.0.0.0:5672; the tests start their
 # own on loopback and free ports, so the install runs behind a policy-rc.d that exits 101
