@@ -9,6 +9,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	jobsImpl "github.com/roadrunner-server/jobs/v4"
 )
 
@@ -297,5 +298,15 @@ func TestGlobalConfig(t *testing.T) {
 				t.Fatalf("addr %q tls %v", p.global.Addr, p.tls != nil)
 			}
 		})
+	}
+}
+
+// Without amqp pipelines the plugin is ready and healthy.
+func TestReadyWithoutPipelines(t *testing.T) {
+	p := newPlugin(t, newConfig(t, "version: '3'\n"))
+	for name, check := range map[string]func() (*status.Status, error){"Ready": p.Ready, "Status": p.Status} {
+		if st, err := check(); err != nil || st == nil || st.Code != 200 {
+			t.Fatalf("%s: %+v, %v", name, st, err)
+		}
 	}
 }

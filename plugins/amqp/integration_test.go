@@ -722,6 +722,9 @@ func TestBrokerBlocked(t *testing.T) {
 	if st := state(t, d); !strings.Contains(st.ErrorMessage, "blocks publishing") {
 		t.Fatalf("state: %+v", st)
 	}
+	if _, err := in.plugin.Ready(); err == nil || !strings.Contains(err.Error(), `amqp pipeline "p"`) || !strings.Contains(err.Error(), "blocks publishing") {
+		t.Fatalf("Ready during the alarm: %v", err)
+	}
 
 	restore()
 	eventually(t, 20*time.Second, "pushes working again", func() bool {
@@ -791,4 +794,74 @@ func TestExchangeTypes(t *testing.T) {
 			eventually(t, 5*time.Second, fmt.Sprintf("%d in the queue", want), func() bool { return depth(t, r, q) == want })
 		})
 	}
+}
+
+// /ready?plugin=amqp: 200 while every pipeline is connected (paused counts as up), 503 naming
+// each pipeline that is down with its broker (password hidden) while the broker is stopped,
+// 200 again once the driver reconnected by itself; a stopped pipeline is forgotten.
+func TestReadiness(t *testing.T) {
+	r := requireBroker(t)
+	q := uniq(t)
+	yaml := rrYAML(r, q, "") + fmt.Sprintf(`    second:
+      driver: amqp
+      config:
+        queue: %s-2
+        redial_timeout: 1
+`, q)
+	in := newInstance(t, yaml)
+	ready := func() error {
+		st, err := in.plugin.Ready()
+		if err == nil && (st == nil || st.Code != 200) {
+			t.Fatalf("Ready: %+v without an error", st)
+		}
+		return err
+	}
+	if err := ready(); err != nil {
+		t.Fatalf("Ready with both pipelines connected: %v", err)
+	}
+	in.run("p")
+	if err := in.driver("p").Pause(context.Background(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ready(); err != nil {
+		t.Fatalf("Ready with a paused pipeline: %v", err)
+	}
+
+	stopApp(t, r)
+	restarted := false
+	defer func() {
+		if !restarted {
+			startApp(t, r)
+		}
+	}()
+	var err error
+	eventually(t, 10*time.Second, "not ready", func() bool { err = ready(); return err != nil && strings.Contains(err.Error(), "2 of 2") })
+	msg := err.Error()
+	for _, want := range []string{"amqp: not ready: 2 of 2 pipelines down (p, second)", `amqp pipeline "p"`, `amqp pipeline "second"`,
+		fmt.Sprintf("amqp://guest:xxxxx@127.0.0.1:%d/", r.Port), "unreachable"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("Ready while the broker is stopped lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "guest:guest") {
+		t.Fatalf("Ready shows the password: %s", msg)
+	}
+	if _, herr := in.plugin.Status(); herr == nil || herr.Error() != msg {
+		t.Fatalf("Status while down: %v", herr)
+	}
+	t.Logf("/ready while the broker is stopped: %s", msg)
+
+	// a stopped (destroyed) pipeline is not reported any more
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := in.driver("second").Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ready(); err == nil || !strings.Contains(err.Error(), "1 of 1 pipelines down (p)") {
+		t.Fatalf("Ready after stopping the second pipeline: %v", err)
+	}
+
+	startApp(t, r)
+	restarted = true
+	eventually(t, 15*time.Second, "ready again", func() bool { return ready() == nil })
 }

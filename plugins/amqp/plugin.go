@@ -11,10 +11,10 @@
 package amqp
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
-
-	"crypto/tls"
+	"sync"
 
 	"github.com/roadrunner-server/api/v4/plugins/v3/jobs"
 	"github.com/roadrunner-server/errors"
@@ -49,6 +49,9 @@ type Plugin struct {
 	cfg    Configurer
 	global GlobalConfig
 	tls    *tls.Config
+
+	mu      sync.Mutex
+	drivers map[*Driver]struct{} // every driver built and not stopped (status.go)
 }
 
 var _ jobs.Constructor = (*Plugin)(nil)
@@ -144,5 +147,6 @@ func (p *Plugin) newDriver(op errors.Op, cfg *PipelineConfig, pq jobs.Queue) (jo
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
+	p.track(d)
 	return d, nil
 }
