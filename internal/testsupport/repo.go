@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp/amqptest"
 )
 
 const modulePath = "github.com/pivotphp/pivotphp-runtime-roadrunner"
@@ -138,13 +140,16 @@ func NewerSource(root string, t time.Time) string {
 	return newer
 }
 
-// Main runs a test binary's tests, then removes the rr that RRBinary built for them.
+// Main runs a test binary's tests, then removes the rr that RRBinary built for them and shuts
+// down the RabbitMQ broker StartRabbitMQ started.
 func Main(m *testing.M) { os.Exit(Run(m)) }
 
 // Run is Main for a TestMain with work of its own after the tests (e.g. a summary to print): it
-// runs the tests, removes the rr that RRBinary built for them and returns the exit code.
+// runs the tests, removes the rr that RRBinary built for them, shuts down the RabbitMQ broker
+// StartRabbitMQ started and returns the exit code.
 func Run(m *testing.M) int {
 	code := m.Run()
+	amqptest.ShutdownShared()
 	if builtDir != "" {
 		_ = os.RemoveAll(builtDir)
 	}
