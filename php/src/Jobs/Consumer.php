@@ -17,6 +17,7 @@ use PivotPHP\Runtime\RoadRunner\Worker;
  * - handler throws             → requeue with the retry policy's delay and X-Attempt + 1,
  *                                or, after the last attempt, fail (RoadRunner logs and drops it)
  * - PermanentFailureException  → fail at once, no retry
+ * - JobInProgressException     → ({@see Idempotency}) requeue after its retryAfter, same attempt
  * - no handler for the name    → fail with a message naming the registered jobs; the
  *                                worker keeps serving
  * - unreadable task            → fail, no retry
@@ -219,6 +220,13 @@ final class Consumer
     /** @return array{0: string, 1: string, 2: bool} response body, log line, whether requeued */
     private function failure(Task $task, \Throwable $e, RetryPolicy $policy): array
     {
+        if ($e instanceof JobInProgressException) {
+            // another worker runs this very job: look again once its claim can have ended,
+            // without spending an attempt (the task did not fail)
+            $message = sprintf('%s is being handled by %s; requeued for %d s, attempt not counted', $task->describe(), $e->holder, $e->retryAfter);
+
+            return [TaskResponse::requeue($message, $e->retryAfter, $task->headers), $message, true];
+        }
         $reason = sprintf('%s: %s (%s:%d)', $e::class, $e->getMessage(), $e->getFile(), $e->getLine());
 
         if (!$e instanceof PermanentFailureException && $policy->shouldRetry($task->attempt)) {

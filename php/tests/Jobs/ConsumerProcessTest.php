@@ -128,6 +128,33 @@ final class ConsumerProcessTest extends TestCase
         );
     }
 
+    public function testIdempotentHandlerRunsItsEffectOncePerJobId(): void
+    {
+        $worker = $this->consumer(['PIVOT_JOBS_DIR' => $this->state]);
+
+        self::assertSame(['type' => 0, 'data' => []], self::task($worker, self::context('j1', 'once', 'amqp')));
+        self::assertSame(['type' => 0, 'data' => []], self::task($worker, self::context('j1', 'once', 'amqp')), 'a repeat is acked');
+        self::assertSame(['type' => 0, 'data' => []], self::task($worker, self::context('j2', 'once', 'amqp')));
+        $worker->closeStdin();
+        $worker->waitForExit();
+        self::assertSame(1, substr_count($worker->stderr(), 'effect j1'));
+        self::assertSame(1, substr_count($worker->stderr(), 'effect j2'));
+    }
+
+    public function testJobInProgressIsRequeuedWithoutSpendingAnAttempt(): void
+    {
+        $worker = $this->consumer();
+        $answer = self::task($worker, self::context('j1', 'busy', 'amqp', ['X-Attempt' => ['2'], 'h' => ['v']]));
+
+        self::assertTrue($answer['data']['requeue']);
+        self::assertSame(9, $answer['data']['delay_seconds']);
+        self::assertSame(['X-Attempt' => ['2'], 'h' => ['v']], $answer['data']['headers'], 'same attempt number');
+        self::assertStringContainsString(
+            'job "busy" (id j1, pipeline p-amqp, attempt 2) is being handled by host/123/abc; requeued for 9 s, attempt not counted',
+            $answer['data']['message'],
+        );
+    }
+
     public function testPermanentFailureAndBadPayloadAreNotRetried(): void
     {
         $worker = $this->consumer();
@@ -155,7 +182,7 @@ final class ConsumerProcessTest extends TestCase
         self::assertSame(1, $answer['type']);
         self::assertFalse($answer['data']['requeue']);
         self::assertSame(
-            'No handler registered for job "nope" (id j1, pipeline p-memory); this worker handles: boom, crash, json, ok, permanent',
+            'No handler registered for job "nope" (id j1, pipeline p-memory); this worker handles: boom, busy, crash, json, ok, once, permanent',
             $answer['data']['message'],
         );
         self::assertStringContainsString('No handler registered for job "nope"', $worker->stderr());
