@@ -5,8 +5,9 @@
 // generation of workers, or why none serves) and a Metrics, and the listener.
 //
 // A request flows: server.go (fasthttp server, protocol errors) → conn.go (framing check,
-// lingering close, silent connections on drain) → handler.go (HandleRequest, the body as it
-// arrives) → form.go / uploads.go (forms and files) → request_context.go (the http/v4 JSON
+// lingering close, silent connections on drain) → the middleware the plugin gives as
+// Options.Wrap (internal/edge: static files, compression) → handler.go (HandleRequest, the body
+// as it arrives) → form.go / uploads.go (forms and files) → request_context.go (the http/v4 JSON
 // context) → Generation.Exec (internal/pool) → handler.go (status, headers, body, streams;
 // requestState is the pool's FrameSink and StreamDetacher) → interim.go (1xx answers);
 // errors.go maps a failure to the status a client sees.
