@@ -86,6 +86,9 @@ func (c *compatConfig) Init() error {
 		}
 		fmt.Fprintf(c.warn, "[WARN] %s\n", f.Warning(driver))
 	}
+	if err := c.defaultConsume(all); err != nil {
+		return errors.E(op, err)
+	}
 	if err := c.defaultRPC(all); err != nil {
 		return errors.E(op, err)
 	}
@@ -112,6 +115,32 @@ func (c *compatConfig) defaultRPC(all map[string]any) error {
 	fmt.Fprintf(c.warn, "[WARN] no rpc section: PHP workers reach jobs, kv and metrics over RPC, so rr listens on %s "+
 		"(RoadRunner's default); add rpc: {listen: tcp://HOST:PORT} to choose the address\n", rpcclient.DefaultListen)
 	return c.Plugin.Overwrite(map[string]any{"rpc.listen": rpcclient.DefaultListen})
+}
+
+// defaultConsume consumes every pipeline of jobs.pipelines when jobs.consume is not set at all:
+// without it the jobs plugin consumes nothing, and jobs pile up in queues nobody reads (the
+// feature request's file has pipelines and a jobs pool but no consume). Said with a warning;
+// `consume: []` keeps a push-only instance.
+func (c *compatConfig) defaultConsume(all map[string]any) error {
+	jobs, ok := all["jobs"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	if _, set := jobs["consume"]; set {
+		return nil
+	}
+	pipes, ok := jobs["pipelines"].(map[string]any)
+	if !ok || len(pipes) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(pipes))
+	for name := range pipes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(c.warn, "[WARN] jobs.consume is not set: consuming every pipeline of jobs.pipelines (%s); "+
+		"list the ones this instance consumes in jobs.consume (consume: [] for none)\n", strings.Join(names, ", "))
+	return c.Plugin.Overwrite(map[string]any{"jobs.consume": names})
 }
 
 // dropInvalidCollectors leaves out the metrics.collect entries that are not collector
