@@ -36,6 +36,8 @@ type config struct {
 	noGoBench, quick, keep, fresh   bool
 	pivotphpWorker, pivotphpPath    string
 	pivotphpFront                   string
+	jobs, jobsOnly                  bool
+	jobsCount                       int
 }
 
 func main() {
@@ -104,12 +106,15 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.benchtime, "benchtime", "20000x", "-benchtime of the Go handler benchmark")
 	fs.StringVar(&cfg.poolBenchtime, "pool-benchtime", "100000x", "-benchtime of the Go pool round-trip benchmark (a ceiling)")
 	fs.BoolVar(&cfg.noGoBench, "no-gobench", false, "skip the Go benchmarks (handler allocations, pool round trip)")
-	fs.BoolVar(&cfg.quick, "quick", false, "sanity run of about a minute: -duration 1s -rounds 2 -warmup 1s -rss-requests 2000 -spawn-samples 3 -benchtime 2000x -pool-benchtime 10000x (explicit flags win)")
+	fs.BoolVar(&cfg.quick, "quick", false, "sanity run of about a minute: -duration 1s -rounds 2 -warmup 1s -rss-requests 2000 -spawn-samples 3 -benchtime 2000x -pool-benchtime 10000x -jobs-count 1000 (explicit flags win)")
 	fs.BoolVar(&cfg.fresh, "fresh", true, "a fresh instance of every server in each round after the first (two instances of one build can differ by ±10 % for their whole life)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with configs and logs")
 	fs.StringVar(&cfg.pivotphpWorker, "pivotphp-worker", "examples/pivotphp/worker.php", "PivotPHP worker script (relative to the repo root)")
 	fs.StringVar(&cfg.pivotphpPath, "pivotphp-path", "/", "the PivotPHP app's JSON route that wrk drives")
 	fs.StringVar(&cfg.pivotphpFront, "pivotphp-front", "examples/pivotphp/public/index.php", "the same PivotPHP app's php-fpm front controller (relative to the repo root)")
+	fs.BoolVar(&cfg.jobs, "jobs", true, "the jobs section: jobs pushed and consumed per second by PHP on the memory and amqp drivers (starts its own RabbitMQ; jobs.go)")
+	fs.BoolVar(&cfg.jobsOnly, "jobs-only", false, "run the jobs section alone (about 30 s)")
+	fs.IntVar(&cfg.jobsCount, "jobs-count", 5000, "jobs per push/consume phase of the jobs section")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -119,7 +124,7 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		quick := map[string]string{"duration": "1s", "rounds": "2", "warmup": "1s", "rss-requests": "2000", "spawn-samples": "3", "benchtime": "2000x", "pool-benchtime": "10000x"}
+		quick := map[string]string{"duration": "1s", "rounds": "2", "warmup": "1s", "rss-requests": "2000", "spawn-samples": "3", "benchtime": "2000x", "pool-benchtime": "10000x", "jobs-count": "1000"}
 		for name, v := range quick {
 			if !set[name] {
 				_ = fs.Set(name, v)
@@ -141,6 +146,9 @@ func parseFlags(args []string) (*config, error) {
 		default:
 			return nil, fmt.Errorf("-servers: unknown server %q (pivot, pivot-pipeline, stock, fpm, pivotphp, pivotphp-fpm, ceilings)", k)
 		}
+	}
+	if cfg.jobsCount < 10 {
+		return nil, fmt.Errorf("-jobs-count must be at least 10")
 	}
 	if cfg.rounds < 1 || cfg.threads < 1 || cfg.duration < time.Second {
 		return nil, fmt.Errorf("-rounds and -threads must be ≥ 1 and -duration ≥ 1s")
@@ -167,7 +175,11 @@ func parseFlags(args []string) (*config, error) {
 	if _, err := os.Stat(cfg.rr); err != nil {
 		return nil, fmt.Errorf("-rr: %w (build it with make build)", err)
 	}
-	for _, bin := range []*string{&cfg.php, &cfg.wrk} {
+	bins := []*string{&cfg.php, &cfg.wrk}
+	if cfg.jobsOnly {
+		bins = bins[:1] // no wrk needed
+	}
+	for _, bin := range bins {
 		if *bin, err = exec.LookPath(*bin); err != nil {
 			return nil, fmt.Errorf("%w (scripts/install-deps.sh bench installs php, wrk, nginx, php-fpm)", err)
 		}

@@ -18,6 +18,11 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintf(out, "%s | %s | %s | %s | %s\n", m.RR, m.PHP, m.PHPFPM, m.Nginx, m.Wrk)
 	fmt.Fprintf(out, "load average at start %s, at end %s; fpm opcache: %s\n", m.LoadStart, m.LoadEnd, m.FPMOpcache)
 	s := r.Settings
+	if len(r.Throughput) == 0 && r.Jobs != nil { // -jobs-only
+		printJobs(out, r.Jobs)
+		printProblems(out, r)
+		return
+	}
 	fmt.Fprintf(out, "wrk --latency -t%d -d%s, %d rounds interleaved, medians shown%s\n",
 		s.Threads, s.Duration, s.Rounds, map[bool]string{true: " (QUICK MODE: sanity run, not a measurement)"}[s.Quick])
 
@@ -128,13 +133,19 @@ func printReport(out io.Writer, r *results) {
 		fmt.Fprintln(out, "  not measured")
 	}
 
+	printJobs(out, r.Jobs)
+
 	fmt.Fprintln(out, "\nTargets (issue 6)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict(t.Met), t.Name, t.Value)
 	}
 	_ = tw.Flush()
+	printProblems(out, r)
+}
 
+// printProblems lists what was skipped and what failed.
+func printProblems(out io.Writer, r *results) {
 	for _, sk := range r.Skipped {
 		fmt.Fprintf(out, "\nskipped: %s", sk)
 	}

@@ -30,8 +30,10 @@ type results struct {
 	PHPBaselines map[string]memory `json:"php_cli_baseline_rss"`
 	WorkerStart  []*startResult    `json:"worker_start"`
 	GoBench      []goBench         `json:"go_bench"`
-	Skipped      []string          `json:"skipped"`
-	Errors       []string          `json:"errors"`
+	// Jobs: the jobs section (jobs.go), nil when it did not run.
+	Jobs    *jobsBench `json:"jobs,omitempty"`
+	Skipped []string   `json:"skipped"`
+	Errors  []string   `json:"errors"`
 }
 
 type machine struct {

@@ -43,6 +43,11 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 	}
 	defer ps.close(stopGrace)
 
+	if cfg.jobsOnly {
+		res.Jobs = runJobsBench(ctx, cfg, ps, dir, res)
+		return res, ctx.Err()
+	}
+
 	variants := phpVariants(ctx, cfg.php)
 	res.PHPBaselines = map[string]memory{}
 	for _, v := range append([]phpVariant{systemPHP}, variants...) {
@@ -98,8 +103,16 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 		return res, ctx.Err()
 	}
 
-	// The Go benchmarks run alone: stop the servers first.
+	// The jobs section and the Go benchmarks run alone: stop the servers first.
 	ps.stopAll(stopGrace)
+	if cfg.jobs {
+		res.Jobs = runJobsBench(ctx, cfg, ps, dir, res)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	} else {
+		res.Skipped = append(res.Skipped, "jobs section: -jobs=false")
+	}
 	if cfg.noGoBench {
 		res.Skipped = append(res.Skipped, "Go benchmarks (handler allocations, pool round trip): -no-gobench")
 		return res, nil

@@ -296,6 +296,10 @@ func (b *Broker) QueueDepth(queue string) (int, error) {
 	return q.Messages, nil
 }
 
+// Pid is the process id of the node's rabbitmq-server (the leader of its process group: the
+// Erlang VM runs under it), e.g. to read its CPU time.
+func (b *Broker) Pid() int { return b.cmd.Process.Pid }
+
 // LogTail is the end of the node's console output (for error messages).
 func (b *Broker) LogTail() string {
 	data, _ := os.ReadFile(b.log)
