@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/roadrunner-server/sdk/v4/pool"
 )
@@ -79,6 +81,12 @@ type Config struct {
 	Middleware []string `mapstructure:"middleware"`
 	// Static is `pivot.static`: files served before PHP by the `static` middleware.
 	Static *edge.StaticConfig `mapstructure:"static"`
+	// Limit is `pivot.limit`: a budget of requests per client before PHP (429 over it), in
+	// memory or shared through Redis (internal/edge/limit). Off when absent.
+	Limit *limit.Config `mapstructure:"limit"`
+	// Breaker is `pivot.breaker`: a circuit breaker around the PHP pool (503 while open,
+	// internal/edge/breaker). Off when absent.
+	Breaker *breaker.Config `mapstructure:"breaker"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -159,6 +167,12 @@ func (c *Config) InitDefaults() {
 	if c.Static != nil {
 		c.Static.InitDefaults()
 	}
+	if c.Limit != nil {
+		c.Limit.InitDefaults()
+	}
+	if c.Breaker != nil {
+		c.Breaker.InitDefaults()
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -237,7 +251,17 @@ func (c *Config) Valid() error {
 		return err
 	}
 	if c.Static != nil {
-		return c.Static.Valid()
+		if err := c.Static.Valid(); err != nil {
+			return err
+		}
+	}
+	if c.Limit != nil {
+		if err := c.Limit.Valid(); err != nil {
+			return err
+		}
+	}
+	if c.Breaker != nil {
+		return c.Breaker.Valid()
 	}
 	return nil
 }
@@ -340,21 +364,31 @@ func validHostname(h string) bool {
 }
 
 // knownKeys maps each section path to the keys it accepts, derived from the mapstructure tags
-// of Config, so a typo is reported instead of silently ignored.
+// of Config, so a typo is reported instead of silently ignored. An embedded struct tagged
+// ",squash" adds its keys to its parent's; the entries of a list of structs (routes) are
+// checked under "path[]".
 var knownKeys = func() map[string][]string {
 	out := map[string][]string{}
-	var walk func(path string, t reflect.Type)
-	walk = func(path string, t reflect.Type) {
+	var fields func(path string, t reflect.Type) []string
+	walk := func(path string, t reflect.Type) {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
+		out[path] = fields(path, t)
+	}
+	fields = func(path string, t reflect.Type) []string {
 		var keys []string
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			if !f.IsExported() {
 				continue
 			}
-			key := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+			tag := strings.Split(f.Tag.Get("mapstructure"), ",")
+			if f.Anonymous && contains(tag[1:], "squash") {
+				keys = append(keys, fields(path, f.Type)...)
+				continue
+			}
+			key := tag[0]
 			if key == "" {
 				key = strings.ToLower(f.Name) // mapstructure matches untagged fields by name
 			}
@@ -363,11 +397,14 @@ var knownKeys = func() map[string][]string {
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
+			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+				walk(path+"."+key+"[]", ft.Elem())
+			}
 			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
 				walk(path+"."+key, ft)
 			}
 		}
-		out[path] = keys
+		return keys
 	}
 	walk(PluginName, reflect.TypeOf(Config{}))
 	return out
@@ -397,6 +434,30 @@ func checkUnknownKeys(path string, raw map[string]any) error {
 			if err := checkUnknownKeys(path+"."+strings.ToLower(k), sub); err != nil {
 				return err
 			}
+		}
+		if list, isList := raw[k].([]any); isList {
+			for i, v := range list {
+				if sub, isMap := v.(map[string]any); isMap {
+					if err := checkListEntry(path+"."+strings.ToLower(k), i, sub); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkListEntry checks entry i of the list of structs at path (pivot.limit.routes[i]).
+func checkListEntry(path string, i int, raw map[string]any) error {
+	known, ok := knownKeys[path+"[]"]
+	if !ok {
+		return nil
+	}
+	for k := range raw {
+		if !contains(known, strings.ToLower(k)) {
+			return fmt.Errorf("%s[%d].%s is not a known key: did you mean %s? (known keys: %s)",
+				path, i, k, closest(strings.ToLower(k), known), strings.Join(known, ", "))
 		}
 	}
 	return nil

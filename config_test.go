@@ -56,6 +56,18 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"bad cache_duration", "  address: 127.0.0.1:8080\n  static:\n    dir: /tmp\n    cache_duration: soon\n", []string{`pivot.static.cache_duration "soon"`}},
 		{"headers section", "  address: 127.0.0.1:8080\n  headers:\n    cors:\n      allowed_origin: \"*\"\n", []string{"pivot.headers", "not supported yet"}},
 		{"bad upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: 100XB\n", []string{`pivot.uploads.max_size "100XB" is not a size`, "100MB"}},
+		{"limit by cookie", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    by: cookie\n",
+			[]string{`pivot.limit.by: "cookie" is not ip or header:NAME`, "header:X-Api-Key"}},
+		{"typo in a limit key", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    brust: 5\n", []string{"pivot.limit.brust is not a known key", "did you mean pivot.limit.burst"}},
+		{"typo in a limit route", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    routes:\n      - { prefix: /api, rat: 5 }\n",
+			[]string{"pivot.limit.routes[0].rat is not a known key", "did you mean rate"}},
+		{"limit redis without addrs", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    store: redis\n", []string{"pivot.limit.redis.addrs is empty"}},
+		{"typo in a redis key", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    store: redis\n    redis:\n      addr: [\"127.0.0.1:6379\"]\n",
+			[]string{"pivot.limit.redis.addr is not a known key", "did you mean pivot.limit.redis.addrs"}},
+		{"bad breaker ratio", "  address: 127.0.0.1:8080\n  breaker:\n    failure_ratio: 50\n", []string{"pivot.breaker.failure_ratio is 50", "from 0 to 1"}},
+		{"typo in a breaker key", "  address: 127.0.0.1:8080\n  breaker:\n    open_fro: 5s\n", []string{"pivot.breaker.open_fro is not a known key", "did you mean pivot.breaker.open_for"}},
+		{"typo in a breaker route", "  address: 127.0.0.1:8080\n  breaker:\n    routes:\n      - prefix: /api\n        slw: 1s\n",
+			[]string{"pivot.breaker.routes[0].slw is not a known key", "did you mean slow"}},
 		{"negative upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: -1\n", []string{`pivot.uploads.max_size "-1" is not a size`}},
 	}
 	for _, tc := range cases {
@@ -96,6 +108,19 @@ func TestValidConfigInits(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("pivot missing from the active plugins: %v", cont.Plugins())
+	}
+}
+
+// pivot.limit and pivot.breaker with every key.
+func TestLimitAndBreakerConfigInits(t *testing.T) {
+	yaml := "version: \"3\"\nserver:\n  command: \"php worker.php\"\npivot:\n  address: 127.0.0.1:0\n" +
+		"  limit:\n    rate: 10\n    burst: 20\n    by: header:X-Api-Key\n    trusted_proxies: [10.0.0.0/8, \"::1\"]\n    store: redis\n" +
+		"    redis: { addrs: [\"127.0.0.1:6379\"], timeout: 50ms, prefix: \"app:\" }\n    max_keys: 1000\n" +
+		"    routes:\n      - { prefix: /api/login, rate: 0.2, burst: 3 }\n      - { prefix: /api/ }\n" +
+		"  breaker:\n    failure_ratio: 0.3\n    min_requests: 10\n    window: 30s\n    open_for: 15s\n    slow: 2s\n    half_open_requests: 2\n" +
+		"    routes:\n      - { prefix: /reports/, slow: 10s, open_for: 1m }\n"
+	if _, err := initWith(t, yaml); err != nil {
+		t.Fatal(err)
 	}
 }
 

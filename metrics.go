@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,8 @@ const metricsNamespace = "rr_pivot"
 var (
 	_ httpfront.Metrics  = (*metrics)(nil)
 	_ supervisor.Metrics = (*metrics)(nil)
+	_ limit.Metrics      = (*metrics)(nil)
+	_ breaker.Metrics    = (*metrics)(nil)
 )
 
 // metrics are the plugin's Prometheus collectors, built in Init because the metrics plugin may
@@ -28,6 +32,11 @@ type metrics struct {
 	pipelined       prometheus.Counter
 	pipelinePauses  prometheus.Counter
 	workers         *sdkMetrics.StatsExporter
+	// pivot.limit and pivot.breaker (internal/edge/limit, internal/edge/breaker)
+	rateLimited      *prometheus.CounterVec
+	limitStoreErrors prometheus.Counter
+	breakerRejected  *prometheus.CounterVec
+	breakerState     *breakerStates
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
 }
@@ -58,6 +67,20 @@ func newMetrics(p *Plugin) *metrics {
 			Namespace: metricsNamespace, Name: "pipeline_pauses_total",
 			Help: "Times pipelining paused because a request ran longer than pivot.pipeline_pause_after.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "rate_limited_total",
+			Help: "Requests refused with 429 by pivot.limit, by route (its prefix, or default).",
+		}, []string{"route"}),
+		limitStoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "rate_limit_store_errors_total",
+			Help: "Requests let through unlimited because pivot.limit's store (Redis) failed or was failing (fail-open).",
+		}),
+		breakerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "breaker_rejected_total",
+			Help: "Requests answered 503 by pivot.breaker without reaching PHP, by route (its prefix, or default).",
+		}, []string{"route"}),
+		breakerState: &breakerStates{p: p, desc: prometheus.NewDesc(metricsNamespace+"_breaker_state",
+			"pivot.breaker's state by route: 0 closed, 1 half-open, 2 open.", []string{"route"}, nil)},
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
 			TotalMemoryDesc:  prometheus.NewDesc(metricsNamespace+"_workers_memory_bytes", "Memory used by all pivot workers.", nil, nil),
@@ -94,8 +117,36 @@ func (m *metrics) RestartFailed() { m.restartFailures.Inc() }
 // ResetDone counts a completed zero-downtime reset (supervisor.Metrics).
 func (m *metrics) ResetDone() { m.resets.Inc() }
 
+// Limited counts a request refused with 429 by pivot.limit (limit.Metrics).
+func (m *metrics) Limited(route string) { m.rateLimited.WithLabelValues(route).Inc() }
+
+// StoreError counts a request let through because pivot.limit's store failed (limit.Metrics).
+func (m *metrics) StoreError() { m.limitStoreErrors.Inc() }
+
+// Rejected counts a request answered 503 by pivot.breaker (breaker.Metrics).
+func (m *metrics) Rejected(route string) { m.breakerRejected.WithLabelValues(route).Inc() }
+
+// breakerStates reports rr_pivot_breaker_state when scraped, from the breakers themselves: an
+// open breaker turns half-open when asked after open_for, not on a timer.
+type breakerStates struct {
+	p    *Plugin
+	desc *prometheus.Desc
+}
+
+func (b *breakerStates) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+func (b *breakerStates) Collect(ch chan<- prometheus.Metric) {
+	if b.p.breakers == nil {
+		return
+	}
+	b.p.breakers.States(func(route string, s breaker.State) {
+		ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(s), route)
+	})
+}
+
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
 	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
-		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers}
+		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers, p.metrics.rateLimited,
+		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState}
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
@@ -126,6 +128,10 @@ type Plugin struct {
 	sockets *pool.SocketFactory
 
 	metrics *metrics
+	// limiter is pivot.limit, breakers pivot.breaker (internal/edge/limit, internal/edge/breaker);
+	// nil when not configured
+	limiter  *limit.Limiter
+	breakers *breaker.Breakers
 }
 
 // Init reads and validates the `pivot` section; without it the plugin is disabled.
@@ -271,6 +277,9 @@ func (p *Plugin) Stop(ctx context.Context) error {
 		}
 	}
 	p.workers.Stop(ctx)
+	if p.limiter != nil {
+		_ = p.limiter.Close()
+	}
 	if p.sockets != nil {
 		// after the retire: a worker that replaces one mid-drain must still connect, or the
 		// sdk would retry its spawn until allocate_timeout before the retire could end
@@ -357,8 +366,20 @@ func (p *Plugin) frontOptions() httpfront.Options {
 
 // wireMiddleware builds pivot.middleware (internal/edge) around the front's handler, in
 // RoadRunner's order; with none, the front serves HandleRequest alone, at no cost.
+// pivot.breaker and pivot.limit, when set, come first, nearest PHP: the breaker right around
+// the front's handler, the limiter around it, then pivot.middleware around both. So a file
+// `static` serves uses no budget and is served while the breaker is open; a 429 never counts
+// as a failure of PHP; gzip compresses PHP's responses as before.
 func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 	var chain []edge.Middleware
+	if p.cfg.Breaker != nil {
+		p.breakers = breaker.New(p.cfg.Breaker, p.metrics, p.log)
+		chain = append(chain, p.breakers.Middleware)
+	}
+	if p.cfg.Limit != nil {
+		p.limiter = limit.New(p.cfg.Limit, p.metrics, p.log)
+		chain = append(chain, p.limiter.Middleware)
+	}
 	for _, name := range p.cfg.Middleware {
 		switch name {
 		case middlewareGzip:
