@@ -49,6 +49,15 @@ func BenchmarkHandler(b *testing.B) {
 	for _, tc := range gzipCases {
 		b.Run(tc.name, func(b *testing.B) { benchHandle(b, m, tc.raw) })
 	}
+
+	// pivot.limit (memory store, a budget no request exhausts: the key, the bucket and the
+	// RateLimit-* headers) and pivot.breaker (closed: its window's bookkeeping), each on a
+	// stack of its own
+	hello := "GET /hello HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+	l := startStackB(b, stackOptions{pivot: "  limit:\n    rate: 1000000000\n    burst: 1000000000\n  pool:\n    num_workers: 2\n"})
+	b.Run("GET hello limit", func(b *testing.B) { benchHandle(b, l, hello) })
+	br := startStackB(b, stackOptions{pivot: "  breaker:\n    slow: 10s\n  pool:\n    num_workers: 2\n"})
+	b.Run("GET hello breaker", func(b *testing.B) { benchHandle(b, br, hello) })
 }
 
 // benchHandle runs raw through the stack's HandleRequest b.N times; only the handler is timed.

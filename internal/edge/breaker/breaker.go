@@ -1,5 +1,5 @@
 // Package breaker is `pivot.breaker`: a circuit breaker around the PHP pool
-// (github.com/sony/gobreaker/v2's two-step breaker, with its rolling window). It counts 5xx
+// (github.com/sony/gobreaker/v2, with its rolling window). It counts 5xx
 // answers (a worker's error is a 500, a dead worker a 502, no free worker a 503, exec_ttl a
 // 504) and requests slower than `slow`; once failure_ratio of the window's requests failed (at
 // least min_requests of them), it opens: requests get an immediate 503 with Retry-After (the
@@ -59,7 +59,7 @@ type Breakers struct {
 type breaker struct {
 	name   string
 	prefix string
-	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cb     *gobreaker.CircuitBreaker[struct{}]
 	slow   time.Duration
 	// openUntil (unix ns) is when the open state ends: Retry-After's seconds
 	openUntil atomic.Int64
@@ -88,7 +88,7 @@ func New(c *Config, m Metrics, log *zap.Logger) *Breakers {
 func (b *Breakers) newBreaker(name, prefix string, s Settings) *breaker {
 	br := &breaker{name: name, prefix: prefix, slow: s.Slow}
 	open := s.OpenFor
-	br.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	br.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         name,
 		MaxRequests:  s.HalfOpenRequests,
 		Interval:     s.Window,
@@ -156,20 +156,21 @@ func hasPathPrefix(path []byte, prefix string) bool {
 func (b *Breakers) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		br := b.match(c.Path())
-		done, err := br.cb.Allow()
-		if err != nil {
+		// Execute rather than the two-step breaker's Allow: its done callback is a closure
+		// allocated per request; this one stays on the stack
+		_, err := br.cb.Execute(func() (struct{}, error) {
+			var start time.Time
+			if br.slow > 0 {
+				start = time.Now()
+			}
+			next(c)
+			if c.Response.StatusCode() >= 500 || br.slow > 0 && time.Since(start) > br.slow {
+				return struct{}{}, errFailed
+			}
+			return struct{}{}, nil
+		})
+		if err != nil && err != errFailed {
 			b.reject(c, br, err)
-			return
-		}
-		var start time.Time
-		if br.slow > 0 {
-			start = time.Now()
-		}
-		next(c)
-		if c.Response.StatusCode() >= 500 || br.slow > 0 && time.Since(start) > br.slow {
-			done(errFailed)
-		} else {
-			done(nil)
 		}
 	}
 }

@@ -278,3 +278,15 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkMiddleware(b *testing.B) {
+	c := Config{Settings: Settings{Slow: time.Second}}
+	c.InitDefaults()
+	h := New(&c, &countMetrics{rejected: map[string]int{}}, zap.NewNop()).Middleware(func(c *fasthttp.RequestCtx) { c.SetStatusCode(200) })
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Request.SetRequestURI("/hello")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		h(ctx)
+	}
+}
