@@ -292,6 +292,9 @@ func (c *Config) Warnings() []string {
 	if c.Static != nil && !contains(c.Middleware, middlewareStatic) {
 		w = append(w, `pivot.static is set but pivot.middleware does not list "static": no file is served; add "static" to pivot.middleware`)
 	}
+	if c.Limit != nil {
+		w = append(w, c.Limit.Warnings()...)
+	}
 	if c.Uploads.maxSize > 0 && uint64(c.Uploads.maxSize) > c.MaxRequestSize*MB {
 		w = append(w, fmt.Sprintf("pivot.uploads.max_size (%s) is larger than pivot.max_request_size (%d MB): requests over max_request_size get 413 first", c.Uploads.MaxSize, c.MaxRequestSize))
 	}

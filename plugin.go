@@ -214,6 +214,10 @@ func (p *Plugin) Serve() chan error {
 			errCh <- errors.E(op, errS)
 		}
 	}()
+	if p.limiter != nil {
+		p.done.Add(1)
+		go p.checkLimitStore()
+	}
 	if *p.cfg.ResetSignal {
 		p.sigCh = make(chan os.Signal, 1)
 		signal.Notify(p.sigCh, syscall.SIGUSR2)
@@ -222,6 +226,17 @@ func (p *Plugin) Serve() chan error {
 	p.log.Info("pivot server started", zap.String("address", ln.Addr().String()),
 		zap.Uint64("workers", p.cfg.Pool.NumWorkers))
 	return errCh
+}
+
+// checkLimitStore warns at start when pivot.limit's Redis does not answer: requests then go
+// through unlimited (fail-open) until it does.
+func (p *Plugin) checkLimitStore() {
+	defer p.done.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := p.limiter.Ping(ctx); err != nil {
+		p.log.Warn("pivot.limit.redis does not answer: requests go through unlimited (fail-open) until it does", zap.Error(err))
+	}
 }
 
 // ShutdownDelay is pivot.shutdown_delay (0 when the plugin is disabled).

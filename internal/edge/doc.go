@@ -7,11 +7,20 @@
 //     the directory, with RoadRunner's ETags, conditional and range requests (net/http's
 //     ServeContent);
 //   - compress.go: `gzip`: br, gzip or deflate of a response (fasthttp's CompressHandler), and
-//     gzip of a streamed PHP response frame by frame (Compressor.FilterStream).
+//     gzip of a streamed PHP response frame by frame (Compressor.FilterStream);
+//   - limit/: `pivot.limit`, a token bucket per client (its address, through trusted proxies'
+//     X-Forwarded-For, or a header) before PHP: 429 with Retry-After and RateLimit-* over it;
+//     in memory (golang.org/x/time/rate) or in Redis (one GCRA script, shared by instances);
+//   - breaker/: `pivot.breaker`, a circuit breaker around the PHP pool (sony/gobreaker/v2):
+//     503 with Retry-After while open, probes when half-open, per route prefix.
+//
+// pivot.limit and pivot.breaker are sections of their own, not names in pivot.middleware:
+// plugin.go puts them nearest PHP (the breaker around the front's handler, the limiter around
+// the breaker), inside pivot.middleware's chain.
 //
 // Where it plugs in: plugin.go builds the chain and hands it to the front
 // (httpfront.Options.Wrap, and Options.Streams for streamed responses); the front
 // (internal/httpfront) never imports edge, and edge imports no other package of pivot. What
 // comes next goes here too (issue 19): TLS listeners and certificate reloads, HTTP/2 and
-// HTTP/3, headers and CORS, rate limits and the circuit breaker around the pool.
+// HTTP/3, headers and CORS.
 package edge

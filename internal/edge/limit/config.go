@@ -226,3 +226,14 @@ func routesByLength(rs []RouteConfig) []RouteConfig {
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i].Prefix) > len(out[j].Prefix) })
 	return out
 }
+
+// Warnings are the section's harmless-looking dangers, logged at start.
+func (c *Config) Warnings() []string {
+	var w []string
+	for i, p := range c.trusted {
+		if p.Bits() == 0 {
+			w = append(w, fmt.Sprintf("pivot.limit.trusted_proxies[%d] (%s) trusts every address: any client can pick its budget with X-Forwarded-For; list only your proxies' addresses", i, p))
+		}
+	}
+	return w
+}

@@ -5,6 +5,7 @@
 package limit
 
 import (
+	"context"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -172,4 +173,13 @@ func (l *Limiter) storeFailed(r *route, err error) {
 	}
 	l.log.Warn("pivot.limit: the rate limit store failed: requests go through unlimited (fail-open) until it answers again",
 		zap.String("route", r.name), zap.Error(err))
+}
+
+// Ping asks the Redis of store: redis whether it answers (nil for the memory store), so that
+// pivot can warn at start rather than at the first request.
+func (l *Limiter) Ping(ctx context.Context) error {
+	if l.redis == nil {
+		return nil
+	}
+	return l.redis.Ping(ctx).Err()
 }
