@@ -39,11 +39,20 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 var (
 	Client      = &http.Client{Timeout: 60 * time.Second}
 	QuickClient = &http.Client{Timeout: 2 * time.Second}
+	// RawClient keeps Content-Encoding as the server sent it: it neither asks for gzip nor
+	// decodes it, as Go's transport otherwise does.
+	RawClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 )
 
 // Do sends one request with Client and returns the response with its whole body; any
 // transport error fails the test.
 func Do(t testing.TB, method, url string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	return DoWith(t, Client, method, url, body, header)
+}
+
+// DoWith is Do with another client (RawClient: to see Content-Encoding as sent).
+func DoWith(t testing.TB, c *http.Client, method, url string, body io.Reader, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body) //nolint:noctx
 	if err != nil {
@@ -52,7 +61,7 @@ func Do(t testing.TB, method, url string, body io.Reader, header http.Header) (*
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := Client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

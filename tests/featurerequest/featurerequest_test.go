@@ -30,9 +30,6 @@ import (
 
 func TestMain(m *testing.M) { testsupport.Main(m) }
 
-// rawClient keeps Content-Encoding as the server sent it (no transparent gzip).
-var rawClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
-
 func TestFeatureRequestConfigRuns(t *testing.T) {
 	testsupport.RequirePHP(t)
 	rabbit := testsupport.StartRabbitMQ(t) // once for both variants
@@ -91,19 +88,19 @@ func runFeatureRequest(t *testing.T, server string, rabbit *testsupport.RabbitMQ
 	})
 
 	t.Run("a static file with ETag", func(t *testing.T) {
-		resp, body := get(t, base+"/robots.txt", nil)
+		resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", base+"/robots.txt", nil, nil)
 		etag := resp.Header.Get("ETag")
 		if resp.StatusCode != 200 || string(body) != "static file for the feature-request test\n" || !strings.HasPrefix(etag, `W/"`) {
 			t.Fatalf("static: %d ETag %q body %q", resp.StatusCode, etag, body)
 		}
-		resp, _ = get(t, base+"/robots.txt", http.Header{"If-None-Match": {etag}})
+		resp, _ = testsupport.DoWith(t, testsupport.RawClient, "GET", base+"/robots.txt", nil, http.Header{"If-None-Match": {etag}})
 		if resp.StatusCode != http.StatusNotModified {
 			t.Fatalf("If-None-Match with the ETag: %d, want 304", resp.StatusCode)
 		}
 	})
 
 	t.Run("a gzipped PHP response", func(t *testing.T) {
-		resp, body := get(t, base+"/big", http.Header{"Accept-Encoding": {"gzip"}})
+		resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", base+"/big", nil, http.Header{"Accept-Encoding": {"gzip"}})
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("GET /big: %d, Content-Encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
 		}
@@ -215,27 +212,6 @@ func runFeatureRequest(t *testing.T, server string, rabbit *testsupport.RabbitMQ
 		}
 		t.Logf("%d requests served during the reload, none failed", served.Load())
 	})
-}
-
-func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil) //nolint:noctx
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := rawClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
 }
 
 func grepLines(s, sub string) string {

@@ -37,30 +37,6 @@ func publicDir(t *testing.T) (dir, css string) {
 	return dir, css
 }
 
-// plainClient asks for no compression (Go's transport would ask for gzip and decode it).
-var plainClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
-
-func get(t *testing.T, c *http.Client, url string, header http.Header) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil) //nolint:noctx
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
 func gunzip(t *testing.T, b []byte) []byte {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(b))
@@ -91,7 +67,7 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 `, dir)})
 
 	t.Run("a static file with its ETag, then 304", func(t *testing.T) {
-		resp, body := get(t, plainClient, s.base+"/style.css", nil)
+		resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/style.css", nil, nil)
 		if resp.StatusCode != 200 || string(body) != css {
 			t.Fatalf("status %d, body %.80q", resp.StatusCode, body)
 		}
@@ -100,18 +76,18 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 			!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") || resp.Header.Get("Last-Modified") == "" {
 			t.Fatalf("headers %v", resp.Header)
 		}
-		resp, body = get(t, plainClient, s.base+"/style.css", http.Header{"If-None-Match": {etag}})
+		resp, body = testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/style.css", nil, http.Header{"If-None-Match": {etag}})
 		if resp.StatusCode != http.StatusNotModified || len(body) != 0 || resp.Header.Get("Etag") != etag {
 			t.Fatalf("revalidation: status %d, %d bytes, headers %v", resp.StatusCode, len(body), resp.Header)
 		}
-		resp, body = get(t, plainClient, s.base+"/style.css", http.Header{"Range": {"bytes=0-3"}})
+		resp, body = testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/style.css", nil, http.Header{"Range": {"bytes=0-3"}})
 		if resp.StatusCode != http.StatusPartialContent || string(body) != css[:4] {
 			t.Fatalf("range: status %d, body %q", resp.StatusCode, body)
 		}
 	})
 
 	t.Run("a static file gzipped, its weak ETag revalidates", func(t *testing.T) {
-		resp, body := get(t, plainClient, s.base+"/style.css", http.Header{"Accept-Encoding": {"gzip"}})
+		resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/style.css", nil, http.Header{"Accept-Encoding": {"gzip"}})
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || string(gunzip(t, body)) != css {
 			t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
 		}
@@ -119,7 +95,7 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 		if !strings.HasPrefix(etag, `W/"`) {
 			t.Fatalf("ETag %q of a gzipped file is not weak", etag)
 		}
-		resp, _ = get(t, plainClient, s.base+"/style.css", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {etag}})
+		resp, _ = testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/style.css", nil, http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {etag}})
 		if resp.StatusCode != http.StatusNotModified {
 			t.Fatalf("revalidation: status %d", resp.StatusCode)
 		}
@@ -132,7 +108,7 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 			"/nope.css":  `"path":"/nope.css"`,
 			"/hello":     "Hello, World!",
 		} {
-			resp, body := get(t, plainClient, s.base+path, nil)
+			resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+path, nil, nil)
 			if !strings.Contains(string(body), want) || strings.Contains(string(body), "<?php") || strings.Contains(string(body), "Deny") {
 				t.Errorf("%s: status %d, body %q", path, resp.StatusCode, body)
 			}
@@ -141,7 +117,7 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 
 	t.Run("a PHP response gzipped, decoded by Go's client", func(t *testing.T) {
 		long := strings.Repeat("abcdefgh", 100)
-		resp, body := get(t, testsupport.Client, s.base+"/query?q="+long, nil)
+		resp, body := testsupport.DoWith(t, testsupport.Client, "GET", s.base+"/query?q="+long, nil, nil)
 		if resp.StatusCode != 200 || !resp.Uncompressed {
 			t.Fatalf("status %d, uncompressed by the client: %v, headers %v", resp.StatusCode, resp.Uncompressed, resp.Header)
 		}
@@ -149,7 +125,7 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 			t.Fatalf("body %.100q", body)
 		}
 		// without Accept-Encoding: plain, with Vary
-		resp, body = get(t, plainClient, s.base+"/query?q="+long, nil)
+		resp, body = testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/query?q="+long, nil, nil)
 		if resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Vary") != "Accept-Encoding" || !strings.Contains(string(body), long) {
 			t.Fatalf("plain: headers %v", resp.Header)
 		}
@@ -160,14 +136,14 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 		for i := 0; i < 60; i++ {
 			fmt.Fprintf(&want, "chunk %d\n", i)
 		}
-		resp, body := get(t, plainClient, s.base+"/stream?chunks=60", http.Header{"Accept-Encoding": {"gzip"}})
+		resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/stream?chunks=60", nil, http.Header{"Accept-Encoding": {"gzip"}})
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(resp.TransferEncoding) == 0 {
 			t.Fatalf("status %d, headers %v, transfer encoding %v", resp.StatusCode, resp.Header, resp.TransferEncoding)
 		}
 		if got := gunzip(t, body); string(got) != want.String() {
 			t.Fatalf("decoded %q", got)
 		}
-		resp, body = get(t, testsupport.Client, s.base+"/stream?chunks=60", nil)
+		resp, body = testsupport.DoWith(t, testsupport.Client, "GET", s.base+"/stream?chunks=60", nil, nil)
 		if !resp.Uncompressed || string(body) != want.String() {
 			t.Fatalf("Go's client: uncompressed %v, body %q", resp.Uncompressed, body)
 		}
@@ -189,7 +165,7 @@ func TestMiddlewareStaticGzipUploads(t *testing.T) {
 	})
 
 	t.Run("a large binary response is not compressed", func(t *testing.T) {
-		resp, body := get(t, plainClient, s.base+"/bytes?size=100000", http.Header{"Accept-Encoding": {"gzip"}})
+		resp, body := testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/bytes?size=100000", nil, http.Header{"Accept-Encoding": {"gzip"}})
 		if resp.Header.Get("Content-Encoding") != "" || len(body) != 100000 {
 			t.Fatalf("headers %v, %d bytes", resp.Header, len(body))
 		}
@@ -256,7 +232,7 @@ func TestGzipWithInterimResponsesAndStreams(t *testing.T) {
 		t.Fatalf("final %d %q, interim %v", resp.StatusCode, body, got)
 	}
 
-	resp, body = get(t, plainClient, s.base+"/stream?size=50000&chunk=3000&seed=9", http.Header{"Accept-Encoding": {"gzip"}})
+	resp, body = testsupport.DoWith(t, testsupport.RawClient, "GET", s.base+"/stream?size=50000&chunk=3000&seed=9", nil, http.Header{"Accept-Encoding": {"gzip"}})
 	if resp.Header.Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, body), expectedRecords(9, 50000)) {
 		t.Fatalf("stream: headers %v", resp.Header)
 	}
