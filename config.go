@@ -183,23 +183,8 @@ func (u *UploadsConfig) InitDefaults() {
 	if u.Forbid == nil {
 		u.Forbid = []string{".php", ".exe", ".bat"}
 	}
-	u.forbidden = extensionSet(u.Forbid)
-	u.allowed = extensionSet(u.Allow)
-}
-
-func extensionSet(list []string) map[string]struct{} {
-	set := make(map[string]struct{}, len(list))
-	for _, ext := range list {
-		ext = strings.ToLower(strings.TrimSpace(ext))
-		if ext == "" {
-			continue
-		}
-		if !strings.HasPrefix(ext, ".") {
-			ext = "." + ext
-		}
-		set[ext] = struct{}{}
-	}
-	return set
+	u.forbidden = edge.ExtensionSet(u.Forbid)
+	u.allowed = edge.ExtensionSet(u.Allow)
 }
 
 // Valid checks the configuration after InitDefaults; every error names the key and the fix.

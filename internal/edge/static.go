@@ -72,8 +72,8 @@ type StaticConfig struct {
 // InitDefaults builds the extension sets: lower case with their dot, and what is forbidden is
 // not allowed (as on RoadRunner).
 func (s *StaticConfig) InitDefaults() {
-	s.forbidden = extensionSet(s.Forbid)
-	s.allowed = extensionSet(s.Allow)
+	s.forbidden = ExtensionSet(s.Forbid)
+	s.allowed = ExtensionSet(s.Allow)
 	for ext := range s.forbidden {
 		delete(s.allowed, ext)
 	}
@@ -147,8 +147,9 @@ func validHeaderName(name string) bool {
 	return true
 }
 
-// extensionSet turns a list of extensions into a set of lower-case ones with their dot.
-func extensionSet(list []string) map[string]struct{} {
+// ExtensionSet turns a list of extensions (".php", "exe") into a set of lower-case ones with
+// their dot: pivot.static's and pivot.uploads' forbid and allow lists.
+func ExtensionSet(list []string) map[string]struct{} {
 	set := make(map[string]struct{}, len(list))
 	for _, ext := range list {
 		ext = strings.ToLower(strings.TrimSpace(ext))
