@@ -20,14 +20,20 @@ func (p *Plugin) Status() (*status.Status, error) {
 	return &status.Status{Code: http.StatusOK}, nil
 }
 
-// Ready is the readiness check (/ready?plugin=pivot): ready when the pool can take requests
-// and the plugin is not draining. Busy workers count as ready: a loaded server is not unready.
+// Ready is the readiness check (/ready?plugin=pivot): ready when the pool can take requests,
+// the plugin is not draining and pivot.breaker's own breaker is not open. Busy workers count as
+// ready: a loaded server is not unready.
 func (p *Plugin) Ready() (*status.Status, error) {
 	if p.stopping.Load() {
 		return nil, errors.Str("pivot: not ready: draining (shutting down)")
 	}
 	if p.leaving.Load() {
 		return nil, errors.Str("pivot: not ready: leaving the load balancer (pivot.shutdown_delay), still serving")
+	}
+	if p.breakers != nil {
+		if reason := p.breakers.OpenReason(); reason != "" {
+			return nil, errors.Str("pivot: not ready: " + reason)
+		}
 	}
 	return p.Status()
 }

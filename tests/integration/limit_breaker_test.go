@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,9 +173,9 @@ func TestBreakerOverHTTP(t *testing.T) {
 	if v := metricValue(t, s, `rr_pivot_breaker_rejected_total{route="/flaky"}`); v != 2 {
 		t.Errorf("breaker_rejected_total = %v, want 2", v)
 	}
-	// readiness reflects the workers: /ready stays 200 while the breaker is open
+	// a route's breaker open: the instance stays ready (the rest of the app serves)
 	if resp, body := testsupport.Do(t, "GET", s.health+"/ready?plugin=pivot", nil, nil); resp.StatusCode != 200 {
-		t.Errorf("/ready with the breaker open: %d %q", resp.StatusCode, body)
+		t.Errorf("/ready with a route's breaker open: %d %q", resp.StatusCode, body)
 	}
 
 	// half-open after open_for: a failing probe opens it again
@@ -267,4 +268,38 @@ func TestRedisBudgetSharedByTwoInstances(t *testing.T) {
 			t.Errorf("instance %d: rate_limit_store_errors_total = %v", i, v)
 		}
 	}
+}
+
+// pivot.breaker's own breaker (every path) open: /ready answers 503 with the reason for
+// open_for, then half-open is ready again so that the load balancer sends the probes.
+func TestOpenBreakerMakesTheInstanceUnreadyUntilHalfOpen(t *testing.T) {
+	s, _, fail := edgeStack(t, `  breaker:
+    failure_ratio: 0.5
+    min_requests: 4
+    window: 10s
+    open_for: 2s
+    half_open_requests: 1
+`)
+	ready := s.health + "/ready?plugin=pivot"
+	if resp, body := testsupport.Do(t, "GET", ready, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("/ready before: %d %q", resp.StatusCode, body)
+	}
+	testsupport.WriteFile(t, fail, "1")
+	for i := 0; i < 4; i++ {
+		_, _ = testsupport.Do(t, "GET", s.base+"/flaky", nil, nil)
+	}
+	if resp, _ := testsupport.Do(t, "GET", s.base+"/anything", nil, nil); resp.StatusCode != 503 {
+		t.Fatalf("the breaker did not open: %d", resp.StatusCode)
+	}
+	resp, body := testsupport.Do(t, "GET", ready, nil, nil)
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "circuit breaker open") || !strings.Contains(string(body), "probing again in") {
+		t.Fatalf("/ready with the breaker open: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := testsupport.Do(t, "GET", s.health+"/health?plugin=pivot", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("/health must stay 200 (the workers live): %d %q", resp.StatusCode, body)
+	}
+	testsupport.WaitFor(t, 5*time.Second, "/ready to be 200 again once half-open", func() bool {
+		resp, _ := testsupport.Do(t, "GET", ready, nil, nil)
+		return resp.StatusCode == 200
+	})
 }

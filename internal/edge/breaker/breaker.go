@@ -9,6 +9,7 @@ package breaker
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,19 @@ func state(s gobreaker.State) State {
 		return HalfOpen
 	}
 	return Closed
+}
+
+// OpenReason says why pivot.breaker's own breaker (every path no route claims) is open and when
+// it lets probes through; "" while it is closed or half-open. /ready reports it: an instance
+// whose every route fails leaves the load balancer for open_for, then comes back half-open to
+// be probed. Route breakers never make the instance unready: one failing part of an app is no
+// reason to take the rest away.
+func (b *Breakers) OpenReason() string {
+	if state(b.def.cb.State()) != Open { // State moves an expired open to half-open
+		return ""
+	}
+	secs := int(time.Until(time.Unix(0, b.def.openUntil.Load())).Seconds() + 0.999)
+	return fmt.Sprintf("circuit breaker open (pivot.breaker: too many 5xx or slow answers from PHP); probing again in %ds", max(secs, 1))
 }
 
 // States reports each breaker's state, pivot.breaker's own last (rr_pivot_breaker_state).
