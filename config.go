@@ -87,6 +87,12 @@ type Config struct {
 	// Breaker is `pivot.breaker`: a circuit breaker around the PHP pool (503 while open,
 	// internal/edge/breaker). Off when absent.
 	Breaker *breaker.Config `mapstructure:"breaker"`
+	// SSL is `pivot.ssl`: HTTPS (HTTP/2 and HTTP/1.1) beside pivot.address (config_tls.go).
+	SSL *SSLConfig `mapstructure:"ssl"`
+	// HTTP2 is `pivot.http2`: h2c on pivot.address, HTTP/2's stream bound.
+	HTTP2 *HTTP2Config `mapstructure:"http2"`
+	// HTTP3 is `pivot.http3` (not served yet: an error says so).
+	HTTP3 *HTTP3Config `mapstructure:"http3"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -173,6 +179,12 @@ func (c *Config) InitDefaults() {
 	if c.Breaker != nil {
 		c.Breaker.InitDefaults()
 	}
+	if c.SSL != nil {
+		c.SSL.initDefaults()
+	}
+	if c.HTTP2 == nil {
+		c.HTTP2 = &HTTP2Config{}
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -246,7 +258,17 @@ func (c *Config) Valid() error {
 		}
 	}
 	if c.Breaker != nil {
-		return c.Breaker.Valid()
+		if err := c.Breaker.Valid(); err != nil {
+			return err
+		}
+	}
+	if c.SSL != nil {
+		if err := c.SSL.valid(c.Address); err != nil {
+			return err
+		}
+	}
+	if c.HTTP3 != nil {
+		return fmt.Errorf("pivot.http3 is not served yet: remove the section (pivot.ssl serves HTTP/2 and HTTP/1.1)")
 	}
 	return nil
 }

@@ -15,10 +15,11 @@ import (
 const metricsNamespace = "rr_pivot"
 
 var (
-	_ httpfront.Metrics  = (*metrics)(nil)
-	_ supervisor.Metrics = (*metrics)(nil)
-	_ limit.Metrics      = (*metrics)(nil)
-	_ breaker.Metrics    = (*metrics)(nil)
+	_ httpfront.Metrics    = (*metrics)(nil)
+	_ supervisor.Metrics   = (*metrics)(nil)
+	_ limit.Metrics        = (*metrics)(nil)
+	_ breaker.Metrics      = (*metrics)(nil)
+	_ httpfront.TLSMetrics = (*metrics)(nil)
 )
 
 // metrics are the plugin's Prometheus collectors, built in Init because the metrics plugin may
@@ -37,6 +38,8 @@ type metrics struct {
 	limitStoreErrors prometheus.Counter
 	breakerRejected  *prometheus.CounterVec
 	breakerState     *breakerStates
+	// pivot.ssl
+	tlsHandshakeErrors prometheus.Counter
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
 }
@@ -81,6 +84,10 @@ func newMetrics(p *Plugin) *metrics {
 		}, []string{"route"}),
 		breakerState: &breakerStates{p: p, desc: prometheus.NewDesc(metricsNamespace+"_breaker_state",
 			"pivot.breaker's state by route: 0 closed, 1 half-open, 2 open.", []string{"route"}, nil)},
+		tlsHandshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "tls_handshake_errors_total",
+			Help: "Connections to pivot.ssl.address whose TLS handshake failed (no or an untrusted client certificate, a client that does not trust the server's, not TLS at all).",
+		}),
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
 			TotalMemoryDesc:  prometheus.NewDesc(metricsNamespace+"_workers_memory_bytes", "Memory used by all pivot workers.", nil, nil),
@@ -107,6 +114,9 @@ func (m *metrics) CountStatus(status int) {
 	}
 	(*c).Inc()
 }
+
+// TLSHandshakeError counts a failed TLS handshake on pivot.ssl.address (httpfront.TLSMetrics).
+func (m *metrics) TLSHandshakeError() { m.tlsHandshakeErrors.Inc() }
 
 // NoFreeWorker counts a request refused because no worker was free in time (httpfront.Metrics).
 func (m *metrics) NoFreeWorker() { m.noFreeWorkers.Inc() }
@@ -148,5 +158,5 @@ func (b *breakerStates) Collect(ch chan<- prometheus.Metric) {
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
 	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
 		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers, p.metrics.rateLimited,
-		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState}
+		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState, p.metrics.tlsHandshakeErrors}
 }

@@ -12,6 +12,7 @@ package pivot
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +28,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	"github.com/roadrunner-server/errors"
@@ -132,6 +134,11 @@ type Plugin struct {
 	// nil when not configured
 	limiter  *limit.Limiter
 	breakers *breaker.Breakers
+
+	// tls is pivot.ssl's configuration and certs its certificate, reloaded when its files
+	// change and on Reset (internal/tlscert); nil without pivot.ssl
+	tls   *tls.Config
+	certs *tlscert.Pair
 }
 
 // Init reads and validates the `pivot` section; without it the plugin is disabled.
@@ -168,6 +175,11 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 		p.log.Warn(w)
 	}
 	p.uid, p.gid = srv.UID(), srv.GID()
+	if p.cfg.SSL != nil {
+		if p.tls, p.certs, err = p.cfg.SSL.tlsConfig(); err != nil {
+			return errors.E(op, err)
+		}
+	}
 	p.metrics = newMetrics(p)
 	p.workers = supervisor.New(p.supervisorOptions(srv), p.log)
 	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
@@ -189,9 +201,21 @@ func (p *Plugin) Serve() chan error {
 		return errCh
 	}
 
+	var lnTLS net.Listener
+	if p.tls != nil {
+		if lnTLS, err = net.Listen("tcp", p.cfg.SSL.Address); err != nil {
+			_ = ln.Close()
+			errCh <- errors.E(op, errors.Errorf("pivot.ssl.address %s: %v", p.cfg.SSL.Address, err))
+			return errCh
+		}
+	}
+
 	if p.relay.Network != "" {
 		if p.sockets, err = pool.NewSocketFactory(p.relay, p.uid, p.gid, p.log); err != nil {
 			_ = ln.Close()
+			if lnTLS != nil {
+				_ = lnTLS.Close()
+			}
 			errCh <- errors.E(op, err)
 			return errCh
 		}
@@ -214,6 +238,9 @@ func (p *Plugin) Serve() chan error {
 			errCh <- errors.E(op, errS)
 		}
 	}()
+	if lnTLS != nil {
+		p.serveTLS(lnTLS, errCh)
+	}
 	if p.limiter != nil {
 		p.done.Add(1)
 		go p.checkLimitStore()
@@ -292,6 +319,9 @@ func (p *Plugin) Stop(ctx context.Context) error {
 		}
 	}
 	p.workers.Stop(ctx)
+	if p.certs != nil {
+		_ = p.certs.Close()
+	}
 	if p.limiter != nil {
 		_ = p.limiter.Close()
 	}
@@ -312,8 +342,18 @@ func (p *Plugin) Stop(ctx context.Context) error {
 func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) { p.handler(c) }
 
 // Reset replaces every worker without a failed request (the resetter: `rr reset`; SIGUSR2):
-// see supervisor.Reset.
-func (p *Plugin) Reset() error { return p.workers.Reset() }
+// see supervisor.Reset. pivot.ssl's certificate is read again first; if it cannot be, the one
+// in use stays (logged) and the workers are reset all the same.
+func (p *Plugin) Reset() error {
+	if p.certs != nil {
+		if err := p.certs.Reload(); err != nil {
+			p.log.Error("reset: pivot.ssl's certificate was not reloaded; the one in use stays", zap.Error(err))
+		} else {
+			p.log.Info("reset: pivot.ssl's certificate reloaded", certFields(p.certs)...)
+		}
+	}
+	return p.workers.Reset()
+}
 
 // resetOnSignal resets on SIGUSR2 (pivot.reset_signal), for deploy scripts without RPC access.
 func (p *Plugin) resetOnSignal() {
@@ -374,6 +414,13 @@ func (p *Plugin) frontOptions() httpfront.Options {
 		Uploads: httpfront.Uploads{Dir: p.cfg.Uploads.Dir, Forbidden: p.cfg.Uploads.forbidden,
 			Allowed: p.cfg.Uploads.allowed, MaxSize: p.cfg.Uploads.maxSize},
 		UID: p.uid, GID: p.gid,
+		TLS: p.tls,
+	}
+	if p.cfg.SSL != nil && p.cfg.SSL.Redirect {
+		o.RedirectTLS = p.cfg.SSL.port
+	}
+	if h2 := p.cfg.HTTP2; h2 != nil {
+		o.H2C, o.MaxConcurrentStreams = h2.H2C, h2.MaxConcurrentStreams
 	}
 	p.wireMiddleware(&o)
 	return o
@@ -417,3 +464,34 @@ func (p *Plugin) Name() string { return PluginName }
 
 // Weight is endure's default: pivot needs no ordering among served plugins.
 func (p *Plugin) Weight() uint { return 1 }
+
+// serveTLS serves pivot.ssl on ln (HTTPS: HTTP/2 and HTTP/1.1 through the same pipeline as
+// pivot.address, internal/httpfront/netserver.go) and watches the certificate's files.
+func (p *Plugin) serveTLS(ln net.Listener, errCh chan error) {
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		if err := p.front.ServeTLS(ln); err != nil && !p.stopping.Load() {
+			errCh <- errors.E(errors.Op("pivot_plugin_serve"), errors.Errorf("pivot.ssl: %v", err))
+		}
+	}()
+	if err := p.certs.Watch(func(err error) {
+		if err != nil {
+			p.log.Error("pivot.ssl's certificate changed but cannot be loaded; the one in use stays", zap.Error(err))
+			return
+		}
+		p.log.Info("pivot.ssl's certificate reloaded", certFields(p.certs)...)
+	}); err != nil {
+		p.log.Warn("pivot.ssl's files are not watched: the certificate is reloaded on rr reset only", zap.Error(err))
+	}
+	p.log.Info("pivot https server started", zap.String("address", ln.Addr().String()),
+		zap.Bool("http2", true), zap.Bool("client_certificates", p.tls.ClientCAs != nil))
+}
+
+func certFields(c *tlscert.Pair) []zap.Field {
+	leaf := c.Certificate().Leaf
+	if leaf == nil {
+		return nil
+	}
+	return []zap.Field{zap.String("subject", leaf.Subject.String()), zap.Time("not_after", leaf.NotAfter)}
+}

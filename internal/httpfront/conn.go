@@ -50,6 +50,9 @@ type connListener struct {
 	// limits, when set, has every connection's bytes checked before fasthttp reads them
 	// (internal/http1): requests with ambiguous or invalid framing never reach the parser.
 	limits *http1.Limits
+	// h2c, when set, takes the connections that open with HTTP/2's preface (cleartext HTTP/2
+	// with prior knowledge, pivot.http2.h2c): see serverConn.sniff.
+	h2c func(net.Conn)
 }
 
 // checkRequests turns on the strict framing check for the connections accepted from now on.
@@ -64,7 +67,7 @@ func (l *connListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := &serverConn{Conn: c, owner: l, accepted: time.Now()}
+	sc := &serverConn{Conn: c, owner: l, accepted: time.Now(), sniffing: l.h2c != nil}
 	if l.limits != nil {
 		sc.check = http1.New(*l.limits)
 	}
@@ -123,6 +126,11 @@ type serverConn struct {
 	reads, readsAtResponse int
 	// check sees every byte before fasthttp does; nil when off
 	check *http1.Validator
+	// sniffing: the first bytes are still to be told HTTP/1.1 or HTTP/2's preface (h2c);
+	// handedOff: they were the preface, and the connection is the h2c server's now; sniffed
+	// holds bytes read while sniffing that b could not take yet
+	sniffing, handedOff bool
+	sniffed             []byte
 }
 
 // Read marks the connection talking at its first byte. A connection the drain closed while it
@@ -135,7 +143,19 @@ func (c *serverConn) Read(b []byte) (int, error) {
 			return 0, verr
 		}
 	}
-	n, err := c.Conn.Read(b)
+	var n int
+	var err error
+	switch {
+	case len(c.sniffed) > 0:
+		n = copy(b, c.sniffed)
+		c.sniffed = c.sniffed[n:]
+	case c.sniffing:
+		if n, err = c.sniff(b); c.handedOff {
+			return 0, io.EOF // fasthttp closes it without a word; Close leaves it open
+		}
+	default:
+		n, err = c.Conn.Read(b)
+	}
 	if n > 0 {
 		c.reads++
 		if c.check != nil {
@@ -144,6 +164,44 @@ func (c *serverConn) Read(b []byte) (int, error) {
 	}
 	if c.state.Load() != connTalking {
 		return c.firstRead(n, err)
+	}
+	return n, err
+}
+
+// h2Preface opens every HTTP/2 connection (RFC 9113 §3.4); in cleartext with prior knowledge
+// it is the first thing a client sends. As HTTP/1.1 it would be a PRI request, which no
+// HTTP/1.1 client sends.
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// sniff reads a connection's first bytes until they are HTTP/2's preface, handed with the
+// connection to the h2c server, or something else (at the first byte that differs: an
+// HTTP/1.1 request goes on at once), returned into b as if read from the connection.
+func (c *serverConn) sniff(b []byte) (int, error) {
+	var buf [len(h2Preface)]byte
+	got := 0
+	var err error
+	for {
+		var n int
+		n, err = c.Conn.Read(buf[got:])
+		got += n
+		if string(buf[:got]) != h2Preface[:got] || err != nil || got == len(buf) {
+			break
+		}
+	}
+	c.sniffing = false
+	if got == len(buf) && string(buf[:]) == h2Preface && err == nil {
+		if !c.state.CompareAndSwap(connSilent, connTalking) && c.state.Load() != connTalking {
+			return 0, io.EOF // the drain closed it meanwhile
+		}
+		c.owner.forget(c)
+		c.handedOff = true
+		_ = c.Conn.SetDeadline(time.Time{}) // fasthttp's; the HTTP/2 server sets its own
+		go c.owner.h2c(c.Conn)
+		return 0, nil
+	}
+	n := copy(b, buf[:got])
+	if n < got {
+		c.sniffed = append([]byte(nil), buf[n:got]...)
 	}
 	return n, err
 }
@@ -184,6 +242,9 @@ func (c *serverConn) firstRead(n int, err error) (int, error) {
 }
 
 func (c *serverConn) Close() error {
+	if c.handedOff {
+		return nil // the h2c server's now
+	}
 	if c.state.Load() == connSilent {
 		c.owner.forget(c)
 	}

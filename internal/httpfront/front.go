@@ -15,14 +15,17 @@ package httpfront
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+	"golang.org/x/net/http2"
 )
 
 // Generation is the generation of workers a request runs on, registered for it by
@@ -76,6 +79,21 @@ type Options struct {
 	Wrap func(fasthttp.RequestHandler) fasthttp.RequestHandler
 	// Streams, when set, may replace the body of a streamed response (compression).
 	Streams StreamFilter
+
+	// TLS, when set, is ServeTLS's configuration (pivot.ssl: the certificate through
+	// GetCertificate, client certificates): HTTPS on net/http, HTTP/2 and HTTP/1.1 by ALPN,
+	// every request through the same pipeline (nethttp.go).
+	TLS *tls.Config
+	// H2C serves cleartext HTTP/2 with prior knowledge on Serve's listener beside HTTP/1.1
+	// (pivot.http2.h2c): a connection that opens with HTTP/2's preface goes to net/http.
+	H2C bool
+	// MaxConcurrentStreams bounds an HTTP/2 connection's streams (0: 128).
+	MaxConcurrentStreams uint32
+	// RedirectTLS, when set, is the HTTPS port every request of Serve's listener is redirected
+	// to with a 308 (pivot.ssl.redirect).
+	RedirectTLS int
+	// AltSvc, when set, is the Alt-Svc header of every HTTPS response (HTTP/3's advertisement).
+	AltSvc string
 }
 
 // StreamFilter may wrap a streamed response's body before fasthttp pulls it (the `gzip`
@@ -111,6 +129,13 @@ type Front struct {
 	http *fasthttp.Server
 	ln   *connListener
 	shut bool
+
+	// the net/http side (netserver.go, nethttp.go): HTTPS and h2c; nil when neither is on
+	net       *http.Server
+	h2        *http2.Server
+	h2cConns  sync.WaitGroup
+	netShut   bool
+	netStates sync.Pool // *netRequest
 }
 
 // New builds the front; HandleRequest works from now on, Serve starts the server.
@@ -120,6 +145,10 @@ func New(opts Options, gens Generations, m Metrics, log *zap.Logger) *Front {
 	f.handler = f.HandleRequest
 	if opts.Wrap != nil {
 		f.handler = opts.Wrap(f.HandleRequest)
+	}
+	f.netStatesInit()
+	if opts.netServersNeeded() {
+		f.newNetServer()
 	}
 	return f
 }
@@ -146,17 +175,34 @@ func (f *Front) Serve(ln net.Listener) error {
 		return nil
 	}
 	f.ln = newConnListener(ln)
+	if f.opts.H2C {
+		f.ln.h2c = f.serveH2C
+	}
 	f.http = f.newHTTPServer()
 	srv, cl := f.http, f.ln
 	f.mu.Unlock()
 	return srv.Serve(cl)
 }
 
-// Shutdown drains: the listener closes, idle and silent connections are closed, and every
-// accepted request finishes, until ctx ends (its error is then returned).
+// Shutdown drains: the listeners close, idle and silent connections are closed, HTTP/2
+// connections get a GOAWAY, and every accepted request finishes, until ctx ends (its error is
+// then returned).
 func (f *Front) Shutdown(ctx context.Context) error {
 	f.mu.Lock()
 	f.shut = true
+	f.mu.Unlock()
+	netErr := make(chan error, 1)
+	go func() { netErr <- f.shutdownNet(ctx) }()
+	err := f.shutdownHTTP(ctx)
+	if errN := <-netErr; err == nil {
+		err = errN
+	}
+	return err
+}
+
+// shutdownHTTP drains the fasthttp server.
+func (f *Front) shutdownHTTP(ctx context.Context) error {
+	f.mu.Lock()
 	srv, ln := f.http, f.ln
 	f.mu.Unlock()
 	if srv == nil {

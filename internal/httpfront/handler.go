@@ -266,6 +266,9 @@ func (f *Front) writeBodyError(c *fasthttp.RequestCtx, st *requestState, err err
 	}
 	var netErr net.Error
 	switch {
+	case stderrors.Is(err, fasthttp.ErrBodyTooLarge):
+		// the net/http path's limit (nethttp.go): the fasthttp path's is the framing check's
+		f.writeError(c, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
 	case stderrors.As(err, &netErr) && netErr.Timeout():
 		f.writeError(c, http.StatusRequestTimeout, "request timeout")
 	case stderrors.Is(err, errTruncatedBody), stderrors.Is(err, io.ErrUnexpectedEOF):

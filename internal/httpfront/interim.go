@@ -35,8 +35,10 @@ func (st *requestState) interim(status int, body []byte, kind pool.FrameKind) he
 	if len(body) > 0 {
 		f.log.Warn("worker sent a body with an informational status; the body was dropped", zap.Int("status", status))
 	}
-	if status != http.StatusContinue && canSendInterim(c) {
-		// 100 Continue is fasthttp's to send (Expect: 100-continue), before the body is read
+	// 100 Continue is the server's to send (Expect: 100-continue), before the body is read
+	if iw, ok := c.Conn().(interimWriter); ok && status != http.StatusContinue {
+		_ = iw.writeInterim(c, status) // net/http's request (nethttp.go)
+	} else if status != http.StatusContinue && canSendInterim(c) {
 		if err := writeInterim(c, status); err != nil {
 			f.log.Debug("interim response not sent", zap.Int("status", status), zap.Error(err))
 		}

@@ -17,7 +17,7 @@ import (
 // a map, which halves the Go time per request (bench/README.md has the figures).
 func (f *Front) newHTTPServer() *fasthttp.Server {
 	srv := &fasthttp.Server{
-		Handler:      f.serve,
+		Handler:      f.plainHandler(),
 		ErrorHandler: f.handleProtocolError,
 		Logger:       fasthttpLogger{f.log},
 

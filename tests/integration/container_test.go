@@ -147,6 +147,9 @@ func (s *stack) stop() {
 	}
 }
 
+// noRedirects answers a redirect as it is (pivot.ssl.redirect's 308 is an answer).
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // waitHTTP polls until url answers (any status) or fails the test after 20 s.
 func (s *stack) waitHTTP(url string) {
 	s.t.Helper()
@@ -157,7 +160,7 @@ func (s *stack) waitHTTP(url string) {
 			s.t.Fatalf("plugin %s failed: %v", r.VertexID, r.Error)
 		default:
 		}
-		resp, err := http.Get(url) //nolint:noctx
+		resp, err := noRedirects.Get(url) //nolint:noctx
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
