@@ -23,7 +23,11 @@ func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.
 	target := req.RequestURI()
 	dst = append(dst, `,"uri":"`...)
 	if len(target) == 0 || target[0] == '/' || target[0] == '*' {
-		dst = append(dst, "http://"...)
+		if c.IsTLS() { // a request of pivot.ssl (nethttp.go), as RoadRunner's http plugin says
+			dst = append(dst, "https://"...)
+		} else {
+			dst = append(dst, "http://"...)
+		}
 		dst = protocol.AppendJSONEscaped(dst, b2s(req.Host()))
 	}
 	dst = protocol.AppendJSONEscaped(dst, b2s(target)) // else absolute-form (proxies): as received

@@ -26,7 +26,7 @@ type decodedContext struct {
 }
 
 // requestCtx parses a raw HTTP request into the fasthttp context the handler gets.
-func requestCtx(t *testing.T, raw string, remote net.Addr) *fasthttp.RequestCtx {
+func requestCtx(t testing.TB, raw string, remote net.Addr) *fasthttp.RequestCtx {
 	t.Helper()
 	var req fasthttp.Request
 	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
