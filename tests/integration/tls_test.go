@@ -13,6 +13,8 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"os/exec"
 	"strings"
 	"testing"
@@ -39,6 +41,7 @@ type tlsOptions struct {
 	redirect bool   // pivot.ssl.redirect
 	h2c      bool   // pivot.http2.h2c
 	extra    string // more of the pivot section (indented by 2)
+	worker   string // the PHP script (default examples/hello/worker.php)
 }
 
 func startTLSStack(t *testing.T, o tlsOptions) *tlsStack {
@@ -61,7 +64,7 @@ func startTLSStack(t *testing.T, o tlsOptions) *tlsStack {
 	y.WriteString("  shutdown_timeout: 10s\n")
 	y.WriteString(o.extra)
 	y.WriteString("  pool:\n    num_workers: 2\n    allocate_timeout: 10s\n    destroy_timeout: 10s\n")
-	s := startStack(t, stackOptions{pivot: y.String()})
+	s := startStack(t, stackOptions{pivot: y.String(), worker: o.worker})
 	return &tlsStack{stack: s, https: "https://" + sslAddr, ca: ca, dir: dir, sslAddr: sslAddr}
 }
 
@@ -357,5 +360,63 @@ func TestTLSGracefulStopFinishesInFlightHTTP2(t *testing.T) {
 	}
 	if _, err := (&net.Dialer{Timeout: time.Second}).Dial("tcp", s.sslAddr); err == nil {
 		t.Fatal("pivot.ssl.address still accepts after the stop")
+	}
+}
+
+// The middleware, the limiter and early hints behave over HTTP/2 as over HTTP/1.1: the TLS path
+// runs the same pipeline.
+func TestTLSHTTP2ThroughTheMiddleware(t *testing.T) {
+	dir, css := publicDir(t)
+	s := startTLSStack(t, tlsOptions{worker: testsupport.RepoPath(t, "tests/integration/testdata/rr-style-worker.php"),
+		extra: fmt.Sprintf("  middleware: [\"static\", \"gzip\"]\n  static:\n    dir: %s\n    calculate_etag: true\n"+
+			"  limit:\n    rate: 0\n    routes:\n      - { prefix: /limited, rate: 0.01, burst: 2 }\n", dir)})
+	cfg := &tls.Config{RootCAs: s.ca.Pool()}
+	raw := &http.Client{Timeout: 20 * time.Second, Transport: &http2.Transport{TLSClientConfig: cfg, DisableCompression: true}}
+
+	// a static file: ETag, 304, a range
+	resp, body := testsupport.DoWith(t, raw, "GET", s.https+"/style.css", nil, nil)
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(body) != css || resp.Header.Get("Content-Length") != fmt.Sprint(len(css)) {
+		t.Fatalf("static over h2: %s %d %v", resp.Proto, resp.StatusCode, resp.Header)
+	}
+	etag := resp.Header.Get("Etag")
+	if resp, _ = testsupport.DoWith(t, raw, "GET", s.https+"/style.css", nil, http.Header{"If-None-Match": {etag}}); resp.StatusCode != 304 {
+		t.Fatalf("revalidation over h2: %d", resp.StatusCode)
+	}
+	if resp, body = testsupport.DoWith(t, raw, "GET", s.https+"/style.css", nil, http.Header{"Range": {"bytes=0-3"}}); resp.StatusCode != 206 || string(body) != css[:4] {
+		t.Fatalf("range over h2: %d %q", resp.StatusCode, body)
+	}
+	// gzip: a file, and PHP's stream frame by frame
+	resp, body = testsupport.DoWith(t, raw, "GET", s.https+"/style.css", nil, http.Header{"Accept-Encoding": {"gzip"}})
+	if resp.Header.Get("Content-Encoding") != "gzip" || string(gunzip(t, body)) != css {
+		t.Fatalf("gzipped file over h2: %v", resp.Header)
+	}
+	resp, body = testsupport.DoWith(t, raw, "GET", s.https+"/stream?size=50000&chunk=3000&seed=9", nil, http.Header{"Accept-Encoding": {"gzip"}})
+	if resp.Header.Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, body), expectedRecords(9, 50000)) {
+		t.Fatalf("gzipped stream over h2: %v", resp.Header)
+	}
+	// 103 Early Hints over HTTP/2
+	var got []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		got = append(got, code)
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", s.https+"/hints", nil)
+	resp, err := raw.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "final" || len(got) != 1 || got[0] != 103 {
+		t.Fatalf("hints over h2: final %d %q, interim %v", resp.StatusCode, body, got)
+	}
+	// pivot.limit: the burst, then 429 with Retry-After
+	var statuses []int
+	for i := 0; i < 3; i++ {
+		resp, _ = testsupport.DoWith(t, raw, "GET", s.https+"/limited", nil, nil)
+		statuses = append(statuses, resp.StatusCode)
+	}
+	if statuses[2] != http.StatusTooManyRequests || statuses[0] == http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("limit over h2: %v %v", statuses, resp.Header)
 	}
 }
