@@ -294,7 +294,20 @@ func TestWorkerThatLosesARequestIsReplaced(t *testing.T) {
 	if took > 5*time.Second {
 		t.Fatalf("the lost request was answered after %s: too late", took)
 	}
-	after := getText(t, s.base+"/pid")
+	// the only worker was killed: until its replacement is up (a spawn takes longer under -race
+	// on a loaded box, and the supervisor may restart the pool meanwhile) pivot answers a fast 503
+	var after string
+	testsupport.WaitFor(t, 15*time.Second, "a replacement worker to serve /pid", func() bool {
+		resp, body := testsupport.Do(t, "GET", s.base+"/pid", nil, nil)
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+			return false
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /pid after the replacement: %d %q, want 200 (or a 503 with Retry-After meanwhile)", resp.StatusCode, body)
+		}
+		after = string(body)
+		return true
+	})
 	if after == before {
 		t.Fatalf("the worker that lost a request (pid %s) still serves", before)
 	}
