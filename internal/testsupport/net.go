@@ -2,7 +2,9 @@ package testsupport
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -11,9 +13,21 @@ import (
 	"time"
 )
 
-// FreeAddr is a currently unused 127.0.0.1:port.
+// FreeAddr is a currently unused 127.0.0.1:port, below the kernel's ephemeral range: a port
+// that listening on :0 hands out is taken again by the next outgoing connection often enough
+// to fail a test that binds it a moment later ("address already in use").
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	for i := 0; i < 50; i++ {
+		port := 20000 + rand.Intn(12000) //nolint:gosec // a port number, not a secret
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
