@@ -59,7 +59,7 @@ func (t DataTree) mount(keys []string, raw any, emptyIncoming bool, leaf func(le
 		_, isBranch := existing.(DataTree)
 		switch {
 		case !isBranch && !isEmptyValue(existing):
-			if len(keys) > 1 && keys[1] != "" {
+			if !leafIncoming { // a branch where a value is: `a[b]`, and `a[][b]` too
 				return fmt.Errorf("invalid multiple values to key '%s' in tree", k)
 			}
 			if emptyIncoming {
@@ -69,6 +69,10 @@ func (t DataTree) mount(keys []string, raw any, emptyIncoming bool, leaf func(le
 			if !emptyIncoming {
 				return fmt.Errorf("invalid multiple values to key '%s' in tree", k)
 			}
+			return nil
+		case !isBranch && emptyIncoming && len(keys) == 1 && isListValue(existing):
+			// two empty leaves (`a[]=&a=`): the list stays, whichever came first (the names
+			// come from a map: the tree must not depend on their order)
 			return nil
 		}
 	}
@@ -83,6 +87,14 @@ func (t DataTree) mount(keys []string, raw any, emptyIncoming bool, leaf func(le
 		t[k] = sub
 	}
 	return sub.mount(keys[1:], raw, emptyIncoming, leaf)
+}
+
+func isListValue(v any) bool {
+	switch v.(type) {
+	case []string, []*FileUpload:
+		return true
+	}
+	return false
 }
 
 func isEmptyValue(v any) bool {

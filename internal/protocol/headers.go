@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"unsafe"
@@ -57,9 +58,11 @@ func ParseHeaderFields(fields []HeaderField, raw []byte) []HeaderField {
 		if colon <= 0 {
 			continue
 		}
+		// ASCII white space only, as net/textproto: bytes.TrimSpace would also cut U+0085 and
+		// U+00A0 (obs-text bytes of the value)
 		fields = append(fields, HeaderField{
-			name:  bytes.TrimSpace(line[:colon]),
-			value: bytes.TrimSpace(line[colon+1:]),
+			name:  textproto.TrimBytes(line[:colon]),
+			value: textproto.TrimBytes(line[colon+1:]),
 		})
 	}
 	return fields
@@ -177,12 +180,12 @@ func AppendCookies(dst []byte, fields []HeaderField) []byte {
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
+			part = textproto.TrimString(part) // as net/http: ASCII white space only
 			if part == "" {
 				continue
 			}
 			name, value, _ := strings.Cut(part, "=")
-			name = strings.TrimSpace(name)
+			name = textproto.TrimString(name)
 			if !validCookieName(name) {
 				continue
 			}

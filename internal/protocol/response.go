@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -235,13 +236,17 @@ func (s *jsonScanner) strEscaped(start int) (string, error) {
 			if !ok {
 				return "", errBadContext
 			}
-			if r >= 0xD800 && r < 0xDC00 && s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+			if utf16.IsSurrogate(r) && s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
 				s.i += 2
 				lo, okLo := s.hex4()
 				if !okLo {
 					return "", errBadContext
 				}
-				r = (r-0xD800)<<10 + (lo - 0xDC00) + 0x10000
+				if pair := utf16.DecodeRune(r, lo); pair != utf8.RuneError {
+					r = pair
+				} else {
+					s.i -= 6 // not a pair: U+FFFD for r, as encoding/json does; the next escape stands alone
+				}
 			}
 			out = utf8.AppendRune(out, r)
 		default:
