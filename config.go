@@ -91,7 +91,7 @@ type Config struct {
 	SSL *SSLConfig `mapstructure:"ssl"`
 	// HTTP2 is `pivot.http2`: h2c on pivot.address, HTTP/2's stream bound.
 	HTTP2 *HTTP2Config `mapstructure:"http2"`
-	// HTTP3 is `pivot.http3` (not served yet: an error says so).
+	// HTTP3 is `pivot.http3`: HTTP/3 with pivot.ssl's certificate (internal/httpfront/http3.go).
 	HTTP3 *HTTP3Config `mapstructure:"http3"`
 }
 
@@ -268,7 +268,7 @@ func (c *Config) Valid() error {
 		}
 	}
 	if c.HTTP3 != nil {
-		return fmt.Errorf("pivot.http3 is not served yet: remove the section (pivot.ssl serves HTTP/2 and HTTP/1.1)")
+		return c.HTTP3.valid(c.SSL)
 	}
 	return nil
 }

@@ -39,10 +39,41 @@ type HTTP2Config struct {
 	MaxConcurrentStreams uint32 `mapstructure:"max_concurrent_streams"`
 }
 
-// HTTP3Config is `pivot.http3`: not served yet, an error says so (see README).
+// HTTP3Config is `pivot.http3`: HTTP/3 over QUIC (quic-go) with pivot.ssl's certificate,
+// advertised by Alt-Svc on pivot.ssl's responses.
 type HTTP3Config struct {
+	// Address is the UDP host:port (usually pivot.ssl.address's port: browsers look for
+	// HTTP/3 where Alt-Svc says, any port).
 	Address string `mapstructure:"address"`
+
+	port int
 }
+
+func (h *HTTP3Config) valid(ssl *SSLConfig) error {
+	if ssl == nil {
+		return fmt.Errorf("pivot.http3 needs pivot.ssl: HTTP/3 is served with its certificate (and advertised on its responses)")
+	}
+	if h.Address == "" {
+		return fmt.Errorf("pivot.http3.address is required: the UDP host:port to serve HTTP/3 on, e.g. the port of pivot.ssl.address")
+	}
+	host, port, err := net.SplitHostPort(h.Address)
+	if err != nil {
+		return fmt.Errorf("pivot.http3.address %q is not a host:port (%v): use e.g. 0.0.0.0:443 or :8443", h.Address, err)
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+		return fmt.Errorf("pivot.http3.address %q has an invalid host %q: use an IP address or a host name", h.Address, host)
+	}
+	n, errP := strconv.Atoi(port)
+	if errP != nil || n <= 0 || n > 65535 {
+		return fmt.Errorf("pivot.http3.address %q has an invalid port %q: use a number from 1 to 65535, e.g. :443", h.Address, port)
+	}
+	h.port = n
+	return nil
+}
+
+// altSvc is the Alt-Svc header that advertises HTTP/3 (a day: a client that found it gone
+// falls back to HTTP/2 by itself).
+func (h *HTTP3Config) altSvc() string { return fmt.Sprintf(`h3=":%d"; ma=86400`, h.port) }
 
 const defaultSSLAddress = "127.0.0.1:443"
 

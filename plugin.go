@@ -202,10 +202,18 @@ func (p *Plugin) Serve() chan error {
 	}
 
 	var lnTLS net.Listener
+	var pcH3 net.PacketConn
 	if p.tls != nil {
 		if lnTLS, err = net.Listen("tcp", p.cfg.SSL.Address); err != nil {
 			_ = ln.Close()
 			errCh <- errors.E(op, errors.Errorf("pivot.ssl.address %s: %v", p.cfg.SSL.Address, err))
+			return errCh
+		}
+	}
+	if p.cfg.HTTP3 != nil {
+		if pcH3, err = net.ListenPacket("udp", p.cfg.HTTP3.Address); err != nil {
+			_, _ = ln.Close(), lnTLS.Close()
+			errCh <- errors.E(op, errors.Errorf("pivot.http3.address %s: %v", p.cfg.HTTP3.Address, err))
 			return errCh
 		}
 	}
@@ -215,6 +223,9 @@ func (p *Plugin) Serve() chan error {
 			_ = ln.Close()
 			if lnTLS != nil {
 				_ = lnTLS.Close()
+			}
+			if pcH3 != nil {
+				_ = pcH3.Close()
 			}
 			errCh <- errors.E(op, err)
 			return errCh
@@ -240,6 +251,9 @@ func (p *Plugin) Serve() chan error {
 	}()
 	if lnTLS != nil {
 		p.serveTLS(lnTLS, errCh)
+	}
+	if pcH3 != nil {
+		p.serveHTTP3(pcH3, errCh)
 	}
 	if p.limiter != nil {
 		p.done.Add(1)
@@ -419,6 +433,9 @@ func (p *Plugin) frontOptions() httpfront.Options {
 	if p.cfg.SSL != nil && p.cfg.SSL.Redirect {
 		o.RedirectTLS = p.cfg.SSL.port
 	}
+	if p.cfg.HTTP3 != nil {
+		o.AltSvc = p.cfg.HTTP3.altSvc()
+	}
 	if h2 := p.cfg.HTTP2; h2 != nil {
 		o.H2C, o.MaxConcurrentStreams = h2.H2C, h2.MaxConcurrentStreams
 	}
@@ -494,4 +511,16 @@ func certFields(c *tlscert.Pair) []zap.Field {
 		return nil
 	}
 	return []zap.Field{zap.String("subject", leaf.Subject.String()), zap.Time("not_after", leaf.NotAfter)}
+}
+
+// serveHTTP3 serves pivot.http3 on pc (QUIC, pivot.ssl's certificate; the same pipeline).
+func (p *Plugin) serveHTTP3(pc net.PacketConn, errCh chan error) {
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		if err := p.front.ServeHTTP3(pc); err != nil && !p.stopping.Load() {
+			errCh <- errors.E(errors.Op("pivot_plugin_serve"), errors.Errorf("pivot.http3: %v", err))
+		}
+	}()
+	p.log.Info("pivot http3 server started", zap.String("address", pc.LocalAddr().String()), zap.String("alt_svc", p.cfg.HTTP3.altSvc()))
 }

@@ -39,7 +39,9 @@ func TestTLSConfigErrors(t *testing.T) {
 			[]string{`pivot.ssl.root_ca "/nonexistent-ca.crt" cannot be read`}},
 		{"typo", "  ssl:\n    adress: :8443\n", []string{"pivot.ssl.adress is not a known key", "did you mean pivot.ssl.address"}},
 		{"http2 typo", "  http2:\n    h2:  true\n", []string{"pivot.http2.h2 is not a known key", "pivot.http2.h2c"}},
-		{"http3", "  http3:\n    address: :8443\n", []string{"pivot.http3 is not served yet"}},
+		{"http3 without ssl", "  http3:\n    address: :8443\n", []string{"pivot.http3 needs pivot.ssl"}},
+		{"http3 without address", "  ssl:\n    address: :8443\n    cert: " + cert + "\n    key: " + key + "\n  http3: {}\n", []string{"pivot.http3.address is required"}},
+		{"http3 bad address", "  ssl:\n    address: :8443\n    cert: " + cert + "\n    key: " + key + "\n  http3:\n    address: udp\n", []string{`pivot.http3.address "udp" is not a host:port`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,7 +56,7 @@ func TestTLSConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := initWith(t, head+"  ssl:\n    address: :8443\n    cert: "+cert+"\n    key: "+key+"\n    redirect: true\n  http2:\n    h2c: true\n    max_concurrent_streams: 64\n"); err != nil {
+	if _, err := initWith(t, head+"  ssl:\n    address: :8443\n    cert: "+cert+"\n    key: "+key+"\n    redirect: true\n  http2:\n    h2c: true\n    max_concurrent_streams: 64\n  http3:\n    address: :8443\n"); err != nil {
 		t.Fatalf("a valid config: %v", err)
 	}
 }

@@ -136,6 +136,8 @@ type Front struct {
 	h2cConns  sync.WaitGroup
 	netShut   bool
 	netStates sync.Pool // *netRequest
+	// h3 is the HTTP/3 server (http3.go), once ServeHTTP3 runs
+	h3 *h3State
 }
 
 // New builds the front; HandleRequest works from now on, Serve starts the server.
@@ -191,11 +193,14 @@ func (f *Front) Shutdown(ctx context.Context) error {
 	f.mu.Lock()
 	f.shut = true
 	f.mu.Unlock()
-	netErr := make(chan error, 1)
+	netErr, h3Err := make(chan error, 1), make(chan error, 1)
 	go func() { netErr <- f.shutdownNet(ctx) }()
+	go func() { h3Err <- f.shutdownH3(ctx) }()
 	err := f.shutdownHTTP(ctx)
-	if errN := <-netErr; err == nil {
-		err = errN
+	for _, ch := range []chan error{netErr, h3Err} {
+		if errN := <-ch; err == nil {
+			err = errN
+		}
 	}
 	return err
 }

@@ -176,8 +176,10 @@ func (nr *netRequest) readHead(r *http.Request, limit int) bool {
 	} else {
 		h = append(h, r.URL.RequestURI()...)
 	}
-	if r.ProtoMajor == 2 {
-		h = append(h, " HTTP/2.0\r\nHost: "...)
+	if r.ProtoMajor >= 2 {
+		h = append(h, ' ') // HTTP/2.0, HTTP/3.0: as RoadRunner's context says
+		h = append(h, r.Proto...)
+		h = append(h, "\r\nHost: "...)
 	} else if r.ProtoMinor == 0 {
 		h = append(h, " HTTP/1.0\r\nHost: "...)
 	} else {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert/certtest"
+	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 )
 
@@ -418,5 +419,77 @@ func TestTLSHTTP2ThroughTheMiddleware(t *testing.T) {
 	}
 	if statuses[2] != http.StatusTooManyRequests || statuses[0] == http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("limit over h2: %v %v", statuses, resp.Header)
+	}
+}
+
+// pivot.http3: HTTP/3 over QUIC with pivot.ssl's certificate, advertised by Alt-Svc on the
+// HTTPS responses; the same pipeline (a stream arrives chunk by chunk, a POST body).
+func TestHTTP3(t *testing.T) {
+	h3Addr := testsupport.FreeAddr(t) // a free TCP port; its UDP twin is free in practice
+	s := startTLSStack(t, tlsOptions{extra: "  http3:\n    address: " + h3Addr + "\n"})
+	_, port, _ := net.SplitHostPort(h3Addr)
+
+	resp, _ := testsupport.DoWith(t, s.client(true), "GET", s.https+"/hello", nil, nil)
+	if want := `h3=":` + port + `"; ma=86400`; resp.Header.Get("Alt-Svc") != want {
+		t.Fatalf("Alt-Svc %q, want %q", resp.Header.Get("Alt-Svc"), want)
+	}
+	rt := &http3.RoundTripper{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}
+	defer rt.Close()
+	c := &http.Client{Timeout: 20 * time.Second, Transport: rt}
+	h3 := "https://" + h3Addr
+	resp, body := testsupport.DoWith(t, c, "GET", h3+"/hello", nil, nil)
+	if resp.ProtoMajor != 3 || resp.StatusCode != 200 || string(body) != "Hello, World!" {
+		t.Fatalf("HTTP/3: %s %d %q", resp.Proto, resp.StatusCode, body)
+	}
+	resp, body = testsupport.DoWith(t, c, "POST", h3+"/echo", strings.NewReader("over h3"), nil)
+	if resp.StatusCode != 200 || string(body) != "over h3" {
+		t.Fatalf("HTTP/3 POST: %d %q", resp.StatusCode, body)
+	}
+	sresp, err := c.Get(h3 + "/stream?chunks=3&delay_ms=300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	r := bufio.NewReader(sresp.Body)
+	start := time.Now()
+	if line, err := r.ReadString('\n'); err != nil || line != "chunk 0\n" || time.Since(start) > 250*time.Millisecond {
+		t.Fatalf("first chunk over h3: %q %v after %v", line, err, time.Since(start))
+	}
+	rest, _ := io.ReadAll(r)
+	if string(rest) != "chunk 1\nchunk 2\n" {
+		t.Fatalf("rest over h3: %q", rest)
+	}
+}
+
+func TestHTTP3GracefulStopFinishesInFlight(t *testing.T) {
+	h3Addr := testsupport.FreeAddr(t)
+	s := startTLSStack(t, tlsOptions{extra: "  http3:\n    address: " + h3Addr + "\n"})
+	rt := &http3.RoundTripper{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}
+	defer rt.Close()
+	c := &http.Client{Timeout: 20 * time.Second, Transport: rt}
+	if resp, _ := testsupport.DoWith(t, c, "GET", "https://"+h3Addr+"/hello", nil, nil); resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	done := make(chan string, 1)
+	go func() {
+		resp, err := c.Get("https://" + h3Addr + "/sleep?ms=1500")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { s.stop(); close(stopped) }()
+	if got := <-done; !strings.Contains(got, `"slept":1500`) {
+		t.Fatalf("in-flight HTTP/3 request during the stop: %q", got)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the stop did not end")
 	}
 }
