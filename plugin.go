@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -354,6 +355,12 @@ func (p *Plugin) Stop(ctx context.Context) error {
 // Go program that embeds the plugin and serves it from a fasthttp server of its own
 // (tests/integration's BenchmarkHandler does).
 func (p *Plugin) HandleRequest(c *fasthttp.RequestCtx) { p.handler(c) }
+
+// NetHandler is the same as a net/http handler: what pivot.ssl, h2c and pivot.http3 run (each
+// request adapted onto the fasthttp pipeline, internal/httpfront/nethttp.go), for a Go program
+// that serves the plugin from a net/http server of its own (tests/integration's
+// BenchmarkHandler measures the adapter with it).
+func (p *Plugin) NetHandler() http.Handler { return p.front.NetHandler() }
 
 // Reset replaces every worker without a failed request (the resetter: `rr reset`; SIGUSR2):
 // see supervisor.Reset. pivot.ssl's certificate is read again first; if it cannot be, the one

@@ -144,8 +144,12 @@ func (f *Front) serveNet(w http.ResponseWriter, r *http.Request, serve fasthttp.
 	c.Init2(conn, fasthttpLogger{f.log}, false)
 	defer f.releaseNet(nr)
 
-	if !nr.readHead(r, f.opts.MaxHeaderBytes) {
-		f.writeError(c, http.StatusRequestHeaderFieldsTooLarge, "request head exceeds pivot.max_header_bytes")
+	if status := nr.readHead(r, f.opts.MaxHeaderBytes); status != 0 {
+		if status == http.StatusRequestHeaderFieldsTooLarge {
+			f.writeError(c, status, "request head exceeds pivot.max_header_bytes")
+		} else {
+			f.writeError(c, status, "malformed request")
+		}
 	} else if r.ContentLength > f.opts.MaxBody {
 		f.writeError(c, http.StatusRequestEntityTooLarge, "request body exceeds pivot.max_request_size")
 	} else {
@@ -166,8 +170,9 @@ func (f *Front) serveNet(w http.ResponseWriter, r *http.Request, serve fasthttp.
 }
 
 // readHead parses the HTTP/1.1 head of r into the context's request: what the http/v4 context,
-// the middleware and HandleRequest read. False when it exceeds max bytes.
-func (nr *netRequest) readHead(r *http.Request, limit int) bool {
+// the middleware and HandleRequest read. It returns 0, or the status of a refusal: 431 for a
+// head over limit bytes, 400 for one fasthttp cannot read (net/http has checked it already).
+func (nr *netRequest) readHead(r *http.Request, limit int) int {
 	h := nr.head[:0]
 	h = append(h, r.Method...)
 	h = append(h, ' ')
@@ -198,7 +203,7 @@ func (nr *netRequest) readHead(r *http.Request, limit int) bool {
 	h = append(h, "\r\n"...)
 	nr.head = h
 	if len(h) > limit+len(r.Host)+8 { // the Host line is :authority's in HTTP/2
-		return false
+		return http.StatusRequestHeaderFieldsTooLarge
 	}
 	nr.hr.Reset(h)
 	if nr.br == nil || nr.br.Size() < len(h) {
@@ -206,7 +211,10 @@ func (nr *netRequest) readHead(r *http.Request, limit int) bool {
 	} else {
 		nr.br.Reset(&nr.hr)
 	}
-	return nr.ctx.Request.Header.Read(nr.br) == nil
+	if nr.ctx.Request.Header.Read(nr.br) != nil {
+		return http.StatusBadRequest
+	}
+	return 0
 }
 
 // hopByHop are the response headers of a connection, never of an HTTP/2 stream; net/http frames
