@@ -20,7 +20,8 @@
 //
 // Where it plugs in: plugin.go builds the chain and hands it to the front
 // (httpfront.Options.Wrap, and Options.Streams for streamed responses); the front
-// (internal/httpfront) never imports edge, and edge imports no other package of pivot. What
-// comes next goes here too (issue 19): TLS listeners and certificate reloads, HTTP/2 and
-// HTTP/3, headers and CORS.
+// (internal/httpfront) never imports edge, and edge imports no other package of pivot. The
+// chain runs for every protocol: pivot.ssl's HTTPS, HTTP/2, h2c and HTTP/3 requests are adapted
+// onto the same fasthttp handler (internal/httpfront/nethttp.go). What comes next goes here too
+// (issue 19): headers and CORS.
 package edge
