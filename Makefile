@@ -4,6 +4,7 @@
 #   make bench   throughput/latency against stock RoadRunner http and nginx + php-fpm
 #   make soak    the lifecycle chaos tests with longer loads
 #   make conformance  the raw-socket HTTP/1.1 conformance suite, pivot against stock http (tests/conformance)
+#   make fuzz    every Go fuzz target for FUZZTIME each (default 2m)
 SHELL := /bin/bash
 GO ?= go
 RR_VERSION := 2023.3.12
@@ -12,7 +13,7 @@ LDFLAGS := -s -w -X main.buildTime=$(BUILD_TIME)
 GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 PHPUNIT ?= phpunit
 
-.PHONY: all build serve test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak conformance clean
+.PHONY: all build serve test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak conformance fuzz clean
 
 all: build
 
@@ -53,6 +54,12 @@ test-go: build
 	$(GO) test -run '^$$' -fuzz FuzzValidatorAgreesWithNetHTTP -fuzztime 15s ./internal/http1
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s ./internal/pool
 	$(GO) test -run '^$$' -fuzz FuzzFrameRoundTrip -fuzztime 5s ./internal/pool
+	$(GO) test -run '^$$' -fuzz FuzzApplyResponseContext -fuzztime 5s ./internal/protocol
+	$(GO) test -run '^$$' -fuzz FuzzHeaderFields -fuzztime 4s ./internal/protocol
+	$(GO) test -run '^$$' -fuzz FuzzAppendRemoteIP -fuzztime 2s ./internal/protocol
+	$(GO) test -run '^$$' -fuzz FuzzRequestContext -fuzztime 4s ./internal/httpfront
+	$(GO) test -run '^$$' -fuzz FuzzFormBody -fuzztime 4s ./internal/httpfront
+	$(GO) test -run '^$$' -fuzz FuzzResponseHead -fuzztime 4s ./internal/httpfront
 	# the benchmarks check every answer: a short run keeps them working
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./tests/integration
 
@@ -72,6 +79,19 @@ soak: deps-test
 # it too): pivot judged by RFC 9110/9112, stock http in the same ./rr as the reference
 conformance: build
 	$(GO) test -count=1 -v ./tests/conformance
+
+# every fuzz target as package:Name, each for FUZZTIME (go test -fuzz takes one target per run)
+FUZZTIME ?= 2m
+FUZZ_TARGETS := internal/http1:FuzzValidatorAgreesWithNetHTTP \
+	internal/pool:FuzzReadFrame internal/pool:FuzzFrameRoundTrip \
+	internal/protocol:FuzzApplyResponseContext internal/protocol:FuzzHeaderFields internal/protocol:FuzzAppendRemoteIP \
+	internal/httpfront:FuzzRequestContext internal/httpfront:FuzzFormBody internal/httpfront:FuzzResponseHead
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
 
 clean:
 	rm -f rr .pid
