@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime"
 	"net/url"
+	"sort"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
 	"github.com/valyala/fasthttp"
@@ -42,8 +43,8 @@ func (f *Front) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error)
 		if err != nil {
 			return false, err
 		}
-		for k, v := range values {
-			if err = st.form.PushValues(k, v); err != nil {
+		for _, k := range sortedKeys(values) { // a map: the tree must not change with its order
+			if err = st.form.PushValues(k, values[k]); err != nil {
 				return false, err
 			}
 		}
@@ -56,4 +57,15 @@ func (f *Front) readForm(c *fasthttp.RequestCtx, st *requestState) (bool, error)
 		return true, st.parseMultipart(form, &f.opts.Uploads, f.opts.UID, f.opts.GID, f.log)
 	}
 	return false, nil
+}
+
+// sortedKeys gives a map's keys in order: pushed in map order, two names that reach the same
+// leaf (`a=1&a =2`, `a=1&a[]=2`) would give PHP a different tree from one request to the next.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

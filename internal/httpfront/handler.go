@@ -378,12 +378,21 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 	return headFinal
 }
 
-// newlineToSpace is net/http's own replacer for header values.
-var newlineToSpace = strings.NewReplacer("\r", " ", "\n", " ")
+// ctlToSpace replaces CR, LF, NUL and every other control byte but HTAB with a space: RFC 9110
+// 5.5 forbids them in a field value (net/http replaces CR and LF only).
+func ctlToSpace(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
 
 // AddHeader adds one response header from the worker. Names that are not HTTP tokens are
-// dropped and CR/LF in values become spaces, as net/http writes them: a PHP app echoing user
-// input into a header cannot split the response.
+// dropped and CR/LF in values become spaces, as net/http writes them (NUL and the other control
+// bytes too): a PHP app echoing user input into a header cannot split the response.
 func (st *requestState) AddHeader(name, value string) {
 	if !httpguts.ValidHeaderFieldName(name) {
 		st.badHeader = true
@@ -393,12 +402,17 @@ func (st *requestState) AddHeader(name, value string) {
 		st.hasContentType = true
 	} else if strings.EqualFold(name, "Trailer") {
 		st.hasTrailer = true
-		// fasthttp splits the list; names forbidden as trailers (Content-Length, ...) are skipped
-		_ = st.c.Response.Header.AddTrailer(value)
+		// a name that is not a token would be written as a malformed trailer line: dropped;
+		// fasthttp skips the names forbidden as trailers (Content-Length, ...)
+		for _, trailer := range strings.Split(value, ",") {
+			if trailer = strings.TrimSpace(trailer); httpguts.ValidHeaderFieldName(trailer) {
+				_ = st.c.Response.Header.AddTrailer(trailer)
+			}
+		}
 		return
 	}
-	if strings.ContainsAny(value, "\r\n") {
-		value = newlineToSpace.Replace(value)
+	if !httpguts.ValidHeaderFieldValue(value) {
+		value = ctlToSpace(value)
 	}
 	st.c.Response.Header.Add(name, value)
 }

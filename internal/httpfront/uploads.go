@@ -92,13 +92,14 @@ func (st *requestState) parseMultipart(mf *multipart.Form, cfg *Uploads, uid, gi
 		return errUploadTooLarge
 	}
 	form := make(protocol.DataTree, len(mf.Value))
-	for k, v := range mf.Value {
-		if err := form.PushValues(k, v); err != nil {
+	for _, k := range sortedKeys(mf.Value) {
+		if err := form.PushValues(k, mf.Value[k]); err != nil {
 			return err
 		}
 	}
 	files := make(protocol.DataTree, len(mf.File))
-	for k, headers := range mf.File {
+	for _, k := range sortedKeys(mf.File) {
+		headers := mf.File[k]
 		list := make([]*protocol.FileUpload, 0, len(headers))
 		for _, h := range headers {
 			fu := &protocol.FileUpload{Name: h.Filename, MIME: h.Header.Get("Content-Type"), Part: h}
