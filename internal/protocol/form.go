@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Forms are sent to PHP as a JSON tree built with PHP's bracket rules, exactly as RoadRunner's
@@ -18,7 +20,7 @@ type DataTree map[string]any
 // PushValues mounts a field's values at the path its name gives (`a[b][]`): a plain name keeps
 // the last value, a `[]` name the list.
 func (t DataTree) PushValues(name string, values []string) error {
-	keys := splitFieldName(name)
+	keys := splitFieldName(validUTF8Name(name))
 	if len(keys) > maxTreeDepth {
 		return nil
 	}
@@ -33,7 +35,7 @@ func (t DataTree) PushValues(name string, values []string) error {
 // PushFiles mounts a file field's uploads at the path its name gives: a plain name keeps the
 // first file, a `[]` name the list.
 func (t DataTree) PushFiles(name string, files []*FileUpload) error {
-	keys := splitFieldName(name)
+	keys := splitFieldName(validUTF8Name(name))
 	if len(keys) > maxTreeDepth {
 		return nil
 	}
@@ -111,6 +113,28 @@ func isEmptyValue(v any) bool {
 }
 
 // splitFieldName splits `a[b][]` into ["a", "b", ""]; spaces are ignored as in RoadRunner.
+// validUTF8Name replaces each invalid UTF-8 byte of a field name with U+FFFD, as the JSON
+// encoder would: two names that differ only there (`%FA`, `%8B`) are then one key in the tree,
+// merged by its rules, instead of two keys that collide in the JSON in map order (and PHP,
+// keeping the last, would get a different value from one request to the next).
+func validUTF8Name(name string) string {
+	if utf8.ValidString(name) {
+		return name
+	}
+	var b strings.Builder
+	b.Grow(len(name) + 8)
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(name[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
 func splitFieldName(name string) []string {
 	keys := make([]string, 1, 4)
 	cur := make([]byte, 0, len(name))
