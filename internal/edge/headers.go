@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -297,8 +299,8 @@ func (h *Headers) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandl
 			h.setResponse(c)
 			return
 		}
-		for _, kv := range h.request {
-			c.Request.Header.Add(kv.name, kv.value)
+		if len(h.request) > 0 {
+			h.addRequestHeaders(c)
 		}
 		// decided before next: what PHP does to the request cannot change the answer
 		allowed := h.cors != nil && h.actualAllowed(c)
@@ -307,6 +309,65 @@ func (h *Headers) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandl
 			h.actual(c, allowed)
 		}
 		h.setResponse(c)
+	}
+}
+
+// heads are the buffers addRequestHeaders builds a head in.
+var heads = sync.Pool{New: func() any { return &headBuf{} }}
+
+type headBuf struct {
+	b  []byte
+	r  bytes.Reader
+	br *bufio.Reader
+}
+
+// addRequestHeaders adds `request` to the request's head as if the client had sent them: the
+// front builds PHP's request context from the raw head (RawHeaders: fasthttp's parsed view
+// re-serialises cookies and drops headers), which Header.Add does not reach. So the head is
+// rebuilt (request line, the raw fields, the added ones) and parsed again, as
+// internal/httpfront/nethttp.go parses the head of an HTTP/2 request: about a microsecond,
+// only with pivot.headers.request set. A head that did not come from the wire (no raw fields)
+// gets Header.Add.
+func (h *Headers) addRequestHeaders(c *fasthttp.RequestCtx) {
+	rh := &c.Request.Header
+	raw := rh.RawHeaders()
+	if len(raw) == 0 {
+		for _, kv := range h.request {
+			rh.Add(kv.name, kv.value)
+		}
+		return
+	}
+	hb := heads.Get().(*headBuf)
+	defer heads.Put(hb)
+	b := append(hb.b[:0], rh.Method()...)
+	b = append(b, ' ')
+	b = append(b, rh.RequestURI()...)
+	b = append(b, ' ')
+	b = append(b, rh.Protocol()...)
+	b = append(b, "\r\n"...)
+	raw = bytes.TrimSuffix(raw, []byte("\n")) // the empty line that ends the head
+	raw = bytes.TrimSuffix(raw, []byte("\r"))
+	b = append(b, raw...)
+	for _, kv := range h.request {
+		b = append(b, kv.name...)
+		b = append(b, ": "...)
+		b = append(b, kv.value...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	hb.b = b
+	hb.r.Reset(b)
+	if hb.br == nil || hb.br.Size() < len(b) {
+		hb.br = bufio.NewReaderSize(&hb.r, max(len(b), 4096))
+	} else {
+		hb.br.Reset(&hb.r)
+	}
+	if err := rh.Read(hb.br); err != nil {
+		// cannot happen with a head fasthttp parsed and names Valid checked; keep the request
+		h.log.Error("pivot.headers.request: the request's head cannot be rebuilt; the headers are not added", zap.Error(err))
+	}
+	if cap(hb.b) > 64<<10 {
+		hb.b, hb.br = nil, nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bufio"
 	"io"
 	"net/http"
 	"strings"
@@ -30,8 +31,13 @@ type phpSaw struct {
 
 func (p *phpSaw) handle(c *fasthttp.RequestCtx) {
 	p.ran = true
+	// what the front reads for PHP's request context: the raw head
 	p.headers = http.Header{}
-	c.Request.Header.VisitAll(func(k, v []byte) { p.headers.Add(string(k), string(v)) })
+	for _, line := range strings.Split(string(c.Request.Header.RawHeaders()), "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			p.headers.Add(k, strings.TrimSpace(v))
+		}
+	}
 	php(c)
 	if p.answer != nil {
 		p.answer(c)
@@ -216,25 +222,57 @@ func TestAppendCanonical(t *testing.T) {
 func TestHeadersNoAllocation(t *testing.T) {
 	h := newHeaders(t, HeadersConfig{CORS: &CORSConfig{AllowedOrigin: "https://a.example,https://*.b.example", ExposedHeaders: "X-A", AllowCredentials: true},
 		Request: map[string]string{"x-edge": "1"}, Response: map[string]string{"x-b": "2"}}).Middleware(func(c *fasthttp.RequestCtx) { c.SetStatusCode(200) })
-	c := requestCtx(t, get("/", "Origin: https://app.b.example\r\n"))
+	head := get("/", "Origin: https://app.b.example\r\n")
+	c := requestCtx(t, head)
+	var sr strings.Reader
+	br := bufio.NewReader(&sr)
 	h(c)
 	n := testing.AllocsPerRun(200, func() {
-		c.Request.Header.Del("X-Edge")
+		sr.Reset(head) // a fresh request, as the server reads it
+		br.Reset(&sr)
+		if err := c.Request.Header.Read(br); err != nil {
+			t.Fatal(err)
+		}
 		c.Response.Reset()
 		h(c)
 	})
+	if got := string(c.Request.Header.Peek("X-Edge")); got != "1" || len(c.Response.Header.Peek("Access-Control-Allow-Origin")) == 0 {
+		t.Fatalf("X-Edge %q, response %s", got, c.Response.Header.String())
+	}
 	if n != 0 {
 		t.Fatalf("%v allocations per request", n)
 	}
 }
 
-func BenchmarkHeadersActual(b *testing.B) {
-	h := newHeaders(b, HeadersConfig{CORS: &CORSConfig{AllowedOrigin: "https://a.example"}}).Middleware(func(c *fasthttp.RequestCtx) { c.SetStatusCode(200) })
-	var c fasthttp.RequestCtx
-	c.Request.Header.Set("Origin", "https://a.example")
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		c.Response.Reset()
-		h(&c)
+// BenchmarkHeaders: the middleware's cost per request (next does nothing): CORS on a real
+// request; with `request` headers too (the head rebuilt and parsed again).
+func BenchmarkHeaders(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		c    HeadersConfig
+	}{
+		{"off", HeadersConfig{}},
+		{"cors", HeadersConfig{CORS: &CORSConfig{AllowedOrigin: "https://a.example"}}},
+		{"cors+request", HeadersConfig{CORS: &CORSConfig{AllowedOrigin: "https://a.example"}, Request: map[string]string{"x-edge": "1"}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var h fasthttp.RequestHandler = func(c *fasthttp.RequestCtx) { c.SetStatusCode(200) }
+			if bc.name != "off" { // off: the chain has no headers middleware, the baseline
+				h = newHeaders(b, bc.c).Middleware(h)
+			}
+			head := get("/api/users?page=2", "Origin: https://a.example\r\n", "Accept: application/json\r\n",
+				"User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n", "Cookie: session=abcdef0123456789\r\n")
+			c := requestCtx(b, head)
+			var sr strings.Reader
+			br := bufio.NewReader(&sr)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sr.Reset(head)
+				br.Reset(&sr)
+				_ = c.Request.Header.Read(br)
+				c.Response.Reset()
+				h(c)
+			}
+		})
 	}
 }
