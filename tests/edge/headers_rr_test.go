@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
+	"golang.org/x/net/http2"
 )
 
 // pivot.headers against the real ./rr: one rr serves the same PHP worker through pivot's server
@@ -330,5 +333,40 @@ func TestHeadersOnALimitedResponse(t *testing.T) {
 		if got := resp.Header.Get(k); got != v {
 			t.Errorf("429's %s: %q, want %q", k, got, v)
 		}
+	}
+}
+
+// Over h2c (pivot.http2.h2c: the net/http side, its requests adapted onto the same chain) a
+// preflight is answered by Go and the request headers reach PHP, as over HTTP/1.1.
+func TestHeadersOverH2C(t *testing.T) {
+	r := startHeadersRR(t, headersCORS, "  http2:\n    h2c: true\n")
+	r.phpGot(t)
+	h2c := &http.Client{Timeout: 20 * time.Second, Transport: &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}}
+	pre := headersCase{"", "OPTIONS", "/api", []string{hOrigin, hPreflPUT, "Access-Control-Request-Headers: x-api-key"}, ""}
+	h := http.Header{}
+	for _, kv := range pre.headers {
+		k, v, _ := strings.Cut(kv, ": ")
+		h.Set(k, v)
+	}
+	resp, _ := testsupport.DoWith(t, h2c, "OPTIONS", r.pivot+"/api", nil, h)
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		resp.Header.Get("Access-Control-Allow-Headers") != "X-Api-Key" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("h2c preflight: %s %d %v", resp.Proto, resp.StatusCode, resp.Header)
+	}
+	resp, body := testsupport.DoWith(t, h2c, "GET", r.pivot+"/api", nil, http.Header{"Origin": {"https://app.example"}})
+	if resp.ProtoMajor != 2 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || resp.Header.Get("Vary") != "Origin" {
+		t.Fatalf("h2c GET: %s %v", resp.Proto, resp.Header)
+	}
+	var saw struct {
+		Headers map[string][]string `json:"headers"`
+	}
+	if err := json.Unmarshal(body, &saw); err != nil || strings.Join(saw.Headers["X-Edge-Tag"], ",") != "edge 1" {
+		t.Fatalf("PHP saw %v (%v) over h2c", saw.Headers, err)
+	}
+	if got := strings.Join(r.phpGot(t), ";"); got != "GET /api pivot" {
+		t.Fatalf("PHP got %q, want only the GET", got)
 	}
 }
