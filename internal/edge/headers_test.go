@@ -218,29 +218,37 @@ func TestAppendCanonical(t *testing.T) {
 	}
 }
 
-// The path of a real request costs no allocation with CORS and headers on.
+// The path of a real request costs no allocation with CORS and headers on (request headers:
+// their head buffer comes from a sync.Pool, which the race detector empties at random).
 func TestHeadersNoAllocation(t *testing.T) {
-	h := newHeaders(t, HeadersConfig{CORS: &CORSConfig{AllowedOrigin: "https://a.example,https://*.b.example", ExposedHeaders: "X-A", AllowCredentials: true},
-		Request: map[string]string{"x-edge": "1"}, Response: map[string]string{"x-b": "2"}}).Middleware(func(c *fasthttp.RequestCtx) { c.SetStatusCode(200) })
-	head := get("/", "Origin: https://app.b.example\r\n")
-	c := requestCtx(t, head)
-	var sr strings.Reader
-	br := bufio.NewReader(&sr)
-	h(c)
-	n := testing.AllocsPerRun(200, func() {
-		sr.Reset(head) // a fresh request, as the server reads it
-		br.Reset(&sr)
-		if err := c.Request.Header.Read(br); err != nil {
-			t.Fatal(err)
-		}
-		c.Response.Reset()
-		h(c)
-	})
-	if got := string(c.Request.Header.Peek("X-Edge")); got != "1" || len(c.Response.Header.Peek("Access-Control-Allow-Origin")) == 0 {
-		t.Fatalf("X-Edge %q, response %s", got, c.Response.Header.String())
-	}
-	if n != 0 {
-		t.Fatalf("%v allocations per request", n)
+	for _, tc := range []struct {
+		name    string
+		request map[string]string
+	}{{"cors+response", nil}, {"cors+response+request", map[string]string{"x-edge": "1"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHeaders(t, HeadersConfig{CORS: &CORSConfig{AllowedOrigin: "https://a.example,https://*.b.example", ExposedHeaders: "X-A", AllowCredentials: true},
+				Request: tc.request, Response: map[string]string{"x-b": "2"}}).Middleware(func(c *fasthttp.RequestCtx) { c.SetStatusCode(200) })
+			head := get("/", "Origin: https://app.b.example\r\n")
+			c := requestCtx(t, head)
+			var sr strings.Reader
+			br := bufio.NewReader(&sr)
+			h(c)
+			n := testing.AllocsPerRun(200, func() {
+				sr.Reset(head) // a fresh request, as the server reads it
+				br.Reset(&sr)
+				if err := c.Request.Header.Read(br); err != nil {
+					t.Fatal(err)
+				}
+				c.Response.Reset()
+				h(c)
+			})
+			if got := string(c.Request.Header.Peek("X-Edge")); got != tc.request["x-edge"] || len(c.Response.Header.Peek("Access-Control-Allow-Origin")) == 0 {
+				t.Fatalf("X-Edge %q, response %s", got, c.Response.Header.String())
+			}
+			if n != 0 && !(raceOn && tc.request != nil) {
+				t.Fatalf("%v allocations per request", n)
+			}
+		})
 	}
 }
 
