@@ -189,6 +189,7 @@ var headersCases = []headersCase{
 	{"GET without Origin", "GET", "/api", nil, ""},
 	{"DELETE, method not allowed", "DELETE", "/api", []string{hOrigin}, ""},
 	{"POST with a body", "POST", "/api", []string{hOrigin, "Content-Type: application/json"}, `{"a":1}`},
+	{"POST, chunked with curl", "POST", "/api", []string{hOrigin, "Content-Type: text/plain", "Transfer-Encoding: chunked"}, "a chunked body"},
 	{"OPTIONS that is no preflight", "OPTIONS", "/api", []string{hOrigin}, ""},
 	{"streamed response", "GET", "/stream", []string{hOrigin}, ""},
 }
@@ -254,9 +255,13 @@ func headersCompare(t *testing.T, cors string) {
 				for _, body := range [][]byte{goBody, curlBody} {
 					var saw struct {
 						Headers map[string][]string `json:"headers"`
+						Body    string              `json:"body"`
 					}
 					if err := json.Unmarshal(body, &saw); err != nil {
 						t.Fatalf("worker's answer %q: %v", body, err)
+					}
+					if saw.Body != c.body {
+						t.Errorf("PHP got the body %q, want %q", saw.Body, c.body)
 					}
 					if got := saw.Headers["X-Edge-Tag"]; len(got) != 1 || got[0] != "edge 1" {
 						t.Errorf("PHP saw X-Edge-Tag %q, want [\"edge 1\"] (all: %v)", got, saw.Headers)

@@ -4,7 +4,8 @@ declare(strict_types=1);
 
 // Worker for tests/edge's headers tests: every request it gets appends "METHOD path server" to
 // the file in PIVOT_TEST_HITS (server: the X-Edge-Server header the config's `request` adds) (so a test sees that a preflight never reached PHP) and is answered
-// with the request's headers as JSON (so a test sees the headers pivot.headers.request added).
+// with the request's headers and body as JSON (so a test sees the headers pivot.headers.request
+// added, and that the body still came).
 // /stream answers the same JSON in three streamed chunks; /php-cors sets its own
 // Access-Control-Allow-Origin and Vary.
 
@@ -21,7 +22,7 @@ while ($request = $worker->waitRequest()) {
         $server = $request->header('X-Edge-Server') ?? '-';
         file_put_contents($hits, $request->method . ' ' . $path . ' ' . $server . "\n", FILE_APPEND | LOCK_EX);
     }
-    $json = json_encode(['method' => $request->method, 'headers' => $request->headers], JSON_THROW_ON_ERROR);
+    $json = json_encode(['method' => $request->method, 'headers' => $request->headers, 'body' => $request->body], JSON_THROW_ON_ERROR);
     $headers = ['Content-Type' => 'application/json', 'X-Total-Count' => '3'];
     switch ($path) {
         case '/stream':
