@@ -25,8 +25,8 @@ import (
 //     -Expose-Headers and `Vary: Origin` on the way back: PHP's responses, streamed ones, and
 //     whatever the middleware inside answers (pivot.limit's 429, pivot.breaker's 503, static
 //     files when "static" is listed before "headers"), so a browser's script can read them;
-//   - request: headers added to the request before PHP (Add, as RoadRunner: a client's value
-//     stays beside it);
+//   - request: headers added to the request before PHP, written into its raw head
+//     (addRequestHeaders), beside a client's own value as RoadRunner's Header.Add leaves it;
 //   - response: headers set on every response after PHP (Set: the configured value replaces
 //     PHP's; RoadRunner sets it before PHP runs and PHP's own value is added beside it).
 //
