@@ -83,6 +83,8 @@ type Config struct {
 	Middleware []string `mapstructure:"middleware"`
 	// Static is `pivot.static`: files served before PHP by the `static` middleware.
 	Static *edge.StaticConfig `mapstructure:"static"`
+	// Headers is `pivot.headers`: CORS and request/response headers, the `headers` middleware.
+	Headers *edge.HeadersConfig `mapstructure:"headers"`
 	// Limit is `pivot.limit`: a budget of requests per client before PHP (429 over it), in
 	// memory or shared through Redis (internal/edge/limit). Off when absent.
 	Limit *limit.Config `mapstructure:"limit"`
@@ -107,10 +109,8 @@ const (
 var knownMiddleware = []string{middlewareGzip, middlewareStatic, middlewareHeaders}
 
 // notYet are sections RoadRunner users write that pivot does not have yet: an error says so
-// rather than "unknown key".
-var notYet = map[string]string{
-	PluginName + ".headers": "pivot.headers (request/response headers, CORS) is not supported yet (issue 19): remove the section and set the headers in PHP meanwhile",
-}
+// rather than "unknown key". None today.
+var notYet = map[string]string{}
 
 // UploadsConfig is `pivot.uploads`.
 type UploadsConfig struct {
@@ -174,6 +174,9 @@ func (c *Config) InitDefaults() {
 	}
 	if c.Static != nil {
 		c.Static.InitDefaults()
+	}
+	if c.Headers != nil {
+		c.Headers.InitDefaults()
 	}
 	if c.Limit != nil {
 		c.Limit.InitDefaults()
@@ -254,6 +257,11 @@ func (c *Config) Valid() error {
 			return err
 		}
 	}
+	if c.Headers != nil {
+		if err := c.Headers.Valid(); err != nil {
+			return err
+		}
+	}
 	if c.Limit != nil {
 		if err := c.Limit.Valid(); err != nil {
 			return err
@@ -288,6 +296,7 @@ func (c *Config) validMiddleware() error {
 		if name == middlewareStatic && c.Static == nil {
 			return fmt.Errorf("pivot.middleware[%d] is \"static\" but there is no pivot.static section: add one with the directory to serve (static: { dir: public }), or remove \"static\"", i)
 		}
+
 	}
 	return nil
 }
@@ -295,8 +304,15 @@ func (c *Config) validMiddleware() error {
 // Warnings are the configuration's harmless oddities, logged at start.
 func (c *Config) Warnings() []string {
 	var w []string
-	if contains(c.Middleware, middlewareHeaders) {
-		w = append(w, `pivot.middleware lists "headers", which pivot does not have yet (issue 19): it is ignored, as RoadRunner's http plugin ignores a middleware it does not have; set the headers in PHP`)
+	if c.Headers == nil && contains(c.Middleware, middlewareHeaders) {
+		// RoadRunner's sample configs list "headers" without http.headers: it does nothing there
+		w = append(w, `pivot.middleware lists "headers" but there is no pivot.headers section: it does nothing (as on RoadRunner); add a pivot.headers section (headers: { cors: { allowed_origin: "https://app.example.com" } }) or remove "headers"`)
+	}
+	if c.Headers != nil {
+		if !contains(c.Middleware, middlewareHeaders) {
+			w = append(w, `pivot.headers is set but pivot.middleware does not list "headers": no header is added and no preflight answered; add "headers" to pivot.middleware`)
+		}
+		w = append(w, c.Headers.Warnings()...)
 	}
 	if c.Static != nil && !contains(c.Middleware, middlewareStatic) {
 		w = append(w, `pivot.static is set but pivot.middleware does not list "static": no file is served; add "static" to pivot.middleware`)

@@ -54,7 +54,6 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		{"static dir missing", "  address: 127.0.0.1:8080\n  static:\n    dir: /nonexistent/pivot\n", []string{`pivot.static.dir "/nonexistent/pivot" is not an existing directory`}},
 		{"typo in a static key", "  address: 127.0.0.1:8080\n  static:\n    dri: public\n", []string{"pivot.static.dri is not a known key", "did you mean pivot.static.dir"}},
 		{"bad cache_duration", "  address: 127.0.0.1:8080\n  static:\n    dir: /tmp\n    cache_duration: soon\n", []string{`pivot.static.cache_duration "soon"`}},
-		{"headers section", "  address: 127.0.0.1:8080\n  headers:\n    cors:\n      allowed_origin: \"*\"\n", []string{"pivot.headers", "not supported yet"}},
 		{"bad upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: 100XB\n", []string{`pivot.uploads.max_size "100XB" is not a size`, "100MB"}},
 		{"limit by cookie", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    by: cookie\n",
 			[]string{`pivot.limit.by: "cookie" is not ip or header:NAME`, "header:X-Api-Key"}},

@@ -38,6 +38,7 @@ type metrics struct {
 	limitStoreErrors prometheus.Counter
 	breakerRejected  *prometheus.CounterVec
 	breakerState     *breakerStates
+	breakerChanges   *prometheus.CounterVec
 	// pivot.ssl
 	tlsHandshakeErrors prometheus.Counter
 	// byStatus caches the counter of each status code: no label hashing per request.
@@ -82,6 +83,10 @@ func newMetrics(p *Plugin) *metrics {
 			Namespace: metricsNamespace, Name: "breaker_rejected_total",
 			Help: "Requests answered 503 by pivot.breaker without reaching PHP, by route (its prefix, or default).",
 		}, []string{"route"}),
+		breakerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "breaker_transitions_total",
+			Help: "pivot.breaker's changes of state by route: from and to are closed, half-open or open.",
+		}, []string{"route", "from", "to"}),
 		breakerState: &breakerStates{p: p, desc: prometheus.NewDesc(metricsNamespace+"_breaker_state",
 			"pivot.breaker's state by route: 0 closed, 1 half-open, 2 open.", []string{"route"}, nil)},
 		tlsHandshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -136,6 +141,11 @@ func (m *metrics) StoreError() { m.limitStoreErrors.Inc() }
 // Rejected counts a request answered 503 by pivot.breaker (breaker.Metrics).
 func (m *metrics) Rejected(route string) { m.breakerRejected.WithLabelValues(route).Inc() }
 
+// Transition counts a change of a pivot.breaker's state (breaker.Metrics).
+func (m *metrics) Transition(route, from, to string) {
+	m.breakerChanges.WithLabelValues(route, from, to).Inc()
+}
+
 // breakerStates reports rr_pivot_breaker_state when scraped, from the breakers themselves: an
 // open breaker turns half-open when asked after open_for, not on a timer.
 type breakerStates struct {
@@ -158,5 +168,6 @@ func (b *breakerStates) Collect(ch chan<- prometheus.Metric) {
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
 	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
 		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers, p.metrics.rateLimited,
-		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState, p.metrics.tlsHandshakeErrors}
+		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState, p.metrics.tlsHandshakeErrors,
+		p.metrics.breakerChanges}
 }

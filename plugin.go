@@ -156,6 +156,9 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	if err := checkUnknownKeys(PluginName, raw); err != nil {
 		return errors.E(op, err)
 	}
+	if err := edge.CheckHeadersTypes(raw["headers"]); err != nil {
+		return errors.E(op, err)
+	}
 
 	p.cfg = &Config{}
 	if err := cfg.UnmarshalKey(PluginName, p.cfg); err != nil {
@@ -474,8 +477,10 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 			o.Streams = z // streamed PHP responses are compressed by the front, frame by frame
 		case middlewareStatic:
 			chain = append(chain, edge.NewStatic(p.cfg.Static, p.log).Middleware)
-		case middlewareHeaders:
-			// not yet (issue 19): Init warned
+		case middlewareHeaders: // pivot.headers: CORS preflights answered here, headers added
+			if p.cfg.Headers != nil { // without the section it does nothing (Init warned)
+				chain = append(chain, edge.NewHeaders(p.cfg.Headers, p.log).Middleware)
+			}
 		}
 	}
 	if len(chain) > 0 {

@@ -8,6 +8,9 @@
 //     ServeContent);
 //   - compress.go: `gzip`: br, gzip or deflate of a response (fasthttp's CompressHandler), and
 //     gzip of a streamed PHP response frame by frame (Compressor.FilterStream);
+//   - headers.go: `headers` (pivot.headers, RoadRunner's http.headers keys): CORS preflights
+//     answered here, CORS and `response` headers on every response on the way back, `request`
+//     headers added to the request's head before PHP;
 //   - limit/: `pivot.limit`, a token bucket per client (its address, through trusted proxies'
 //     X-Forwarded-For, or a header) before PHP: 429 with Retry-After and RateLimit-* over it;
 //     in memory (golang.org/x/time/rate) or in Redis (one GCRA script, shared by instances);
@@ -22,6 +25,5 @@
 // (httpfront.Options.Wrap, and Options.Streams for streamed responses); the front
 // (internal/httpfront) never imports edge, and edge imports no other package of pivot. The
 // chain runs for every protocol: pivot.ssl's HTTPS, HTTP/2, h2c and HTTP/3 requests are adapted
-// onto the same fasthttp handler (internal/httpfront/nethttp.go). What comes next goes here too
-// (issue 19): headers and CORS.
+// onto the same fasthttp handler (internal/httpfront/nethttp.go).
 package edge

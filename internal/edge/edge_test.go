@@ -22,7 +22,7 @@ func exchange(t *testing.T, h fasthttp.RequestHandler, raw string) (*http.Respon
 }
 
 // requestCtx parses raw into a request context set up as pivot's server sets it.
-func requestCtx(t *testing.T, raw string) *fasthttp.RequestCtx {
+func requestCtx(t testing.TB, raw string) *fasthttp.RequestCtx {
 	t.Helper()
 	var req fasthttp.Request
 	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {

@@ -47,6 +47,9 @@ func (s State) String() string {
 type Metrics interface {
 	// Rejected counts a request answered 503 by an open (or busy half-open) breaker.
 	Rejected(route string)
+	// Transition counts a breaker's change of state (rr_pivot_breaker_transitions_total): from
+	// and to are State.String()'s names. Called under the breaker's lock: it must not block.
+	Transition(route, from, to string)
 }
 
 // Breakers is the middleware of pivot.breaker: a breaker per route prefix and one for the rest.
@@ -104,8 +107,9 @@ func (b *Breakers) newBreaker(name, prefix string, s Settings) *breaker {
 			if to == gobreaker.StateOpen {
 				br.openUntil.Store(time.Now().Add(open).UnixNano())
 			}
-			fields := []zap.Field{zap.String("route", name), zap.String("from", state(from).String()),
-				zap.String("to", state(to).String())}
+			fromS, toS := state(from).String(), state(to).String()
+			b.metrics.Transition(name, fromS, toS)
+			fields := []zap.Field{zap.String("route", name), zap.String("from", fromS), zap.String("to", toS)}
 			if to == gobreaker.StateOpen {
 				b.log.Warn("pivot.breaker: circuit open: requests get 503 without reaching PHP", append(fields, zap.Duration("open_for", open))...)
 			} else {

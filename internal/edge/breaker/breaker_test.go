@@ -16,11 +16,21 @@ import (
 // real durations.
 
 type countMetrics struct {
-	mu       sync.Mutex
-	rejected map[string]int
+	mu          sync.Mutex
+	rejected    map[string]int
+	transitions map[string]int // "route from→to"
 }
 
 func (m *countMetrics) Rejected(r string) { m.mu.Lock(); m.rejected[r]++; m.mu.Unlock() }
+
+func (m *countMetrics) Transition(r, from, to string) {
+	m.mu.Lock()
+	if m.transitions == nil {
+		m.transitions = map[string]int{}
+	}
+	m.transitions[r+" "+from+"→"+to]++
+	m.mu.Unlock()
+}
 
 // fakePHP answers with the status (and after the delay) the test sets, counting its hits.
 type fakePHP struct {
@@ -146,6 +156,21 @@ func TestTransitions(t *testing.T) {
 	if len(changes) != 5 {
 		t.Errorf("%d state changes logged (%q), want 5", len(changes), got)
 	}
+	// rr_pivot_breaker_transitions_total counts the same changes, by route, from and to
+	wantCounts := map[string]int{
+		"default closed→open": 1, "default open→half-open": 2, "default half-open→open": 1,
+		"default half-open→closed": 1,
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.transitions) != len(wantCounts) {
+		t.Errorf("transitions counted: %v, want %v", m.transitions, wantCounts)
+	}
+	for k, n := range wantCounts {
+		if m.transitions[k] != n {
+			t.Errorf("transition %q counted %d times, want %d (all: %v)", k, m.transitions[k], n, m.transitions)
+		}
+	}
 }
 
 // While probes are under way, the other requests get 503 too (Retry-After 1).
@@ -246,6 +271,9 @@ func TestRoutes(t *testing.T) {
 	}
 	if m.rejected["/api"] != 1 {
 		t.Fatalf("rejected %v", m.rejected)
+	}
+	if m.transitions["/api closed→open"] != 1 || len(m.transitions) != 1 {
+		t.Fatalf("transitions %v, want only /api closed→open", m.transitions)
 	}
 	// a route inherits what it leaves out
 	c := Config{Settings: Settings{OpenFor: 7 * time.Second}, Routes: []RouteConfig{{Prefix: "/a"}}}
