@@ -140,6 +140,15 @@ func FuzzFormBody(f *testing.F) {
 		st := front.states.Get().(*requestState)
 		st.f, st.c = front, c
 		parsed, payload, err := front.requestBody(c, st)
+		if kind%2 == 1 && strings.Contains(ct, "boundary*=") {
+			// FormatMediaType wrote the boundary RFC 2231-encoded (it has bytes a plain
+			// parameter cannot hold): fasthttp reads plain boundaries only, as RFC 7578 writes
+			// them, so the front refuses the body (400) rather than read it with a wrong one
+			if err == nil {
+				t.Fatalf("%q: boundary %q RFC 2231-encoded (%s): the front read it", body, boundary, ct)
+			}
+			return
+		}
 		var uploads any
 		if err == nil {
 			if !parsed || !json.Valid(payload) {
