@@ -160,3 +160,27 @@ func TestBreakerOnTheBinary(t *testing.T) {
 		t.Errorf("rr_pivot_breaker_rejected_total = %v, want 3", v)
 	}
 }
+
+// pivot.breaker.slow: requests slower than it are failures too, though PHP answers 200.
+func TestBreakerCountsSlowRequestsOnTheBinary(t *testing.T) {
+	t.Parallel()
+	r, hits, _ := hitsWorker(t, `  breaker:
+    failure_ratio: 0.5
+    min_requests: 2
+    window: 10s
+    open_for: 5s
+    slow: 150ms
+`)
+	base := hits()
+	for i := 0; i < 2; i++ {
+		if res := curl(t, r.base+"/sleep?ms=300"); res.status != 200 || res.body != "slept" {
+			t.Fatalf("slow request %d: %d %q", i, res.status, res.body)
+		}
+	}
+	if res := curl(t, r.base+"/fast"); res.status != 503 || res.header["retry-after"] == "" {
+		t.Fatalf("after 2 slow requests: %d %v, want 503 (open)", res.status, res.header)
+	}
+	if n := hits() - base; n != 2 {
+		t.Fatalf("PHP got %d requests, want 2", n)
+	}
+}

@@ -288,3 +288,49 @@ func TestMTLSAndRedirectOnTheBinary(t *testing.T) {
 		}
 	})
 }
+
+// A missing, broken or mismatched certificate stops the real binary at start with an error that
+// names the key to fix.
+func TestTLSStartupErrorsOnTheBinary(t *testing.T) {
+	t.Parallel()
+	ca := certtest.NewCA(t, "edge startup CA")
+	dir := t.TempDir()
+	certFile, keyFile := ca.Server(t, "one").Write(t, dir, "one")
+	_, otherKey := ca.Server(t, "two").Write(t, dir, "two")
+	broken := filepath.Join(dir, "broken.crt")
+	testsupport.WriteFile(t, broken, "not a certificate")
+	for _, tc := range []struct {
+		name, cert, key, want string
+	}{
+		{"missing cert", filepath.Join(dir, "absent.crt"), keyFile, `pivot.ssl.cert "` + filepath.Join(dir, "absent.crt") + `" cannot be read`},
+		{"broken cert", broken, keyFile, "pivot.ssl.cert " + fmt.Sprintf("%q", broken) + " holds no PEM certificate"},
+		{"missing key", certFile, filepath.Join(dir, "absent.key"), `pivot.ssl.key "` + filepath.Join(dir, "absent.key") + `" cannot be read`},
+		{"another certificate's key", certFile, otherKey, "is the key the certificate's?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := fmt.Sprintf(`version: "3"
+server:
+  command: "php %s"
+logs:
+  level: error
+pivot:
+  address: %s
+  ssl:
+    address: %s
+    cert: %s
+    key: %s
+  pool:
+    num_workers: 1
+`, testsupport.RepoPath(t, "examples/hello/worker.php"), testsupport.FreeAddr(t), testsupport.FreeAddr(t), tc.cert, tc.key)
+			r := testsupport.StartRR(t, yaml, testsupport.RROptions{StopTimeout: 5 * time.Second})
+			select {
+			case <-r.Exited():
+			case <-time.After(30 * time.Second):
+				t.Fatal("rr kept running with a bad certificate")
+			}
+			if r.Err() == nil || !strings.Contains(r.Out.String(), tc.want) {
+				t.Fatalf("exit %v; want an error containing %q, got:\n%s", r.Err(), tc.want, testsupport.Tail(r.Out.String(), 4096))
+			}
+		})
+	}
+}
