@@ -34,12 +34,12 @@ func hitsWorker(t *testing.T, pivot string) (r *edgeRR, hits func() int, fail st
 }
 
 // Two rr processes on one real redis-server share one budget: 4 requests at once, a token back
-// every 20 s (none comes back while the test runs), whichever instance a request reaches.
+// every 100 s (none comes back while the test runs), whichever instance a request reaches.
 func TestRedisBudgetSharedByTwoBinaries(t *testing.T) {
 	t.Parallel()
 	redis := testsupport.StartRedis(t)
 	limit := fmt.Sprintf(`  limit:
-    rate: 0.05
+    rate: 0.01
     burst: 4
     by: header:X-Client
     store: redis
@@ -63,7 +63,7 @@ func TestRedisBudgetSharedByTwoBinaries(t *testing.T) {
 	for i, r := range instances {
 		res := curl(t, r.base+"/page", client...)
 		ra, _ := strconv.Atoi(res.header["retry-after"])
-		if res.status != 429 || ra < 1 || ra > 20 || res.header["ratelimit-remaining"] != "0" || res.header["ratelimit-reset"] == "" {
+		if res.status != 429 || ra < 1 || ra > 100 || res.header["ratelimit-remaining"] != "0" || res.header["ratelimit-reset"] == "" {
 			t.Fatalf("instance %d over the shared budget: %d %v", i, res.status, res.header)
 		}
 		if v := r.metric(t, `rr_pivot_rate_limited_total{route="default"}`); v != 1 {
@@ -81,7 +81,8 @@ func TestRedisBudgetSharedByTwoBinaries(t *testing.T) {
 	redis.Stop()
 	for i, r := range instances {
 		start := time.Now()
-		if res := curl(t, r.base+"/page", client...); res.status != 200 || time.Since(start) > 2*time.Second {
+		// at once: a 100 ms Redis timeout, not the client's 20 s (5 s leaves room for a loaded box)
+		if res := curl(t, r.base+"/page", client...); res.status != 200 || time.Since(start) > 5*time.Second {
 			t.Fatalf("instance %d with Redis down: %d after %s, want 200 at once", i, res.status, time.Since(start))
 		}
 	}
@@ -95,7 +96,7 @@ func TestBreakerOnTheBinary(t *testing.T) {
     failure_ratio: 0.5
     min_requests: 4
     window: 10s
-    open_for: 1s
+    open_for: 2s
     half_open_requests: 2
 `)
 	state := func() float64 { return r.metric(t, `rr_pivot_breaker_state{route="default"}`) }
@@ -111,7 +112,7 @@ func TestBreakerOnTheBinary(t *testing.T) {
 	for _, path := range []string{"/flaky", "/other"} {
 		start := time.Now()
 		res := curl(t, r.base+path)
-		if res.status != 503 || res.header["retry-after"] != "1" || time.Since(start) > time.Second {
+		if ra := res.header["retry-after"]; res.status != 503 || (ra != "1" && ra != "2") || time.Since(start) > 3*time.Second {
 			t.Fatalf("%s with the breaker open: %d Retry-After %q after %s", path, res.status, res.header["retry-after"], time.Since(start))
 		}
 	}
@@ -126,7 +127,7 @@ func TestBreakerOnTheBinary(t *testing.T) {
 	}
 
 	// half-open after open_for: ready again; a failing probe reaches PHP and opens it again
-	testsupport.WaitFor(t, 5*time.Second, "half-open", func() bool { return state() == 1 })
+	testsupport.WaitFor(t, 10*time.Second, "half-open", func() bool { return state() == 1 })
 	if res := curl(t, ready); res.status != 200 {
 		t.Fatalf("/ready half-open: %d %q", res.status, res.body)
 	}
@@ -144,7 +145,7 @@ func TestBreakerOnTheBinary(t *testing.T) {
 	if err := os.Remove(fail); err != nil {
 		t.Fatal(err)
 	}
-	testsupport.WaitFor(t, 5*time.Second, "half-open again", func() bool { return state() == 1 })
+	testsupport.WaitFor(t, 10*time.Second, "half-open again", func() bool { return state() == 1 })
 	for i := 0; i < 4; i++ {
 		if res := curl(t, r.base+"/flaky"); res.status != 200 {
 			t.Fatalf("recovered, request %d: %d", i, res.status)
