@@ -2,7 +2,7 @@
 // throughput and latency with wrk, PHP worker RSS, worker start time and the Go handler's
 // allocations per request, with the targets marked met or not met.
 //
-//	go run ./bench -rr ./rr            # full run, about 6 minutes (8 with PivotPHP)
+//	go run ./bench -rr ./rr            # full run, about 9 minutes (11 with PivotPHP)
 //	go run ./bench -rr ./rr -quick     # sanity run, about 1 minute
 //
 // See bench/README.md.
