@@ -2,7 +2,7 @@
 // throughput and latency with wrk, PHP worker RSS, worker start time and the Go handler's
 // allocations per request, with the targets marked met or not met.
 //
-//	go run ./bench -rr ./rr            # full run, about 6 minutes (8 with PivotPHP)
+//	go run ./bench -rr ./rr            # full run, about 9 minutes (11 with PivotPHP)
 //	go run ./bench -rr ./rr -quick     # sanity run, about 1 minute
 //
 // See bench/README.md.
@@ -38,6 +38,8 @@ type config struct {
 	pivotphpFront                   string
 	jobs, jobsOnly                  bool
 	jobsCount                       int
+	edge, edgeOnly                  bool
+	h2load                          string
 }
 
 func main() {
@@ -115,6 +117,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.jobs, "jobs", true, "the jobs section: jobs pushed and consumed per second by PHP on the memory and amqp drivers (starts its own RabbitMQ; jobs.go)")
 	fs.BoolVar(&cfg.jobsOnly, "jobs-only", false, "run the jobs section alone (about 30 s)")
 	fs.IntVar(&cfg.jobsCount, "jobs-count", 5000, "jobs per push/consume phase of the jobs section")
+	fs.BoolVar(&cfg.edge, "edge", true, "the edge section: pivot with TLS + limit + breaker + gzip over HTTPS (h2load HTTP/2, wrk HTTP/1.1) against stock http/v4 with TLS + gzip (edge.go)")
+	fs.BoolVar(&cfg.edgeOnly, "edge-only", false, "run the edge section alone (about 1 minute with -quick)")
+	fs.StringVar(&cfg.h2load, "h2load", "h2load", "h2load binary (nghttp2-client) for the edge section's HTTP/2 rows")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -175,9 +180,17 @@ func parseFlags(args []string) (*config, error) {
 	if _, err := os.Stat(cfg.rr); err != nil {
 		return nil, fmt.Errorf("-rr: %w (build it with make build)", err)
 	}
+	if cfg.jobsOnly && cfg.edgeOnly {
+		return nil, fmt.Errorf("-jobs-only and -edge-only: pick one")
+	}
 	bins := []*string{&cfg.php, &cfg.wrk}
 	if cfg.jobsOnly {
 		bins = bins[:1] // no wrk needed
+	}
+	if cfg.edge || cfg.edgeOnly {
+		if cfg.h2load, err = exec.LookPath(cfg.h2load); err != nil {
+			cfg.h2load = "" // the section notes it and runs wrk's rows
+		}
 	}
 	for _, bin := range bins {
 		if *bin, err = exec.LookPath(*bin); err != nil {

@@ -18,8 +18,11 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintf(out, "%s | %s | %s | %s | %s\n", m.RR, m.PHP, m.PHPFPM, m.Nginx, m.Wrk)
 	fmt.Fprintf(out, "load average at start %s, at end %s; fpm opcache: %s\n", m.LoadStart, m.LoadEnd, m.FPMOpcache)
 	s := r.Settings
-	if len(r.Throughput) == 0 && r.Jobs != nil { // -jobs-only
-		printJobs(out, r.Jobs)
+	if len(r.Throughput) == 0 && (r.Jobs != nil || r.Edge != nil) { // -jobs-only, -edge-only
+		printEdge(out, r.Edge)
+		if r.Jobs != nil {
+			printJobs(out, r.Jobs)
+		}
 		printProblems(out, r)
 		return
 	}
@@ -133,6 +136,7 @@ func printReport(out io.Writer, r *results) {
 		fmt.Fprintln(out, "  not measured")
 	}
 
+	printEdge(out, r.Edge)
 	printJobs(out, r.Jobs)
 
 	fmt.Fprintln(out, "\nTargets (issue 6)")

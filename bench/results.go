@@ -31,7 +31,9 @@ type results struct {
 	WorkerStart  []*startResult    `json:"worker_start"`
 	GoBench      []goBench         `json:"go_bench"`
 	// Jobs: the jobs section (jobs.go), nil when it did not run.
-	Jobs    *jobsBench `json:"jobs,omitempty"`
+	Jobs *jobsBench `json:"jobs,omitempty"`
+	// Edge: the edge section over HTTPS (edge.go), nil when it did not run.
+	Edge    *edgeBench `json:"edge,omitempty"`
 	Skipped []string   `json:"skipped"`
 	Errors  []string   `json:"errors"`
 }

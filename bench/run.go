@@ -47,6 +47,10 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 		res.Jobs = runJobsBench(ctx, cfg, ps, dir, res)
 		return res, ctx.Err()
 	}
+	if cfg.edgeOnly {
+		res.Edge = runEdgeBench(ctx, cfg, ps, dir, res)
+		return res, ctx.Err()
+	}
 
 	variants := phpVariants(ctx, cfg.php)
 	res.PHPBaselines = map[string]memory{}
@@ -103,8 +107,16 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 		return res, ctx.Err()
 	}
 
-	// The jobs section and the Go benchmarks run alone: stop the servers first.
+	// The edge and jobs sections and the Go benchmarks run alone: stop the servers first.
 	ps.stopAll(stopGrace)
+	if cfg.edge {
+		res.Edge = runEdgeBench(ctx, cfg, ps, dir, res)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	} else {
+		res.Skipped = append(res.Skipped, "edge section: -edge=false")
+	}
 	if cfg.jobs {
 		res.Jobs = runJobsBench(ctx, cfg, ps, dir, res)
 		if ctx.Err() != nil {

@@ -42,10 +42,19 @@ func wrkArgs(url string, threads, conns int, d time.Duration) []string {
 // runWrk runs wrk against url and returns its figures and the CPU time wrk itself used (wrk
 // runs on the same 2 cores as the server, so its cost is part of the picture).
 func runWrk(ctx context.Context, bin, url string, threads, conns int, d time.Duration) (wrkResult, time.Duration, error) {
-	cmd := exec.CommandContext(ctx, bin, wrkArgs(url, threads, conns, d)...)
+	r, cpu, err := runWrkArgs(ctx, bin, wrkArgs(url, threads, conns, d))
+	if err != nil {
+		return r, cpu, fmt.Errorf("wrk %s -c%d: %w", url, conns, err)
+	}
+	return r, cpu, nil
+}
+
+// runWrkArgs runs wrk with the arguments given (wrkArgs and more, e.g. -H).
+func runWrkArgs(ctx context.Context, bin string, args []string) (wrkResult, time.Duration, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return wrkResult{}, 0, fmt.Errorf("wrk %s -c%d: %w: %s", url, conns, err, strings.TrimSpace(string(out)))
+		return wrkResult{}, 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 	}
 	var cpu time.Duration
 	if st := cmd.ProcessState; st != nil {
@@ -53,7 +62,7 @@ func runWrk(ctx context.Context, bin, url string, threads, conns int, d time.Dur
 	}
 	r, err := parseWrk(string(out))
 	if err != nil {
-		return r, cpu, fmt.Errorf("wrk %s -c%d: %w\n%s", url, conns, err, out)
+		return r, cpu, fmt.Errorf("%w\n%s", err, out)
 	}
 	return r, cpu, nil
 }

@@ -2,7 +2,7 @@
 # Installs what the project needs on a fresh Debian machine, only what is missing.
 #   scripts/install-deps.sh run    php-cli (serving the examples)
 #   scripts/install-deps.sh test   + phpunit, nyholm/psr7, redis, memcached, curl, rabbitmq
-#   scripts/install-deps.sh bench  + wrk, nginx, php-fpm, rabbitmq
+#   scripts/install-deps.sh bench  + wrk, nginx, php-fpm, h2load (nghttp2-client), rabbitmq
 set -euo pipefail
 
 want=(php-cli)
@@ -12,7 +12,7 @@ case "${1:-run}" in
   # unless a policy-rc.d forbids it (the tests start their own on loopback ports)
   test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl)
         "$(dirname "$0")/install-rabbitmq.sh" ;;
-  bench) want+=(wrk nginx php-fpm)
+  bench) want+=(wrk nginx php-fpm nghttp2-client)
          "$(dirname "$0")/install-rabbitmq.sh" ;; # the jobs section's amqp driver
   *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
