@@ -43,8 +43,9 @@ lint:
 
 test: deps-test lint test-php test-go
 
-test-php:
-	$(PHPUNIT) -c php/phpunit.xml.dist
+# build: php/tests/Cli runs bin/pivot-rr against this rr
+test-php: build
+	RR_BINARY=$(CURDIR)/rr $(PHPUNIT) -c php/phpunit.xml.dist
 
 # -p 1: one test binary at a time; each starts servers on ports it picks free, which another
 # binary running beside it could take in between (and two cores are enough for one at a time)
