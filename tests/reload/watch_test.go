@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -260,4 +261,17 @@ func sameSet(a, b map[string]bool) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+// --watch reloads pivot: a config without a pivot section is refused with the reason.
+func TestWatchFlagNeedsPivot(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, ".rr.yaml")
+	testsupport.WriteFile(t, cfg, "version: \"3\"\nserver:\n  command: \"php worker.php\"\n")
+	cmd := exec.Command(testsupport.RRBinary(t), "serve", "--watch", "-c", cfg)
+	cmd.Env = testsupport.Env()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--watch reloads the pivot plugin, but") || !strings.Contains(string(out), "has no pivot section") {
+		t.Fatalf("rr serve --watch without pivot: %v\n%s", err, out)
+	}
 }
