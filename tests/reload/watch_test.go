@@ -27,6 +27,13 @@ type watchApp struct {
 
 func startWatch(t *testing.T, logsMode string) *watchApp {
 	t.Helper()
+	return startWatchWith(t, logsMode, "<?php return 'v1';\n")
+}
+
+// startWatchWith starts rr with app/version.php holding version; it waits for v1 to be served
+// when version is exactly v1's.
+func startWatchWith(t *testing.T, logsMode, version string) *watchApp {
+	t.Helper()
 	testsupport.RequirePHP(t)
 	a := &watchApp{t: t, app: t.TempDir()}
 	addr := testsupport.FreeAddr(t)
@@ -36,7 +43,7 @@ func startWatch(t *testing.T, logsMode string) *watchApp {
 			t.Fatal(err)
 		}
 	}
-	testsupport.WriteFile(t, filepath.Join(a.app, "app", "version.php"), "<?php return 'v1';\n")
+	testsupport.WriteFile(t, filepath.Join(a.app, "app", "version.php"), version)
 	testsupport.WriteFile(t, filepath.Join(a.app, "app", "lazy.php"), "<?php // loaded by no worker at boot\n")
 	worker, err := filepath.Abs(filepath.Join("testdata", "worker.php"))
 	if err != nil {
@@ -64,6 +71,9 @@ pivot:
     debounce: 300ms
 `, worker, a.app, logsMode, addr, a.app)
 	a.rr = testsupport.StartRR(t, yaml, testsupport.RROptions{Args: []string{"--watch"}})
+	if version != "<?php return 'v1';\n" {
+		return a
+	}
 	a.rr.WaitReady(t, 30*time.Second, func() (bool, string) {
 		v, _, err := get(testsupport.QuickClient, a.base)
 		return err == nil && v == "v1", fmt.Sprintf("%q %v", v, err)
@@ -274,4 +284,18 @@ func TestWatchFlagNeedsPivot(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "--watch reloads the pivot plugin, but") || !strings.Contains(string(out), "has no pivot section") {
 		t.Fatalf("rr serve --watch without pivot: %v\n%s", err, out)
 	}
+}
+
+// rr started on code that does not boot (pivot answers 503 while it retries): the fix is served
+// at its save, without a restart.
+func TestWatchRecoversABrokenStart(t *testing.T) {
+	a := startWatchWith(t, "development", "<?php return 'v1'\n")
+	a.rr.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(a.base+"/", http.StatusServiceUnavailable))
+	fixed := time.Now()
+	a.version("v2")
+	testsupport.WaitFor(t, 15*time.Second, "v2 after the fix", func() bool {
+		v, _, err := get(testsupport.QuickClient, a.base)
+		return err == nil && v == "v2"
+	})
+	t.Logf("v2 served %s after the fix", time.Since(fixed).Round(time.Millisecond))
 }
