@@ -55,6 +55,21 @@ final class PivotRrCliTest extends TestCase
         [$code, , $err] = $this->cli(['nope']);
         self::assertSame(2, $code);
         self::assertStringContainsString("unknown command 'nope'", $err);
+
+        [$code, , $err] = $this->cli(['serve'], ['RR_BINARY' => $this->dir . '/no-rr']);
+        self::assertSame(1, $code);
+        self::assertStringContainsString('the rr binary was not found', $err);
+    }
+
+    /** Without RR_BINARY: rr beside the project (the nearest directory with composer.json). */
+    public function testFindsRrBesideTheProject(): void
+    {
+        file_put_contents($this->dir . '/composer.json', '{}');
+        symlink($this->rr, $this->dir . '/rr');
+        mkdir($this->dir . '/src');
+        $this->cli(['init', $this->dir]);
+        [, $out] = $this->cli(['doctor', '-c', $this->dir . '/.rr.yaml'], ['RR_BINARY' => '', 'PATH' => '/usr/bin:/bin'], $this->dir . '/src');
+        self::assertStringContainsString("ok    rr: {$this->dir}/rr (rr version", $out);
     }
 
     public function testInitWritesAStarterAndRefusesToOverwrite(): void
@@ -202,10 +217,10 @@ final class PivotRrCliTest extends TestCase
      * @param array<string, string> $env
      * @return array{int, string, string}
      */
-    private function cli(array $args, array $env = []): array
+    private function cli(array $args, array $env = [], ?string $cwd = null): array
     {
         $proc = proc_open(array_merge([PHP_BINARY, self::BIN], $args), [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes,
-            $this->dir, $this->env($env));
+            $cwd ?? $this->dir, $this->env($env));
         self::assertIsResource($proc);
         $out = (string) stream_get_contents($pipes[1]);
         $err = (string) stream_get_contents($pipes[2]);
