@@ -26,6 +26,9 @@ const (
 	lintParallel = 4
 	// lintTimeout bounds one php -l.
 	lintTimeout = 10 * time.Second
+	// busyWait and busyRetries: how long a reload waits for a reset already running
+	busyWait    = 200 * time.Millisecond
+	busyRetries = 150
 )
 
 // Options is what a Reloader needs.
@@ -105,6 +108,12 @@ func (r *Reloader) ResetChanged(files []string) error {
 	}
 	r.tap.start()
 	err := r.o.Reset()
+	// an `rr reset` (or SIGUSR2) running at the same time is not a failure of the code: wait
+	// for it, then reset again, since it may have started before the save
+	for i := 0; err != nil && i < busyRetries && strings.Contains(err.Error(), "already in progress"); i++ {
+		time.Sleep(busyWait)
+		err = r.o.Reset()
+	}
 	printed := r.tap.stop()
 	if err != nil {
 		if len(printed) > 0 {

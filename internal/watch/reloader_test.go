@@ -68,6 +68,20 @@ func TestReloaderLintsBeforeItResets(t *testing.T) {
 	if code, ct, body := serve("application/json"); code != 500 || !strings.HasPrefix(ct, "text/plain") || !strings.Contains(body, "keep serving: EOF") {
 		t.Fatalf("page: %d %s %s", code, ct, body)
 	}
+	// a reset already running (rr reset) is waited for, not reported
+	busy := 3
+	r.o.Reset = func() error {
+		if busy > 0 {
+			busy--
+			return errors.New("pivot_reset: pivot: a reset is already in progress; wait for it to finish and retry")
+		}
+		return nil
+	}
+	if err = r.ResetChanged(nil); err != nil || busy != 0 || r.Failure() != "" {
+		t.Fatalf("a busy reset was reported: %v (busy %d)", err, busy)
+	}
+	r.o.Reset = func() error { resets.Add(1); return resetErr }
+
 	// a deleted broken file is no longer checked
 	write(bad, "<?php nope(\n")
 	_ = r.ResetChanged([]string{bad})
