@@ -1,5 +1,6 @@
 # pivotphp-runtime-roadrunner
 #   make serve   build ./rr and serve examples/hello on http://127.0.0.1:8080
+#   make pivotphp  build ./rr and serve examples/pivotphp (composer install once) on :8080
 #   make test    every Go and PHP test
 #   make bench   throughput/latency against stock RoadRunner http and nginx + php-fpm
 #   make soak    the lifecycle chaos tests with longer loads
@@ -13,7 +14,7 @@ LDFLAGS := -s -w -X main.buildTime=$(BUILD_TIME)
 GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 PHPUNIT ?= phpunit
 
-.PHONY: all build serve test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak conformance fuzz clean
+.PHONY: all build serve pivotphp test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak conformance fuzz clean
 
 all: build
 
@@ -34,6 +35,11 @@ build: rr
 serve: deps-run build
 	./rr serve -c .rr.yaml -p
 
+# examples/pivotphp (its Composer dependencies are installed once, from Packagist)
+pivotphp: deps-run build
+	@[ -f examples/pivotphp/vendor/autoload.php ] || (cd examples/pivotphp && composer install --no-dev)
+	./rr serve -c examples/pivotphp/.rr.yaml
+
 # our plugins that velox builds from their own modules (plugins/*/go.mod)
 PLUGIN_MODULES := github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/memory/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/rpc/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/reload/... github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp/...
 
@@ -43,8 +49,9 @@ lint:
 
 test: deps-test lint test-php test-go
 
-test-php:
-	$(PHPUNIT) -c php/phpunit.xml.dist
+# build: php/tests/Cli runs bin/pivot-rr against this rr
+test-php: build
+	RR_BINARY=$(CURDIR)/rr $(PHPUNIT) -c php/phpunit.xml.dist
 
 # -p 1: one test binary at a time; each starts servers on ports it picks free, which another
 # binary running beside it could take in between (and two cores are enough for one at a time)

@@ -16,6 +16,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/watch"
 	"github.com/roadrunner-server/sdk/v4/pool"
 )
 
@@ -97,6 +98,9 @@ type Config struct {
 	HTTP2 *HTTP2Config `mapstructure:"http2"`
 	// HTTP3 is `pivot.http3`: HTTP/3 with pivot.ssl's certificate (internal/httpfront/http3.go).
 	HTTP3 *HTTP3Config `mapstructure:"http3"`
+	// Reload is `pivot.reload`: watch mode (`rr serve --watch`), edited files served after a
+	// rolling reset (internal/watch). Off when absent or enabled: false.
+	Reload *watch.Config `mapstructure:"reload"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -190,6 +194,10 @@ func (c *Config) InitDefaults() {
 	if c.HTTP2 == nil {
 		c.HTTP2 = &HTTP2Config{}
 	}
+	if c.Reload == nil {
+		c.Reload = &watch.Config{}
+	}
+	c.Reload.InitDefaults()
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -276,6 +284,9 @@ func (c *Config) Valid() error {
 		if err := c.SSL.valid(c.Address); err != nil {
 			return err
 		}
+	}
+	if err := c.Reload.Validate(); err != nil {
+		return err
 	}
 	if c.HTTP3 != nil {
 		return c.HTTP3.valid(c.SSL)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/watch"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	"github.com/roadrunner-server/errors"
@@ -140,6 +142,9 @@ type Plugin struct {
 	// change and on Reset (internal/tlscert); nil without pivot.ssl
 	tls   *tls.Config
 	certs *tlscert.Pair
+
+	// reloader is pivot.reload, watch mode (internal/watch); nil when off
+	reloader *watch.Reloader
 }
 
 // Init reads and validates the `pivot` section; without it the plugin is disabled.
@@ -185,7 +190,10 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 		}
 	}
 	p.metrics = newMetrics(p)
-	p.workers = supervisor.New(p.supervisorOptions(srv), p.log)
+	if err = p.initReload(cfg); err != nil {
+		return errors.E(op, err)
+	}
+	p.workers = supervisor.New(p.supervisorOptions(srv), p.workersLog())
 	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
 	p.handler = p.front.Handler()
 	p.stopCh = make(chan struct{})
@@ -263,6 +271,11 @@ func (p *Plugin) Serve() chan error {
 		p.done.Add(1)
 		go p.checkLimitStore()
 	}
+	if p.reloader != nil {
+		if err = p.reloader.Start(); err != nil {
+			errCh <- errors.E(op, err)
+		}
+	}
 	if *p.cfg.ResetSignal {
 		p.sigCh = make(chan os.Signal, 1)
 		signal.Notify(p.sigCh, syscall.SIGUSR2)
@@ -320,6 +333,9 @@ func (p *Plugin) LeaveLoadBalancer(ctx context.Context) {
 func (p *Plugin) Stop(ctx context.Context) error {
 	p.LeaveLoadBalancer(ctx)
 	p.stopping.Store(true)
+	if p.reloader != nil {
+		_ = p.reloader.Close(ctx) // no reset may start while the workers drain
+	}
 	p.workers.Drain()
 	p.stopOnce.Do(func() { close(p.stopCh) })
 	if p.sigCh != nil {
@@ -396,6 +412,49 @@ func (p *Plugin) resetOnSignal() {
 	}
 }
 
+// initReload sets up pivot.reload (watch mode, internal/watch) when it is enabled: the php
+// binary that lints changed files is server.command's, and logs.mode decides the error page.
+func (p *Plugin) initReload(cfg Configurer) error {
+	if !p.cfg.Reload.Enabled {
+		return nil
+	}
+	if cfg.Has("reload.services.pivot") {
+		return errors.Str("pivot.reload and reload.services.pivot both watch files for pivot: keep one (pivot.reload lints PHP before it resets; remove reload.services.pivot)")
+	}
+	var server struct {
+		Command any `mapstructure:"command"`
+	}
+	_ = cfg.UnmarshalKey("server", &server)
+	var logs struct {
+		Mode string `mapstructure:"mode"`
+	}
+	_ = cfg.UnmarshalKey("logs", &logs)
+	wd, err := os.Getwd()
+	if err != nil {
+		return errors.Errorf("pivot.reload: the working directory: %v", err)
+	}
+	php := watch.PHPBinary(server.Command)
+	if php == "" {
+		p.log.Warn("pivot.reload: no php binary found to lint changed files; a syntax error is caught only when the new workers cannot boot")
+	}
+	if strings.EqualFold(logs.Mode, "production") {
+		p.log.Warn("pivot.reload is a development tool, but logs.mode is production: every change of a watched file resets the workers; " +
+			"set pivot.reload.enabled: false (and do not pass --watch) in production")
+	}
+	p.reloader = watch.New(watch.Options{Config: p.cfg.Reload, WorkDir: wd, PHP: php,
+		ErrorPage: watch.DevMode(logs.Mode), Reset: func() error { return p.workers.Reset() }, Log: p.log})
+	return nil
+}
+
+// workersLog is the supervisor's logger: pivot's, teed into pivot.reload's tap when it is on
+// (a failed reload shows what the new workers printed).
+func (p *Plugin) workersLog() *zap.Logger {
+	if p.reloader == nil {
+		return p.log
+	}
+	return p.reloader.Wrap(p.log)
+}
+
 // supervisorOptions is what the supervisor reads of the `pivot` section.
 func (p *Plugin) supervisorOptions(srv Server) supervisor.Options {
 	o := supervisor.Options{Pool: p.cfg.Pool, Restart: p.cfg.Restart, Command: srv.CmdFactory, Metrics: p.metrics}
@@ -461,6 +520,9 @@ func (p *Plugin) frontOptions() httpfront.Options {
 // as a failure of PHP; gzip compresses PHP's responses as before.
 func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 	var chain []edge.Middleware
+	if p.reloader != nil && p.reloader.ErrorPage() {
+		chain = append(chain, p.reloader.Middleware) // nearest PHP: the page replaces its answers
+	}
 	if p.cfg.Breaker != nil {
 		p.breakers = breaker.New(p.cfg.Breaker, p.metrics, p.log)
 		chain = append(chain, p.breakers.Middleware)

@@ -33,6 +33,8 @@ type globalFlags struct {
 	pidFile      bool
 	force        bool
 	experimental bool
+	// watch is serve --watch (pivot.reload.enabled=true is among the overrides)
+	watch bool
 }
 
 func versionString() string {

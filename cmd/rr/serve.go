@@ -23,15 +23,26 @@ import (
 // configPrefix is the env prefix of the config plugin (RR_HTTP_ADDRESS...).
 const configPrefix = "rr"
 
+// watchOverride is what `serve --watch` adds to the -o overrides: pivot.reload on, with the
+// rest of pivot.reload as configured (or its defaults).
+const watchOverride = "pivot.reload.enabled=true"
+
 func newServeCommand(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var watch bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Start RoadRunner server",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if watch {
+				g.overrides = append(g.overrides, watchOverride)
+				g.watch = true
+			}
 			return serve(g)
 		},
 	}
+	cmd.Flags().BoolVar(&watch, "watch", false, "watch mode: serve edited PHP files without a restart (pivot.reload.enabled=true; a development tool)")
+	return cmd
 }
 
 // serve runs the endure container until a stop signal or a plugin error.
@@ -41,6 +52,9 @@ func serve(g *globalFlags) error {
 	v, err := rrconfig.Load(g.cfgFile, g.overrides)
 	if err != nil {
 		return err
+	}
+	if g.watch && !v.IsSet("pivot.address") {
+		return fmt.Errorf("--watch reloads the pivot plugin, but %s has no pivot section (pivot.address): add one, or use the reload section for other plugins", g.cfgFile)
 	}
 
 	ecfg, err := rrconfig.EndureConfig(v)

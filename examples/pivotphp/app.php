@@ -9,7 +9,10 @@
 
 declare(strict_types=1);
 
+use App\Services;
 use PivotPHP\Core\Core\Application;
+
+require_once __DIR__ . '/services.php';
 
 /** $runtime names the server in the X-Powered-By-Runtime header. */
 return static function (Application $app, string $runtime = 'pivotphp-roadrunner'): void {
@@ -46,6 +49,32 @@ return static function (Application $app, string $runtime = 'pivotphp-roadrunner
         $res->endStream();
 
         return $res;
+    });
+
+    // Cached in RoadRunner's KV: built once (50 ms), then served by any worker for 30 s.
+    $app->get('/reports/:name', function ($req, $res) {
+        try {
+            return $res->json(Services::report((string) $req->param('name')));
+        } catch (InvalidArgumentException $e) {
+            return $res->status(400)->json(['error' => $e->getMessage()]);
+        }
+    });
+
+    // A JSON body in, a job out: 202 at once; the jobs plugin's workers run `welcome`.
+    $app->post('/signup', function ($req, $res) {
+        try {
+            return $res->status(202)->json(Services::signup($req->body));
+        } catch (InvalidArgumentException $e) {
+            return $res->status(422)->json(['error' => $e->getMessage()]);
+        }
+    });
+
+    $app->get('/jobs/:id', function ($req, $res) {
+        $result = Services::job((string) $req->param('id'));
+
+        return $result === null
+            ? $res->status(404)->json(['status' => 'pending'])
+            : $res->json(['status' => 'done'] + $result);
     });
 
     $app->get('/boom', function () {

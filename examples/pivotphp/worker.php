@@ -29,6 +29,13 @@ if (is_file(__DIR__ . '/vendor/autoload.php')) {
     exit(1);
 }
 
+// The jobs plugin's workers run this script too (RR_MODE=jobs): they consume the app's jobs.
+if (getenv('RR_MODE') === 'jobs') {
+    require __DIR__ . '/services.php';
+    App\Services::consume();
+    exit(0);
+}
+
 // First, before the application exists: from here on only frames reach STDOUT.
 $adapter = new RoadRunnerAdapter();
 

@@ -157,8 +157,12 @@ func validPatterns(key string, patterns []string) error {
 // patterns a watcher uses; workDir is the working directory relative paths are resolved
 // against. A directory that does not exist is an error naming reload.services.<name>.dirs.
 func (c *Config) Resolve(name, workDir string) (*matcher, error) {
+	return c.resolve(name, "reload.services."+name, workDir)
+}
+
+// resolve is Resolve with the configuration key errors name (key.dirs: ...).
+func (c *Config) resolve(name, key, workDir string) (*matcher, error) {
 	s := c.Services[name]
-	key := "reload.services." + name
 	m := &matcher{
 		recursive:   s.Recursive,
 		patterns:    union(s.Patterns, c.Patterns),

@@ -29,6 +29,7 @@ const maxDelayFactor = 10
 // events. Changes made during a reset are reset for once it is over.
 type watcher struct {
 	service  string
+	key      string // the configuration key errors name: reload.services.<service>, pivot.reload
 	m        *matcher
 	target   Resetter
 	interval time.Duration
@@ -42,7 +43,7 @@ type watcher struct {
 	watched map[string]struct{} // directories with a watch (written by the loop only)
 
 	// The rest is the loop's (and newWatcher's, before the loop starts).
-	pending      map[string]struct{} // files changed since the last reset (display names)
+	pending      map[string]struct{} // files changed since the last reset (absolute paths)
 	changes      int                 // events that counted since the last reset
 	last         string              // the latest of them
 	firstPending time.Time
@@ -56,19 +57,25 @@ type watcher struct {
 type resetResult struct {
 	err     error
 	elapsed time.Duration
-	file    string // the latest file changed
-	files   int    // how many files changed
+	file    string   // the latest file changed
+	files   int      // how many files changed
+	changed []string // every file changed, absolute (for a ChangeResetter)
 }
 
 // newWatcher creates the fsnotify watcher and watches the service's directories (all of
 // them below too when recursive). Call start to begin, close to end.
 func newWatcher(service string, m *matcher, target Resetter, interval time.Duration, workDir string, log *zap.Logger) (*watcher, error) {
+	return newKeyedWatcher(service, "reload.services."+service, m, target, interval, workDir, log)
+}
+
+func newKeyedWatcher(service, key string, m *matcher, target Resetter, interval time.Duration, workDir string, log *zap.Logger) (*watcher, error) {
 	fs, err := fsnotify.NewWatcher()
 	if err != nil {
-		return nil, fmt.Errorf("reload.services.%s: cannot create a file watcher: %v%s", service, err, limitHint(err))
+		return nil, fmt.Errorf("%s: cannot create a file watcher: %v%s", key, err, limitHint(err))
 	}
 	w := &watcher{
 		service:  service,
+		key:      key,
 		m:        m,
 		target:   target,
 		interval: interval,
@@ -192,7 +199,7 @@ func (w *watcher) loop() {
 			if resetting || w.changes == 0 {
 				continue
 			}
-			res := resetResult{file: w.last, files: len(w.pending)}
+			res := resetResult{file: w.display(w.last), files: len(w.pending), changed: sortedKeys(w.pending)}
 			w.pending = make(map[string]struct{})
 			w.changes, w.last, w.firstPending = 0, "", time.Time{}
 			resetting = true
@@ -229,7 +236,20 @@ func (w *watcher) reset(res resetResult, results chan<- resetResult) {
 		res.elapsed = time.Since(start)
 		results <- res
 	}()
+	if cr, ok := w.target.(ChangeResetter); ok {
+		res.err = cr.ResetChanged(res.changed)
+		return
+	}
 	res.err = w.target.Reset()
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // handle applies one event: new directories of a recursive service are watched, watches of
@@ -244,7 +264,7 @@ func (w *watcher) handle(ev fsnotify.Event) bool {
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 		if w.forget(path) {
 			if contains(w.m.dirs, path) {
-				w.log.Warn(fmt.Sprintf("reload.services.%s.dirs: %s was removed or renamed; it is no longer watched (restart rr to watch it again)", w.service, path))
+				w.log.Warn(fmt.Sprintf("%s.dirs: %s was removed or renamed; it is no longer watched (restart rr to watch it again)", w.key, path))
 			}
 			if ev.Has(fsnotify.Rename) {
 				// moved away with whatever files it held (no event tells of them); a deleted
@@ -281,7 +301,7 @@ func (w *watcher) addTree(dir string, report, configured bool) error {
 	if !w.isWatched(dir) {
 		if err := w.fs.Add(dir); err != nil {
 			if configured || isLimit(err) {
-				return fmt.Errorf("reload.services.%s: cannot watch %s: %v%s", w.service, dir, err, limitHint(err))
+				return fmt.Errorf("%s: cannot watch %s: %v%s", w.key, dir, err, limitHint(err))
 			}
 			w.log.Warn("cannot watch a directory", zap.String("service", w.service), zap.String("dir", dir), zap.Error(err))
 			return nil
@@ -336,10 +356,9 @@ func (w *watcher) forget(path string) bool {
 }
 
 func (w *watcher) change(path string) {
-	name := w.display(path)
-	w.pending[name] = struct{}{}
+	w.pending[path] = struct{}{}
 	w.changes++
-	w.last = name
+	w.last = path
 }
 
 func (w *watcher) isWatched(dir string) bool {

@@ -15,6 +15,7 @@ use PivotPHP\Core\Core\Application;
 if (is_file(__DIR__ . '/../vendor/autoload.php')) {
     require __DIR__ . '/../vendor/autoload.php';
 } elseif (is_string($core = getenv('PIVOTPHP_AUTOLOAD')) && is_file($core)) {
+    require __DIR__ . '/../../../php/autoload.php'; // the KV and jobs clients (services.php)
     require $core;
 } else {
     http_response_code(500);
