@@ -369,6 +369,9 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 	if st.badHeader {
 		f.log.Warn("worker sent a header with an invalid name; it was dropped")
 	}
+	if st.hasTrailer {
+		joinTrailerValues(&c.Response.Header)
+	}
 	// as net/http does: a body without a declared type gets a sniffed one
 	if !st.hasContentType && len(body) > 0 && protocol.BodyAllowed(status) && !c.IsHead() {
 		c.Response.Header.SetContentType(http.DetectContentType(body))
@@ -376,6 +379,29 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 	f.metrics.CountStatus(status)
 	c.Response.SetStatusCode(status)
 	return headFinal
+}
+
+// joinTrailerValues makes each declared trailer one field line: fasthttp writes a trailer's
+// first value only (TrailerHeader peeks), so `X-T: 1` and `X-T: 2` become `X-T: 1, 2`, the
+// combined form RFC 9110 5.3 allows (Set-Cookie, the exception, cannot be a trailer).
+func joinTrailerValues(h *fasthttp.ResponseHeader) {
+	var names []string
+	h.VisitAllTrailer(func(k []byte) {
+		if len(h.PeekAll(string(k))) > 1 {
+			names = append(names, string(k))
+		}
+	})
+	for _, name := range names {
+		values := h.PeekAll(name)
+		joined := make([]byte, 0, 64)
+		for i, v := range values {
+			if i > 0 {
+				joined = append(joined, ", "...)
+			}
+			joined = append(joined, v...)
+		}
+		h.Set(name, string(joined))
+	}
 }
 
 // ctlToSpace replaces CR, LF, NUL and every other control byte but HTAB with a space: RFC 9110
