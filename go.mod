@@ -40,6 +40,7 @@ require (
 	github.com/roadrunner-server/server/v4 v4.5.9
 	github.com/roadrunner-server/static/v4 v4.1.17
 	github.com/roadrunner-server/status/v4 v4.4.15
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/spf13/cobra v1.8.0
 	github.com/spf13/viper v1.18.2
