@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mitchellh/mapstructure"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/configcheck"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
@@ -388,10 +389,11 @@ func CheckConfig(cfg Configurer) (*Config, error) {
 	}
 	errs := checkRaw(raw)
 	c := &Config{}
-	if err := cfg.UnmarshalKey(PluginName, c); err != nil {
-		if len(errs) == 0 { // checkRaw missed a type mapstructure rejects: say mapstructure's words
-			errs = append(errs, fmt.Errorf("pivot: invalid configuration (check the types of the values): %v", err))
+	if len(errs) == 0 {
+		if err := cfg.UnmarshalKey(PluginName, c); err != nil { // a type checkRaw let through
+			return nil, fmt.Errorf("pivot: invalid configuration (check the types of the values): %v", err)
 		}
+	} else if decodeLikeViper(configcheck.Prune(PluginName, raw, errs), c) != nil {
 		return nil, stderrors.Join(errs...)
 	}
 	c.InitDefaults()
@@ -412,6 +414,23 @@ func CheckConfig(cfg Configurer) (*Config, error) {
 // to Config or to the structs it holds are known without an edit here.
 func checkRaw(raw map[string]any) []error {
 	return configcheck.Check(PluginName, reflect.TypeOf(Config{}), raw, configcheck.Options{Unsupported: notYet})
+}
+
+// decodeLikeViper decodes a section as the config plugin's UnmarshalKey does (viper's decoder
+// settings), for a section with its bad keys pruned: the rest is then checked too.
+func decodeLikeViper(raw map[string]any, out *Config) error {
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           out,
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return err
+	}
+	return d.Decode(raw)
 }
 
 func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }

@@ -152,6 +152,9 @@ func TestBadConfigReportsEveryProblem(t *testing.T) {
 	for _, w := range []string{
 		"pivot.pool.num_worker: unknown key, did you mean num_workers?",
 		`pivot.pool.max_jobs: "lots" is not a whole number: use one from 0 to 18446744073709551615`,
+		// the rest is decoded without the bad keys and checked too
+		"pivot.max_header_bytes is 16: it is in bytes, from 1024 to 1048576",
+		"pivot.breaker.failure_ratio is 2: use a share of the requests from 0 to 1",
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err.Error(), w)

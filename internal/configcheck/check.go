@@ -518,3 +518,79 @@ func indexOf(list []string, s string) int {
 	}
 	return -1
 }
+
+// Prune returns a copy of section raw (rooted at root) without the keys that problems name, so
+// the rest can be decoded and checked further: every problem at once, not only the first kind.
+// A problem whose path it cannot follow is left alone (the decode then fails as before).
+func Prune(root string, raw map[string]any, problems []error) map[string]any {
+	out, _ := deepCopy(raw).(map[string]any)
+	for _, err := range problems {
+		var p *Problem
+		if !asProblem(err, &p) || !strings.HasPrefix(p.Path, root+".") {
+			continue
+		}
+		remove(out, strings.Split(p.Path[len(root)+1:], "."))
+	}
+	return out
+}
+
+func asProblem(err error, p **Problem) bool {
+	x, ok := err.(*Problem)
+	if ok {
+		*p = x
+	}
+	return ok
+}
+
+// remove deletes the key at segs ("routes[1]", "prefx") from m.
+func remove(m map[string]any, segs []string) {
+	seg := segs[0]
+	key, indexes := seg, []int(nil)
+	if i := strings.IndexByte(seg, '['); i > 0 {
+		key = seg[:i]
+		for _, part := range strings.Split(strings.TrimSuffix(seg[i+1:], "]"), "][") {
+			n, err := strconv.Atoi(part)
+			if err != nil {
+				return
+			}
+			indexes = append(indexes, n)
+		}
+	}
+	if len(segs) == 1 && indexes == nil {
+		delete(m, key)
+		return
+	}
+	v := m[key]
+	for _, n := range indexes {
+		list, ok := v.([]any)
+		if !ok || n >= len(list) {
+			return
+		}
+		if len(segs) == 1 && n == indexes[len(indexes)-1] {
+			list[n] = nil // a bad entry of a list: nil decodes to the zero value
+			return
+		}
+		v = list[n]
+	}
+	if sub, ok := v.(map[string]any); ok && len(segs) > 1 {
+		remove(sub, segs[1:])
+	}
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}

@@ -102,3 +102,26 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("Keys:\n got %v\nwant %v", got, want)
 	}
 }
+
+func TestPrune(t *testing.T) {
+	var raw map[string]any
+	doc := `{size: many, pool: {num_worker: 4, ttl: 1s}, routes: [{prefix: /a}, {prefx: /b, rate: x}], address: ":80"}`
+	if err := yaml.Unmarshal([]byte(doc), &raw); err != nil {
+		t.Fatal(err)
+	}
+	errs := Check("x", reflect.TypeOf(sample{}), raw, Options{})
+	if len(errs) != 4 {
+		t.Fatalf("want 4 problems, got %v", errs)
+	}
+	pruned := Prune("x", raw, errs)
+	if again := Check("x", reflect.TypeOf(sample{}), pruned, Options{}); len(again) != 0 {
+		t.Fatalf("the pruned section still has problems: %v (%v)", again, pruned)
+	}
+	want := map[string]any{"pool": map[string]any{"ttl": "1s"}, "routes": []any{map[string]any{"prefix": "/a"}, map[string]any{}}, "address": ":80"}
+	if !reflect.DeepEqual(pruned, want) {
+		t.Fatalf("pruned:\n got %#v\nwant %#v", pruned, want)
+	}
+	if _, ok := raw["size"]; !ok {
+		t.Fatal("Prune changed its input")
+	}
+}
