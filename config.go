@@ -99,6 +99,9 @@ type Config struct {
 	HTTP2 *HTTP2Config `mapstructure:"http2"`
 	// HTTP3 is `pivot.http3`: HTTP/3 with pivot.ssl's certificate (internal/httpfront/http3.go).
 	HTTP3 *HTTP3Config `mapstructure:"http3"`
+
+	// rawWarnings are CheckConfig's warnings about the values as written (Warnings adds them).
+	rawWarnings []string
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -297,7 +300,7 @@ func (c *Config) validMiddleware() error {
 
 // Warnings are the configuration's harmless oddities, logged at start.
 func (c *Config) Warnings() []string {
-	var w []string
+	w := append([]string(nil), c.rawWarnings...)
 	if contains(c.Middleware, middlewareHeaders) {
 		w = append(w, `pivot.middleware lists "headers", which pivot does not have yet (issue 19): it is ignored, as RoadRunner's http plugin ignores a middleware it does not have; set the headers in PHP`)
 	}
@@ -387,8 +390,8 @@ func CheckConfig(cfg Configurer) (*Config, error) {
 	if err := cfg.UnmarshalKey(PluginName, &raw); err != nil {
 		return nil, fmt.Errorf("pivot: the section cannot be read: %v", err)
 	}
-	errs := checkRaw(raw)
 	c := &Config{}
+	errs := checkRaw(raw, &c.rawWarnings)
 	if len(errs) == 0 {
 		if err := cfg.UnmarshalKey(PluginName, c); err != nil { // a type checkRaw let through
 			return nil, fmt.Errorf("pivot: invalid configuration (check the types of the values): %v", err)
@@ -412,8 +415,10 @@ func CheckConfig(cfg Configurer) (*Config, error) {
 // checkRaw checks the raw section against Config's mapstructure tags (internal/configcheck):
 // every unknown key, with the nearest known one, and every value of the wrong type. Keys added
 // to Config or to the structs it holds are known without an edit here.
-func checkRaw(raw map[string]any) []error {
-	return configcheck.Check(PluginName, reflect.TypeOf(Config{}), raw, configcheck.Options{Unsupported: notYet})
+// Its warnings (a duration without a unit) go to warn.
+func checkRaw(raw map[string]any, warn *[]string) []error {
+	return configcheck.Check(PluginName, reflect.TypeOf(Config{}), raw, configcheck.Options{Unsupported: notYet,
+		Warn: func(path, msg string) { *warn = append(*warn, path+": "+msg) }})
 }
 
 // decodeLikeViper decodes a section as the config plugin's UnmarshalKey does (viper's decoder

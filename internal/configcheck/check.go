@@ -169,6 +169,8 @@ type Options struct {
 	// Unsupported maps a path to the message said instead of "unknown key" (a section a
 	// RoadRunner user writes that this version does not have yet). A known key never gets it.
 	Unsupported map[string]string
+	// Warn, when set, receives the oddities that are not errors (a duration without a unit).
+	Warn func(path, msg string)
 }
 
 // Check checks section raw (rooted at root, e.g. "pivot") against struct type t and returns
@@ -369,8 +371,11 @@ func (c *checker) scalar(path string, t reflect.Type, v any) {
 		case bool:
 			c.fail(path, "%v is not a duration: use a number with a unit, e.g. 30s", x)
 		default:
-			if f, ok := number(v); !ok || f != math.Trunc(f) {
+			f, ok := number(v)
+			if !ok || f != math.Trunc(f) {
 				c.fail(path, "%v is not a duration: use a number with a unit, e.g. 30s", v)
+			} else if f != 0 && c.opts.Warn != nil {
+				c.opts.Warn(path, fmt.Sprintf("%v has no unit: it is read as %vns (nanoseconds); write it with a unit, e.g. %vs", v, v, v))
 			}
 		}
 	}

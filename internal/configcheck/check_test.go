@@ -125,3 +125,15 @@ func TestPrune(t *testing.T) {
 		t.Fatal("Prune changed its input")
 	}
 }
+
+func TestDurationWithoutAUnitWarns(t *testing.T) {
+	var raw map[string]any
+	if err := yaml.Unmarshal([]byte(`{read_timeout: 30, pool: {ttl: 0}}`), &raw); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	errs := Check("x", reflect.TypeOf(sample{}), raw, Options{Warn: func(path, msg string) { warned = append(warned, path+": "+msg) }})
+	if len(errs) != 0 || len(warned) != 1 || warned[0] != "x.read_timeout: 30 has no unit: it is read as 30ns (nanoseconds); write it with a unit, e.g. 30s" {
+		t.Fatalf("errors %v, warnings %q", errs, warned)
+	}
+}
