@@ -25,15 +25,23 @@ func (r *RR) checkSchema(t testing.TB) {
 	if err != nil {
 		return
 	}
+	CheckSchema(t, r.Config, data)
+}
+
+// CheckSchema fails the test (without stopping it) when schema/pivot.schema.json rejects the
+// pivot section of config (named where in the message): call it with the config of an rr or a
+// container that started.
+func CheckSchema(t testing.TB, where string, config []byte) {
+	t.Helper()
 	var doc map[string]any
-	if yaml.Unmarshal(data, &doc) != nil {
+	if yaml.Unmarshal(config, &doc) != nil {
 		return // ${VAR} inside { }: rr reads it substituted (rr config migrate quotes it)
 	}
 	if _, ok := doc["pivot"]; !ok {
 		return
 	}
-	if err = schema.Validate(doc); err != nil {
+	if err := schema.Validate(doc); err != nil {
 		t.Errorf("schema/pivot.schema.json rejects the config rr started with (%s): add what it lacks to the schema "+
-			"(README: Config validation): %v", r.Config, err)
+			"(README: Config validation): %v", where, err)
 	}
 }
