@@ -67,6 +67,11 @@ func TestSchemaHasEveryGoKey(t *testing.T) {
 					walk(path+"."+name+"[]", def)
 				}
 			}
+			if values, ok := node["additionalProperties"].(map[string]any); ok {
+				if def := sectionDef(defs, values); def != nil {
+					walk(path+"."+name+".*", def)
+				}
+			}
 		}
 	}
 	walk(pivot.PluginName, defs["pivot"].(map[string]any))
@@ -119,6 +124,8 @@ func wantDef(k configcheck.Key) string {
 		return "a section's $defs entry (type object, properties, additionalProperties: false)"
 	case configcheck.SectionSet:
 		return `nothing, with "type": ["array", "null"] and "items": {"$ref": a section's $defs entry}`
+	case configcheck.SectionMap:
+		return `nothing, with "type": ["object", "null"] and "additionalProperties": {"$ref": a section's $defs entry}`
 	case configcheck.Any:
 		return "nothing (any value)"
 	}
@@ -132,6 +139,9 @@ func kindMatches(k configcheck.Key, ref string, defs map[string]any, node map[st
 	case configcheck.SectionSet:
 		items, ok := node["items"].(map[string]any)
 		return ok && sectionDef(defs, items) != nil
+	case configcheck.SectionMap:
+		values, ok := node["additionalProperties"].(map[string]any)
+		return ok && sectionDef(defs, values) != nil
 	case configcheck.List, configcheck.Map:
 		return ref == fmt.Sprintf("%s_%s", k.Kind, k.Elem)
 	case configcheck.Any:

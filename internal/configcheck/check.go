@@ -37,7 +37,8 @@ const (
 	Map        Kind = "map"     // a map of free keys to scalars (Elem says which)
 	Section    Kind = "section" // a struct: known keys only
 	SectionSet Kind = "list of sections"
-	Any        Kind = "any" // anything goes (interface{} and the like)
+	SectionMap Kind = "map of sections" // free names to sections (name: {keys})
+	Any        Kind = "any"             // anything goes (interface{} and the like)
 )
 
 // Key is one known key: its dotted path ("pivot.pool.num_workers"; entries of a list of
@@ -83,8 +84,13 @@ func kindOf(t reflect.Type) Kind {
 			return List
 		}
 	case reflect.Map:
-		if t.Key().Kind() == reflect.String && scalar(kindOf(t.Elem())) {
+		if t.Key().Kind() != reflect.String {
+			break
+		}
+		if e := kindOf(t.Elem()); scalar(e) {
 			return Map
+		} else if e == Section {
+			return SectionMap
 		}
 	}
 	return Any
@@ -117,7 +123,7 @@ func fields(t reflect.Type) []field {
 			out = append(out, fields(f.Type)...)
 			continue
 		}
-		if !f.IsExported() || tag[0] == "-" {
+		if !f.IsExported() || tag[0] == "-" || contains(tag[1:], "remain") {
 			continue
 		}
 		name := tag[0]
@@ -129,7 +135,22 @@ func fields(t reflect.Type) []field {
 	return out
 }
 
-// Keys lists every known key under root for struct type t, sorted by path.
+func hasRemain(t reflect.Type) bool {
+	t = deref(t)
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("mapstructure"), ",")
+		if contains(tag[1:], "remain") {
+			return true
+		}
+		if f := t.Field(i); f.Anonymous && contains(tag[1:], "squash") && hasRemain(f.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys lists every known key under root for struct type t, sorted by path. The entries of a
+// list of sections are under "path[]", the values of a map of sections under "path.*".
 func Keys(root string, t reflect.Type) []Key {
 	var out []Key
 	var walk func(path string, t reflect.Type)
@@ -148,6 +169,8 @@ func Keys(root string, t reflect.Type) []Key {
 				walk(p, ft)
 			case SectionSet:
 				walk(p+"[]", ft.Elem())
+			case SectionMap:
+				walk(p+".*", ft.Elem())
 			}
 		}
 	}
@@ -205,7 +228,9 @@ func (c *checker) section(path string, t reflect.Type, raw map[string]any) {
 		p := path + "." + k
 		i := indexOf(names, strings.ToLower(k))
 		if i < 0 {
-			c.unknown(path, k, names)
+			if !hasRemain(t) { // a ",remain" field takes the keys it does not know
+				c.unknown(path, k, names)
+			}
 			continue
 		}
 		c.value(p, known[i].typ, raw[k])
@@ -272,6 +297,26 @@ func (c *checker) value(path string, t reflect.Type, v any) {
 			c.fail(path, "want a list of %ss ([a, b] or - lines), got %s", describe(reflect.Zero(deref(elem)).Interface()), describe(v))
 		default: // a single value is a list of one (a string is split at commas, as viper does)
 			c.scalar(path, elem, v)
+		}
+	case SectionMap:
+		m, ok := v.(map[string]any)
+		if !ok {
+			c.fail(path, "want names, each with a section of keys below it, got %s", describe(v))
+			return
+		}
+		names := make([]string, 0, len(m))
+		for name := range m {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			switch sub := m[name].(type) {
+			case nil:
+			case map[string]any:
+				c.section(path+"."+name, deref(deref(t).Elem()), sub)
+			default:
+				c.fail(path+"."+name, "want a section of keys, got %s", describe(sub))
+			}
 		}
 	case Map:
 		m, ok := v.(map[string]any)

@@ -33,8 +33,9 @@ type sample struct {
 	Pool     *inner            `mapstructure:"pool"`
 	Routes   []route           `mapstructure:"routes"`
 	Debug    bool
-	Anything any `mapstructure:"anything"`
-	hidden   int //nolint:unused // unexported: not a key
+	Anything any               `mapstructure:"anything"`
+	Channels map[string]*inner `mapstructure:"channels"`
+	hidden   int               //nolint:unused // unexported: not a key
 }
 
 func check(t *testing.T, doc string) []error {
@@ -74,6 +75,8 @@ func TestCheck(t *testing.T) {
 		{"map for a list", `{names: {a: b}}`, []string{"x.names: want a list"}},
 		{"list for a map", `{headers: [a]}`, []string{"x.headers: want a map"}},
 		{"duration without a unit in text", `{read_timeout: "30"}`, []string{`x.read_timeout: "30" is not a duration`}},
+		{"a map of sections", `{channels: {news: {ttl: 1s}, chat: , bad: 3, typo: {tl: 1s}}}`,
+			[]string{"x.channels.bad: want a section of keys, got the number 3", "x.channels.typo.tl: unknown key, did you mean ttl?"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,7 +98,8 @@ func TestKeys(t *testing.T) {
 	for _, k := range Keys("x", reflect.TypeOf(sample{})) {
 		got = append(got, k.Path+"="+string(k.Kind)+string(k.Elem))
 	}
-	want := []string{"x.address=string", "x.anything=any", "x.debug=bool", "x.headers=mapstring", "x.names=liststring",
+	want := []string{"x.address=string", "x.anything=any", "x.channels=map of sections", "x.channels.*.num_workers=uint",
+		"x.channels.*.ttl=duration", "x.debug=bool", "x.headers=mapstring", "x.names=liststring",
 		"x.on=bool", "x.pool=section", "x.pool.num_workers=uint", "x.pool.ttl=duration", "x.read_timeout=duration",
 		"x.routes=list of sections", "x.routes[].prefix=string", "x.routes[].rate=float", "x.size=int"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
@@ -135,5 +139,17 @@ func TestDurationWithoutAUnitWarns(t *testing.T) {
 	errs := Check("x", reflect.TypeOf(sample{}), raw, Options{Warn: func(path, msg string) { warned = append(warned, path+": "+msg) }})
 	if len(errs) != 0 || len(warned) != 1 || warned[0] != "x.read_timeout: 30 has no unit: it is read as 30ns (nanoseconds); write it with a unit, e.g. 30s" {
 		t.Fatalf("errors %v, warnings %q", errs, warned)
+	}
+}
+
+type withRemain struct {
+	Name  string         `mapstructure:"name"`
+	Extra map[string]any `mapstructure:",remain"`
+}
+
+func TestRemainTakesUnknownKeys(t *testing.T) {
+	errs := Check("x", reflect.TypeOf(withRemain{}), map[string]any{"name": "a", "other": 1}, Options{})
+	if len(errs) != 0 {
+		t.Fatalf("a ,remain field takes the other keys: %v", errs)
 	}
 }
