@@ -228,13 +228,13 @@ func (c *Config) Valid() error {
 		add(fmt.Errorf("pivot.shutdown_delay is %s: use 0 (drain at once) or a positive duration, e.g. 10s", c.ShutdownDelay))
 	}
 	if c.PipelineWindow < 0 {
-		add(fmt.Errorf("pivot.pipeline_window is %s: it must be positive, 0 or more (default 1ms); raise it", c.PipelineWindow))
+		add(fmt.Errorf("pivot.pipeline_window is %s: it must be positive or 0 (default 1ms); raise it", c.PipelineWindow))
 	}
 	if c.PipelinePause < 0 {
-		add(fmt.Errorf("pivot.pipeline_pause is %s: it must be positive, 0 or more (default 1s); raise it", c.PipelinePause))
+		add(fmt.Errorf("pivot.pipeline_pause is %s: it must be positive or 0 (default 1s); raise it", c.PipelinePause))
 	}
 	if c.PipelinePauseAfter < 0 {
-		add(fmt.Errorf("pivot.pipeline_pause_after is %s: it must be positive, 0 or more (default 10ms); raise it", c.PipelinePauseAfter))
+		add(fmt.Errorf("pivot.pipeline_pause_after is %s: it must be positive or 0 (default 10ms); raise it", c.PipelinePauseAfter))
 	}
 	if c.MaxRequestSize > 1<<20 {
 		add(fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, from 1 to %d (0: the default %d); lower it", c.MaxRequestSize, 1<<20, defaultMaxRequestSize))
