@@ -2,6 +2,7 @@ package pivot
 
 import (
 	"crypto/tls"
+	stderrors "errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mitchellh/mapstructure"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/configcheck"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
+	pivotpool "github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/watch"
@@ -101,6 +105,9 @@ type Config struct {
 	// Reload is `pivot.reload`: watch mode (`rr serve --watch`), edited files served after a
 	// rolling reset (internal/watch). Off when absent or enabled: false.
 	Reload *watch.Config `mapstructure:"reload"`
+
+	// rawWarnings are CheckConfig's warnings about the values as written (Warnings adds them).
+	rawWarnings []string
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -212,8 +219,67 @@ func (u *UploadsConfig) InitDefaults() {
 	u.allowed = edge.ExtensionSet(u.Allow)
 }
 
-// Valid checks the configuration after InitDefaults; every error names the key and the fix.
+// Valid checks the configuration after InitDefaults; every error names the key, the allowed
+// values and the fix. It returns every problem at once (errors.Join), one per line.
 func (c *Config) Valid() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(c.validAddress())
+	if c.Pool.NumWorkers > supervisor.MaxWorkers {
+		add(fmt.Errorf("pivot.pool.num_workers is %d: the maximum is %d (use 1 to %d, or 0 for one per CPU); lower it", c.Pool.NumWorkers, supervisor.MaxWorkers, supervisor.MaxWorkers))
+	}
+	if c.Pool.Debug {
+		add(fmt.Errorf("pivot.pool.debug is not supported: it spawns a worker per request; remove it and use pivot.pool.max_jobs: 1 for the same effect"))
+	}
+	if c.ShutdownDelay < 0 {
+		add(fmt.Errorf("pivot.shutdown_delay is %s: use 0 (drain at once) or a positive duration, e.g. 10s", c.ShutdownDelay))
+	}
+	if c.PipelineWindow < 0 {
+		add(fmt.Errorf("pivot.pipeline_window is %s: it must be positive or 0 (default 1ms); raise it", c.PipelineWindow))
+	}
+	if c.PipelinePause < 0 {
+		add(fmt.Errorf("pivot.pipeline_pause is %s: it must be positive or 0 (default 1s); raise it", c.PipelinePause))
+	}
+	if c.PipelinePauseAfter < 0 {
+		add(fmt.Errorf("pivot.pipeline_pause_after is %s: it must be positive or 0 (default 10ms); raise it", c.PipelinePauseAfter))
+	}
+	if c.MaxRequestSize > 1<<20 {
+		add(fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, from 1 to %d (0: the default %d); lower it", c.MaxRequestSize, 1<<20, defaultMaxRequestSize))
+	}
+	if c.MaxHeaderBytes < minHeaderBytes || c.MaxHeaderBytes > maxHeaderBytes {
+		add(fmt.Errorf("pivot.max_header_bytes is %d: it is in bytes, from %d to %d (default %d); change it", c.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes, defaultMaxHeaderBytes))
+	}
+	add(c.Restart.Valid())
+	add(c.Uploads.Valid())
+	add(c.validMiddleware())
+	if c.Static != nil {
+		add(c.Static.Valid())
+	}
+	if c.Headers != nil {
+		add(c.Headers.Valid())
+	}
+	if c.Limit != nil {
+		add(c.Limit.Valid())
+	}
+	if c.Breaker != nil {
+		add(c.Breaker.Valid())
+	}
+	if c.SSL != nil {
+		add(c.SSL.valid(c.Address))
+	}
+	if c.HTTP3 != nil {
+		add(c.HTTP3.valid(c.SSL))
+	}
+	add(c.Reload.Validate())
+	return stderrors.Join(errs...)
+}
+
+// validAddress checks pivot.address.
+func (c *Config) validAddress() error {
 	if c.Address == "" {
 		return fmt.Errorf("pivot.address is required: set it to the host:port to listen on, e.g. address: 127.0.0.1:8080")
 	}
@@ -226,70 +292,6 @@ func (c *Config) Valid() error {
 	}
 	if n, errP := strconv.Atoi(port); errP != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("pivot.address %q has an invalid port %q: use a number from 1 to 65535, e.g. 127.0.0.1:8080", c.Address, port)
-	}
-	if c.Pool.NumWorkers > supervisor.MaxWorkers {
-		return fmt.Errorf("pivot.pool.num_workers is %d: the maximum is %d; lower it", c.Pool.NumWorkers, supervisor.MaxWorkers)
-	}
-	if c.Pool.Debug {
-		return fmt.Errorf("pivot.pool.debug is not supported: it spawns a worker per request; remove it and use pivot.pool.max_jobs: 1 for the same effect")
-	}
-	if c.ShutdownDelay < 0 {
-		return fmt.Errorf("pivot.shutdown_delay is %s: use 0 (drain at once) or a positive duration, e.g. 10s", c.ShutdownDelay)
-	}
-	if c.PipelineWindow < 0 {
-		return fmt.Errorf("pivot.pipeline_window is %s: it must be positive (default 1ms); raise it", c.PipelineWindow)
-	}
-	if c.PipelinePause < 0 {
-		return fmt.Errorf("pivot.pipeline_pause is %s: it must be positive (default 1s); raise it", c.PipelinePause)
-	}
-	if c.PipelinePauseAfter < 0 {
-		return fmt.Errorf("pivot.pipeline_pause_after is %s: it must be positive (default 10ms); raise it", c.PipelinePauseAfter)
-	}
-	if c.MaxRequestSize > 1<<20 {
-		return fmt.Errorf("pivot.max_request_size is %d MB: it is in megabytes, the maximum is %d; lower it", c.MaxRequestSize, 1<<20)
-	}
-	if c.MaxHeaderBytes < minHeaderBytes || c.MaxHeaderBytes > maxHeaderBytes {
-		return fmt.Errorf("pivot.max_header_bytes is %d: it is in bytes, from %d to %d (default %d); change it", c.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes, defaultMaxHeaderBytes)
-	}
-	if err := c.Restart.Valid(); err != nil {
-		return err
-	}
-	if err := c.Uploads.Valid(); err != nil {
-		return err
-	}
-	if err := c.validMiddleware(); err != nil {
-		return err
-	}
-	if c.Static != nil {
-		if err := c.Static.Valid(); err != nil {
-			return err
-		}
-	}
-	if c.Headers != nil {
-		if err := c.Headers.Valid(); err != nil {
-			return err
-		}
-	}
-	if c.Limit != nil {
-		if err := c.Limit.Valid(); err != nil {
-			return err
-		}
-	}
-	if c.Breaker != nil {
-		if err := c.Breaker.Valid(); err != nil {
-			return err
-		}
-	}
-	if c.SSL != nil {
-		if err := c.SSL.valid(c.Address); err != nil {
-			return err
-		}
-	}
-	if err := c.Reload.Validate(); err != nil {
-		return err
-	}
-	if c.HTTP3 != nil {
-		return c.HTTP3.valid(c.SSL)
 	}
 	return nil
 }
@@ -314,7 +316,7 @@ func (c *Config) validMiddleware() error {
 
 // Warnings are the configuration's harmless oddities, logged at start.
 func (c *Config) Warnings() []string {
-	var w []string
+	w := append([]string(nil), c.rawWarnings...)
 	if c.Headers == nil && contains(c.Middleware, middlewareHeaders) {
 		// RoadRunner's sample configs list "headers" without http.headers: it does nothing there
 		w = append(w, `pivot.middleware lists "headers" but there is no pivot.headers section: it does nothing (as on RoadRunner); add a pivot.headers section (headers: { cors: { allowed_origin: "https://app.example.com" } }) or remove "headers"`)
@@ -402,104 +404,64 @@ func validHostname(h string) bool {
 	return h != ""
 }
 
-// knownKeys maps each section path to the keys it accepts, derived from the mapstructure tags
-// of Config, so a typo is reported instead of silently ignored. An embedded struct tagged
-// ",squash" adds its keys to its parent's; the entries of a list of structs (routes) are
-// checked under "path[]".
-var knownKeys = func() map[string][]string {
-	out := map[string][]string{}
-	var fields func(path string, t reflect.Type) []string
-	walk := func(path string, t reflect.Type) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		out[path] = fields(path, t)
+// CheckConfig reads the pivot section from cfg and checks it as Init does, reporting every
+// problem at once (errors.Join, one per line): unknown keys and wrong types (checkRaw), then the
+// range and consistency rules of Valid. pool.ReadRelayConfig's server.relay is checked too, as
+// Init reads it. `rr config validate` runs it on a file.
+func CheckConfig(cfg Configurer) (*Config, error) {
+	var raw map[string]any
+	if err := cfg.UnmarshalKey(PluginName, &raw); err != nil {
+		return nil, fmt.Errorf("pivot: the section cannot be read: %v", err)
 	}
-	fields = func(path string, t reflect.Type) []string {
-		var keys []string
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			tag := strings.Split(f.Tag.Get("mapstructure"), ",")
-			if f.Anonymous && contains(tag[1:], "squash") {
-				keys = append(keys, fields(path, f.Type)...)
-				continue
-			}
-			key := tag[0]
-			if key == "" {
-				key = strings.ToLower(f.Name) // mapstructure matches untagged fields by name
-			}
-			keys = append(keys, key)
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
-				walk(path+"."+key+"[]", ft.Elem())
-			}
-			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
-				walk(path+"."+key, ft)
-			}
-		}
-		return keys
+	c := &Config{}
+	errs := checkRaw(raw, &c.rawWarnings)
+	if err := edge.CheckHeadersTypes(raw["headers"]); err != nil {
+		errs = append([]error{err}, errs...) // says more than checkRaw's type error for the same key
 	}
-	walk(PluginName, reflect.TypeOf(Config{}))
-	return out
-}()
-
-// checkUnknownKeys walks the raw section and reports the first key the plugin does not know,
-// with the closest known key as the likely fix.
-func checkUnknownKeys(path string, raw map[string]any) error {
-	known, ok := knownKeys[path]
-	if !ok {
-		return nil
+	if len(errs) == 0 {
+		if err := cfg.UnmarshalKey(PluginName, c); err != nil { // a type checkRaw let through
+			return nil, fmt.Errorf("pivot: invalid configuration (check the types of the values): %v", err)
+		}
+	} else if decodeLikeViper(configcheck.Prune(PluginName, raw, errs), c) != nil {
+		return nil, stderrors.Join(errs...)
 	}
-	names := make([]string, 0, len(raw))
-	for k := range raw {
-		names = append(names, k)
+	c.InitDefaults()
+	if err := c.Valid(); err != nil {
+		errs = append(errs, err)
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		if msg, ok := notYet[path+"."+strings.ToLower(k)]; ok {
-			return fmt.Errorf("%s", msg)
-		}
-		if !contains(known, strings.ToLower(k)) {
-			return fmt.Errorf("%s.%s is not a known key: did you mean %s.%s? (known keys: %s)",
-				path, k, path, closest(strings.ToLower(k), known), strings.Join(known, ", "))
-		}
-		if sub, isMap := raw[k].(map[string]any); isMap {
-			if err := checkUnknownKeys(path+"."+strings.ToLower(k), sub); err != nil {
-				return err
-			}
-		}
-		if list, isList := raw[k].([]any); isList {
-			for i, v := range list {
-				if sub, isMap := v.(map[string]any); isMap {
-					if err := checkListEntry(path+"."+strings.ToLower(k), i, sub); err != nil {
-						return err
-					}
-				}
-			}
-		}
+	if _, err := pivotpool.ReadRelayConfig(cfg); err != nil {
+		errs = append(errs, err)
 	}
-	return nil
+	if len(errs) > 0 {
+		return nil, stderrors.Join(errs...)
+	}
+	return c, nil
 }
 
-// checkListEntry checks entry i of the list of structs at path (pivot.limit.routes[i]).
-func checkListEntry(path string, i int, raw map[string]any) error {
-	known, ok := knownKeys[path+"[]"]
-	if !ok {
-		return nil
+// checkRaw checks the raw section against Config's mapstructure tags (internal/configcheck):
+// every unknown key, with the nearest known one, and every value of the wrong type. Keys added
+// to Config or to the structs it holds are known without an edit here.
+// Its warnings (a duration without a unit) go to warn.
+func checkRaw(raw map[string]any, warn *[]string) []error {
+	return configcheck.Check(PluginName, reflect.TypeOf(Config{}), raw, configcheck.Options{Unsupported: notYet,
+		Warn: func(path, msg string) { *warn = append(*warn, path+": "+msg) }})
+}
+
+// decodeLikeViper decodes a section as the config plugin's UnmarshalKey does (viper's decoder
+// settings), for a section with its bad keys pruned: the rest is then checked too.
+func decodeLikeViper(raw map[string]any, out *Config) error {
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           out,
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return err
 	}
-	for k := range raw {
-		if !contains(known, strings.ToLower(k)) {
-			return fmt.Errorf("%s[%d].%s is not a known key: did you mean %s? (known keys: %s)",
-				path, i, k, closest(strings.ToLower(k), known), strings.Join(known, ", "))
-		}
-	}
-	return nil
+	return d.Decode(raw)
 }
 
 func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
@@ -511,37 +473,6 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
-}
-
-// closest returns the known key with the smallest edit distance to s.
-func closest(s string, known []string) string {
-	best, bestD := known[0], -1
-	for _, k := range known {
-		if d := levenshtein(s, k); bestD < 0 || d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // TLS, HTTP/2 and HTTP/3: pivot.ssl, pivot.http2, pivot.http3.

@@ -31,12 +31,12 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 		want []string
 	}{
 		{"missing address", "  pool:\n    num_workers: 1\n", []string{"pivot.address is required", "127.0.0.1:8080"}},
-		{"typo in a top-level key", "  adress: 127.0.0.1:8080\n", []string{"pivot.adress is not a known key", "did you mean pivot.address"}},
+		{"typo in a top-level key", "  adress: 127.0.0.1:8080\n", []string{"pivot.adress: unknown key, did you mean address?"}},
 		{"typo in a supervisor key", "  address: 127.0.0.1:8080\n  pool:\n    supervisor:\n      tll: 10s\n",
-			[]string{"pivot.pool.supervisor.tll is not a known key", "did you mean pivot.pool.supervisor.ttl"}},
+			[]string{"pivot.pool.supervisor.tll: unknown key, did you mean ttl?"}},
 		{"address without a port", "  address: localhost\n", []string{"pivot.address \"localhost\" is not a host:port"}},
 		{"port out of range", "  address: 127.0.0.1:99999\n", []string{"invalid port", "1 to 65535"}},
-		{"wrong type", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: many\n", []string{"pivot: invalid configuration", "num_workers"}},
+		{"wrong type", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: many\n", []string{`pivot.pool.num_workers: "many" is not a whole number: use one from 0 to 18446744073709551615`}},
 		{"negative shutdown delay", "  address: 127.0.0.1:8080\n  shutdown_delay: -1s\n", []string{"pivot.shutdown_delay is -1s", "e.g. 10s"}},
 		{"too many workers", "  address: 127.0.0.1:8080\n  pool:\n    num_workers: 5000\n", []string{"pivot.pool.num_workers", "maximum is 1000"}},
 		{"missing uploads dir", "  address: 127.0.0.1:8080\n  uploads:\n    dir: /nonexistent/pivot\n", []string{"pivot.uploads.dir", "not an existing directory"}},
@@ -52,21 +52,21 @@ func TestBadConfigNamesTheKeyAndTheFix(t *testing.T) {
 			[]string{`pivot.middleware[1] is "static" but there is no pivot.static section`, "dir: public"}},
 		{"static without a dir", "  address: 127.0.0.1:8080\n  middleware: [static]\n  static:\n    weak: true\n", []string{"pivot.static.dir is required"}},
 		{"static dir missing", "  address: 127.0.0.1:8080\n  static:\n    dir: /nonexistent/pivot\n", []string{`pivot.static.dir "/nonexistent/pivot" is not an existing directory`}},
-		{"typo in a static key", "  address: 127.0.0.1:8080\n  static:\n    dri: public\n", []string{"pivot.static.dri is not a known key", "did you mean pivot.static.dir"}},
+		{"typo in a static key", "  address: 127.0.0.1:8080\n  static:\n    dri: public\n", []string{"pivot.static.dri: unknown key, did you mean dir?"}},
 		{"bad cache_duration", "  address: 127.0.0.1:8080\n  static:\n    dir: /tmp\n    cache_duration: soon\n", []string{`pivot.static.cache_duration "soon"`}},
 		{"bad upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: 100XB\n", []string{`pivot.uploads.max_size "100XB" is not a size`, "100MB"}},
 		{"limit by cookie", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    by: cookie\n",
 			[]string{`pivot.limit.by: "cookie" is not ip or header:NAME`, "header:X-Api-Key"}},
-		{"typo in a limit key", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    brust: 5\n", []string{"pivot.limit.brust is not a known key", "did you mean pivot.limit.burst"}},
+		{"typo in a limit key", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    brust: 5\n", []string{"pivot.limit.brust: unknown key, did you mean burst?"}},
 		{"typo in a limit route", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    routes:\n      - { prefix: /api, rat: 5 }\n",
-			[]string{"pivot.limit.routes[0].rat is not a known key", "did you mean rate"}},
+			[]string{"pivot.limit.routes[0].rat: unknown key, did you mean rate?"}},
 		{"limit redis without addrs", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    store: redis\n", []string{"pivot.limit.redis.addrs is empty"}},
 		{"typo in a redis key", "  address: 127.0.0.1:8080\n  limit:\n    rate: 10\n    store: redis\n    redis:\n      addr: [\"127.0.0.1:6379\"]\n",
-			[]string{"pivot.limit.redis.addr is not a known key", "did you mean pivot.limit.redis.addrs"}},
+			[]string{"pivot.limit.redis.addr: unknown key, did you mean addrs?"}},
 		{"bad breaker ratio", "  address: 127.0.0.1:8080\n  breaker:\n    failure_ratio: 50\n", []string{"pivot.breaker.failure_ratio is 50", "from 0 to 1"}},
-		{"typo in a breaker key", "  address: 127.0.0.1:8080\n  breaker:\n    open_fro: 5s\n", []string{"pivot.breaker.open_fro is not a known key", "did you mean pivot.breaker.open_for"}},
+		{"typo in a breaker key", "  address: 127.0.0.1:8080\n  breaker:\n    open_fro: 5s\n", []string{"pivot.breaker.open_fro: unknown key, did you mean open_for?"}},
 		{"typo in a breaker route", "  address: 127.0.0.1:8080\n  breaker:\n    routes:\n      - prefix: /api\n        slw: 1s\n",
-			[]string{"pivot.breaker.routes[0].slw is not a known key", "did you mean slow"}},
+			[]string{"pivot.breaker.routes[0].slw: unknown key, did you mean slow?"}},
 		{"negative upload size", "  address: 127.0.0.1:8080\n  uploads:\n    max_size: -1\n", []string{`pivot.uploads.max_size "-1" is not a size`}},
 	}
 	for _, tc := range cases {
@@ -135,5 +135,44 @@ func TestRoadRunnerHTTPConfigRenamedInits(t *testing.T) {
 		"response: { X-Powered-By: pivot }, request: { X-Static: \"1\" } }\n"
 	if _, err := initWith(t, yaml); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Init reports every problem of the section at once, one per line: unknown keys, wrong types
+// and the range rules.
+func TestBadConfigReportsEveryProblem(t *testing.T) {
+	const yaml = "version: \"3\"\nserver:\n  command: \"php worker.php\"\npivot:\n" +
+		"  address: 127.0.0.1:8080\n  max_header_bytes: 16\n  pool:\n    num_worker: 4\n    max_jobs: lots\n" +
+		"  breaker:\n    failure_ratio: 2\n"
+	_, err := initWith(t, yaml)
+	if err == nil {
+		t.Fatal("Init accepted a bad config")
+	}
+	for _, w := range []string{
+		"pivot.pool.num_worker: unknown key, did you mean num_workers?",
+		`pivot.pool.max_jobs: "lots" is not a whole number: use one from 0 to 18446744073709551615`,
+		// the rest is decoded without the bad keys and checked too
+		"pivot.max_header_bytes is 16: it is in bytes, from 1024 to 1048576",
+		"pivot.breaker.failure_ratio is 2: use a share of the requests from 0 to 1",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err.Error(), w)
+		}
+	}
+	// a section that decodes: the range rules of every section are reported together
+	const yaml2 = "version: \"3\"\nserver:\n  command: \"php worker.php\"\npivot:\n" +
+		"  address: 127.0.0.1:8080\n  max_header_bytes: 16\n  pool:\n    num_worker: 4\n  breaker:\n    failure_ratio: 2\n"
+	_, err = initWith(t, yaml2)
+	if err == nil {
+		t.Fatal("Init accepted a bad config")
+	}
+	for _, w := range []string{
+		"pivot.pool.num_worker: unknown key, did you mean num_workers?",
+		"pivot.max_header_bytes is 16: it is in bytes, from 1024 to 1048576",
+		"pivot.breaker.failure_ratio is 2: use a share of the requests from 0 to 1",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err.Error(), w)
+		}
 	}
 }

@@ -154,27 +154,10 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 		return errors.E(op, errors.Disabled)
 	}
 
-	var raw map[string]any
-	if err := cfg.UnmarshalKey(PluginName, &raw); err != nil {
-		return errors.E(op, errors.Errorf("pivot: the section cannot be read: %v", err))
-	}
-	if err := checkUnknownKeys(PluginName, raw); err != nil {
-		return errors.E(op, err)
-	}
-	if err := edge.CheckHeadersTypes(raw["headers"]); err != nil {
-		return errors.E(op, err)
-	}
-
-	p.cfg = &Config{}
-	if err := cfg.UnmarshalKey(PluginName, p.cfg); err != nil {
-		return errors.E(op, errors.Errorf("pivot: invalid configuration (check the types of the values): %v", err))
-	}
-	p.cfg.InitDefaults()
-	if err := p.cfg.Valid(); err != nil {
-		return errors.E(op, err)
-	}
-
 	var err error
+	if p.cfg, err = CheckConfig(cfg); err != nil {
+		return errors.E(op, err)
+	}
 	if p.relay, err = pool.ReadRelayConfig(cfg); err != nil {
 		return errors.E(op, err)
 	}

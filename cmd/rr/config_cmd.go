@@ -14,7 +14,7 @@ func newConfigCommand(g *globalFlags) *cobra.Command {
 		Use:   "config",
 		Short: "Work on the configuration file",
 	}
-	cmd.AddCommand(newConfigMigrateCommand(g))
+	cmd.AddCommand(newConfigMigrateCommand(g), newConfigValidateCommand(g))
 	return cmd
 }
 

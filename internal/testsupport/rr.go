@@ -131,6 +131,7 @@ func (r *RR) WaitReady(t testing.TB, timeout time.Duration, ready func() (bool, 
 		}
 		ok, answer := ready()
 		if ok {
+			r.checkSchema(t)
 			return
 		}
 		last = answer

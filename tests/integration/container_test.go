@@ -119,6 +119,7 @@ func startStackB(t testing.TB, o stackOptions) *stack {
 	if err := s.cont.Init(); err != nil {
 		t.Fatalf("container init: %v", err)
 	}
+	testsupport.CheckSchema(t, "the stack's config", cfg.ReadInCfg)
 	errs, err := s.cont.Serve()
 	if err != nil {
 		t.Fatalf("container serve: %v", err)

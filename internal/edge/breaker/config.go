@@ -109,7 +109,7 @@ func (s *Settings) valid(key string) error {
 	case s.Window < windowBuckets*time.Millisecond:
 		return fmt.Errorf("%s.window is %s: use a duration of at least 10ms, e.g. 10s", key, s.Window)
 	case s.OpenFor < time.Millisecond:
-		return fmt.Errorf("%s.open_for is %s: use a positive duration, e.g. 10s", key, s.OpenFor)
+		return fmt.Errorf("%s.open_for is %s: use a duration of at least 1ms, e.g. 10s", key, s.OpenFor)
 	case s.Slow < 0:
 		return fmt.Errorf("%s.slow is %s: use 0 (time does not count) or a duration, e.g. 2s", key, s.Slow)
 	}

@@ -123,7 +123,7 @@ func defaultBurst(rate float64) int {
 // Valid checks the section after InitDefaults; every error names the key and the fix.
 func (c *Config) Valid() error {
 	if c.Rate < 0 || c.Rate > maxRate {
-		return fmt.Errorf("pivot.limit.rate is %g: use the requests a second a client may make, e.g. rate: 10 (0.5: one every 2 s)", c.Rate)
+		return fmt.Errorf("pivot.limit.rate is %g: use the requests a second a client may make, from 0 to %g, e.g. rate: 10 (0.5: one every 2 s)", c.Rate, float64(maxRate))
 	}
 	if c.Rate == 0 && len(c.Routes) == 0 {
 		return fmt.Errorf("pivot.limit.rate is not set: set the requests a second a client may make, e.g. rate: 10, or give pivot.limit.routes their rates")
@@ -176,7 +176,7 @@ func (c *Config) Valid() error {
 		}
 		seen[r.Prefix] = i
 		if r.Rate <= 0 || r.Rate > maxRate {
-			return fmt.Errorf("%s.rate is %g: set the requests a second for %s, e.g. rate: 5 (or set pivot.limit.rate, which it inherits)", key, r.Rate, r.Prefix)
+			return fmt.Errorf("%s.rate is %g: set the requests a second for %s, more than 0 and at most %g, e.g. rate: 5 (or set pivot.limit.rate, which it inherits)", key, r.Rate, r.Prefix, float64(maxRate))
 		}
 		if r.Burst < 1 {
 			return fmt.Errorf("%s.burst is %d: use at least 1 (default: the rate)", key, r.Burst)
