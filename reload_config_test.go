@@ -14,7 +14,7 @@ func TestReloadConfig(t *testing.T) {
 	}{
 		{"every key", "  reload:\n    enabled: true\n    patterns: [\".php\", \".env\"]\n    dirs: [\".\"]\n    ignore: [vendor, .git]\n    debounce: 250ms\n", nil},
 		{"off with keys", "  reload:\n    enabled: false\n    debounce: 1s\n", nil},
-		{"typo", "  reload:\n    enabled: true\n    debounse: 1s\n", []string{"pivot.reload.debounse is not a known key", "did you mean pivot.reload.debounce"}},
+		{"typo", "  reload:\n    enabled: true\n    debounse: 1s\n", []string{"pivot.reload.debounse: unknown key", "did you mean debounce?"}},
 		{"short debounce", "  reload:\n    enabled: true\n    debounce: 1ms\n", []string{"pivot.reload.debounce: 1ms is too short", "at least 50ms"}},
 		{"empty pattern", "  reload:\n    patterns: [\"\"]\n", []string{"pivot.reload.patterns[0]: empty pattern"}},
 		{"both watchers", "  reload:\n    enabled: true\nreload:\n  services:\n    pivot: { dirs: [\".\"] }\n",
