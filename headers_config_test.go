@@ -48,9 +48,9 @@ func TestBadHeadersConfigNamesTheKey(t *testing.T) {
 		name, body string
 		want       []string
 	}{
-		{"typo", "    cors:\n      allowed_orign: \"*\"\n", []string{"pivot.headers.cors.allowed_orign is not a known key", "did you mean pivot.headers.cors.allowed_origin"}},
-		{"typo in the section", "    respones:\n      X-A: b\n", []string{"pivot.headers.respones is not a known key", "pivot.headers.response"}},
-		{"max_age not a number", "    cors:\n      max_age: ten\n", []string{"pivot: invalid configuration", "max_age"}},
+		{"typo", "    cors:\n      allowed_orign: \"*\"\n", []string{"pivot.headers.cors.allowed_orign: unknown key", "did you mean allowed_origin?"}},
+		{"typo in the section", "    respones:\n      X-A: b\n", []string{"pivot.headers.respones: unknown key", "did you mean response?"}},
+		{"max_age not a number", "    cors:\n      max_age: ten\n", []string{"pivot.headers.cors.max_age", "is not a whole number"}},
 		{"origins as a list", "    cors:\n      allowed_origin: [\"https://a.example\", \"https://b.example\"]\n", []string{"pivot.headers.cors.allowed_origin is a list", `allowed_origin: "https://a.example,https://b.example"`}},
 		{"bad regex", "    cors:\n      allowed_origin_regex: \"^https://(a|b\"\n", []string{"pivot.headers.cors.allowed_origin_regex", "not a regular expression", "Go's syntax"}},
 		{"negative max_age", "    cors:\n      max_age: -1\n", []string{"pivot.headers.cors.max_age is -1", "use 0"}},
