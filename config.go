@@ -14,6 +14,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/realtime"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/roadrunner-server/sdk/v4/pool"
@@ -95,6 +96,9 @@ type Config struct {
 	HTTP2 *HTTP2Config `mapstructure:"http2"`
 	// HTTP3 is `pivot.http3`: HTTP/3 with pivot.ssl's certificate (internal/httpfront/http3.go).
 	HTTP3 *HTTP3Config `mapstructure:"http3"`
+	// Broadcast is `pivot.broadcast`: WebSocket and SSE clients held in Go, PHP authorising
+	// and publishing (internal/realtime). Off when absent.
+	Broadcast *realtime.Config `mapstructure:"broadcast"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -187,6 +191,9 @@ func (c *Config) InitDefaults() {
 	if c.HTTP2 == nil {
 		c.HTTP2 = &HTTP2Config{}
 	}
+	if c.Broadcast != nil {
+		c.Broadcast.InitDefaults()
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -266,6 +273,11 @@ func (c *Config) Valid() error {
 	}
 	if c.SSL != nil {
 		if err := c.SSL.valid(c.Address); err != nil {
+			return err
+		}
+	}
+	if c.Broadcast != nil {
+		if err := c.Broadcast.Validate(); err != nil {
 			return err
 		}
 	}

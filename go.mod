@@ -4,8 +4,10 @@ go 1.22.0
 
 require (
 	github.com/buger/goterm v1.0.4
+	github.com/centrifugal/centrifuge v0.29.4
 	github.com/dustin/go-humanize v1.0.1
 	github.com/fatih/color v1.16.0
+	github.com/gorilla/websocket v1.5.0
 	github.com/joho/godotenv v1.5.1
 	github.com/olekukonko/tablewriter v0.0.5
 	github.com/pivotphp/pivotphp-runtime-roadrunner/plugins/amqp v0.0.0-00010101000000-000000000000
@@ -47,7 +49,17 @@ require (
 	go.uber.org/zap v1.27.0
 )
 
-require github.com/rabbitmq/amqp091-go v1.10.0 // indirect
+require (
+	github.com/FZambia/eagle v0.1.0 // indirect
+	github.com/centrifugal/protocol v0.10.0 // indirect
+	github.com/igm/sockjs-go/v3 v3.0.2 // indirect
+	github.com/josharian/intern v1.0.0 // indirect
+	github.com/mailru/easyjson v0.7.7 // indirect
+	github.com/rabbitmq/amqp091-go v1.10.0 // indirect
+	github.com/redis/rueidis v1.0.14-go1.18 // indirect
+	github.com/segmentio/asm v1.2.0 // indirect
+	github.com/segmentio/encoding v0.3.6 // indirect
+)
 
 // Our own plugins (memory, rpc) are modules of their own so that velox can build them
 // (velox.toml: folder = "plugins/<name>"); ./cmd/rr builds them from this checkout.

@@ -1,0 +1,68 @@
+<?php
+
+/**
+ * The worker tests/realtime runs: the broadcast auth route and routes that publish from PHP.
+ *
+ * Auth rules: a `deny=1` cookie denies the connection; the `user` cookie is the user id, and
+ * a user is subscribed to `user.<id>` at connect; channels starting with `secret` are denied
+ * to everyone but the user `admin`.
+ */
+
+declare(strict_types=1);
+
+use PivotPHP\Runtime\RoadRunner\Broadcast\Broadcast;
+use PivotPHP\Runtime\RoadRunner\Http\HttpWorker;
+
+require __DIR__ . '/../../../php/autoload.php';
+
+const JSON = ['Content-Type' => 'application/json'];
+
+$http = HttpWorker::create();
+$broadcast = Broadcast::fromEnvironment();
+
+while (($request = $http->waitRequest()) !== null) {
+    try {
+        $route = $request->method . ' ' . $request->path();
+        switch ($route) {
+            case 'POST /broadcast/auth':
+                $ask = json_decode($request->body, true, 16, JSON_THROW_ON_ERROR);
+                $user = (string) ($request->cookies['user'] ?? '');
+                if (($request->cookies['deny'] ?? '') === '1') {
+                    $http->respond(200, Broadcast::deny('cookie deny=1'), JSON);
+                    break;
+                }
+                if ($ask['action'] === 'connect') {
+                    $http->respond(200, Broadcast::allow($user, $user === '' ? [] : ['user.' . $user]), JSON);
+                    break;
+                }
+                $channel = (string) ($ask['channel'] ?? '');
+                $ok = !str_starts_with($channel, 'secret') || ($ask['user'] ?? '') === 'admin';
+                $http->respond(200, $ok ? Broadcast::allow() : Broadcast::deny('not for you'), JSON);
+                break;
+            case 'POST /publish':
+                // {"channels":[...],"messages":[...],"stamp":bool}: each message published in
+                // order to every channel; with stamp, the publish time (unix µs) is prefixed
+                $job = json_decode($request->body, true, 16, JSON_THROW_ON_ERROR);
+                foreach ($job['messages'] as $message) {
+                    if (!empty($job['stamp'])) {
+                        $message = sprintf('%d|%s', (int) (microtime(true) * 1e6), $message);
+                    }
+                    $broadcast->publish($job['channels'], $message);
+                }
+                $http->respond(200, json_encode(['published' => count($job['messages'])]), JSON);
+                break;
+            case 'GET /presence':
+                $http->respond(200, json_encode($broadcast->presence((string) ($request->query['channel'] ?? ''))), JSON);
+                break;
+            case 'POST /disconnect':
+                $broadcast->disconnect((string) ($request->query['user'] ?? ''));
+                $http->respond(200, '{"ok":true}', JSON);
+                break;
+            default:
+                $http->respond(200, 'ok', ['Content-Type' => 'text/plain']);
+        }
+    } catch (Throwable $e) {
+        fwrite(STDERR, sprintf("[worker %d] %s: %s\n", getmypid(), $e::class, $e->getMessage()));
+        $http->respond(500, json_encode(['error' => $e->getMessage()]), JSON);
+    }
+}
