@@ -40,14 +40,25 @@ while (($request = $http->waitRequest()) !== null) {
                 $http->respond(200, $ok ? Broadcast::allow() : Broadcast::deny('not for you'), JSON);
                 break;
             case 'POST /publish':
-                // {"channels":[...],"messages":[...],"stamp":bool}: each message published in
-                // order to every channel; with stamp, the publish time (unix µs) is prefixed
+                // {"channels":[...],"messages":[...],"stamp":bool,"round_robin":bool,"interval_us":int}:
+                // each message published in order to every channel (round_robin: message i to
+                // channels[i % n] only), interval_us apart; with stamp, the publish time (unix
+                // µs) is prefixed: "<µs>|<message>"
                 $job = json_decode($request->body, true, 16, JSON_THROW_ON_ERROR);
-                foreach ($job['messages'] as $message) {
+                $pause = (int) ($job['interval_us'] ?? 0);
+                foreach ($job['messages'] as $i => $message) {
+                    if ($pause > 0 && $i > 0) {
+                        usleep($pause);
+                    }
+                    $channels = $job['channels'];
+                    if (!empty($job['round_robin'])) {
+                        // message i goes to channels[i % count] only
+                        $channels = [$channels[$i % count($channels)]];
+                    }
                     if (!empty($job['stamp'])) {
                         $message = sprintf('%d|%s', (int) (microtime(true) * 1e6), $message);
                     }
-                    $broadcast->publish($job['channels'], $message);
+                    $broadcast->publish($channels, $message);
                 }
                 $http->respond(200, json_encode(['published' => count($job['messages'])]), JSON);
                 break;

@@ -1,0 +1,175 @@
+package realtime
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
+)
+
+// Two rr instances on one real Redis: what PHP publishes on either reaches the subscribers
+// of both, in order.
+func TestRedisBrokerCarriesMessagesAcrossInstances(t *testing.T) {
+	redis := testsupport.StartRedis(t)
+	cfg := fmt.Sprintf("    broker: redis\n    redis:\n      addrs: [%s]\n      prefix: t%d\n", redis.Addr, time.Now().UnixNano())
+	one, two := startServer(t, cfg, 1), startServer(t, cfg, 1)
+	var a, b inbox
+	ca := mustWS(t, one, map[string]string{"user": "a"}, &a)
+	cb := mustWS(t, two, map[string]string{"user": "b"}, &b)
+	for _, c := range []*wsClient{ca, cb} {
+		if _, err := c.subscribe("room"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sse, status := dialSSE(t, two.base()+"/events?channel=room", "")
+	if status != 200 {
+		t.Fatalf("SSE: %d", status)
+	}
+	time.Sleep(200 * time.Millisecond)
+	one.publish(t, []string{"room"}, []string{"1", "2", "3"}, false)
+	two.publish(t, []string{"room"}, []string{"4"}, false)
+	one.publish(t, []string{"user.b"}, []string{"to b, from one"}, false)
+	want := "room:1|room:2|room:3|room:4"
+	if got := a.waitFor(t, 4, 10*time.Second); strings.Join(got, "|") != want {
+		t.Fatalf("client on one got %q", got)
+	}
+	if got := b.waitFor(t, 5, 10*time.Second); strings.Join(got, "|") != want+"|user.b:to b, from one" {
+		t.Fatalf("client on two got %q", got)
+	}
+	if got := sse.box.waitFor(t, 4, 10*time.Second); strings.Join(got, "|") != want {
+		t.Fatalf("SSE client on two got %q", got)
+	}
+	// presence spans the instances
+	_, out := testsupport.Do(t, http.MethodGet, one.base()+"/presence?channel=room", nil, nil)
+	for _, user := range []string{`"user":"a"`, `"user":"b"`} {
+		if !strings.Contains(string(out), user) {
+			t.Fatalf("presence of room on one: %s; want users a and b", out)
+		}
+	}
+}
+
+// Broadcast::presence and Broadcast::disconnect from PHP; a disconnected user gets 3503 (do
+// not reconnect).
+func TestPresenceAndDisconnectFromPHP(t *testing.T) {
+	s := startServer(t, "", 1)
+	c := mustWS(t, s, map[string]string{"user": "zoe"}, nil)
+	if _, err := c.subscribe("lobby"); err != nil {
+		t.Fatal(err)
+	}
+	_, out := testsupport.Do(t, http.MethodGet, s.base()+"/presence?channel=lobby", nil, nil)
+	if !strings.Contains(string(out), `"user":"zoe"`) {
+		t.Fatalf("presence: %s", out)
+	}
+	resp, out := testsupport.Do(t, http.MethodPost, s.base()+"/disconnect?user=zoe", nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("disconnect: %d %s", resp.StatusCode, out)
+	}
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("zoe is still connected")
+	}
+	if c.closeCode != 3503 {
+		t.Fatalf("close code %d %q, want 3503 (force disconnect, no reconnect)", c.closeCode, c.closeText)
+	}
+}
+
+// max_connections refuses with 503 + Retry-After; max_message_size refuses a publish (PHP
+// gets the error); a client that does not read is dropped while a reading one gets every
+// message and the publisher never waits.
+func TestLimitsAndSlowClients(t *testing.T) {
+	s := startServer(t, "    max_connections: 3\n    max_message_size: 16384\n    client_queue_size: 65536\n    write_timeout: 500ms\n", 2)
+
+	var fast inbox
+	cf := mustWS(t, s, nil, &fast)
+	if _, err := cf.subscribe("firehose"); err != nil {
+		t.Fatal(err)
+	}
+	// the slow client: subscribed, then never reads again (raw socket, no reader goroutine)
+	slow, _, err := websocket.DefaultDialer.Dial(s.ws(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	_ = slow.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"firehose"}}`))
+	time.Sleep(200 * time.Millisecond)
+	if _, status, err := dialWS(s.ws(), nil, nil); err != nil {
+		t.Fatal(err)
+	} else if status != 101 {
+		t.Fatalf("third client: %d", status)
+	}
+	if _, status, _ := dialWS(s.ws(), nil, nil); status != 503 {
+		t.Fatalf("fourth client over max_connections 3: status %d, want 503", status)
+	}
+
+	// a message over max_message_size is refused to PHP
+	body := fmt.Sprintf(`{"channels":["firehose"],"messages":["%s"]}`, strings.Repeat("x", 16385))
+	resp, out := testsupport.Do(t, http.MethodPost, s.base()+"/publish", strings.NewReader(body), nil)
+	if resp.StatusCode != 500 || !strings.Contains(string(out), "max_message_size") {
+		t.Fatalf("oversized publish: %d %s", resp.StatusCode, out)
+	}
+
+	// 600 × 15 KiB (9 MB) overflow the slow client's socket buffers and its 64 KiB queue
+	msgs := make([]string, 600)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf("%04d%s", i, strings.Repeat("y", 15000))
+	}
+	start := time.Now()
+	s.publish(t, []string{"firehose"}, msgs, false)
+	took := time.Since(start)
+	got := fast.waitFor(t, len(msgs), 30*time.Second)
+	for i, m := range got {
+		if !strings.HasPrefix(m, fmt.Sprintf("firehose:%04d", i)) {
+			t.Fatalf("fast client's message %d is %.20q", i, m)
+		}
+	}
+	testsupport.WaitFor(t, 10*time.Second, "the slow client dropped", func() bool {
+		return s.metric(t, "rr_pivot_broadcast_drops_total") >= 1
+	})
+	t.Logf("600 publishes of 15 KB took %s with a stalled subscriber", took)
+	if n := s.metric(t, "rr_pivot_broadcast_refused_total"); n != 1 {
+		t.Fatalf("refused_total %v, want 1", n)
+	}
+}
+
+// On stop every client gets close code 3001 (shutdown: reconnect), SSE an
+// `event: disconnect` with reconnect true, and rr exits cleanly.
+func TestDrainOnStopTellsClientsToReconnect(t *testing.T) {
+	s := startServer(t, "", 1)
+	c := mustWS(t, s, nil, nil)
+	sse, status := dialSSE(t, s.base()+"/events?channel=x", "")
+	if status != 200 {
+		t.Fatalf("SSE: %d", status)
+	}
+	time.Sleep(100 * time.Millisecond)
+	_ = s.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the WebSocket client was not closed on stop")
+	}
+	if c.closeCode != 3001 {
+		t.Fatalf("close code %d %q, want 3001 (shutdown)", c.closeCode, c.closeText)
+	}
+	select {
+	case ev := <-sse.events:
+		if !strings.HasPrefix(ev, "disconnect:") || !strings.Contains(ev, `"code":3001`) || !strings.Contains(ev, `"reconnect":true`) {
+			t.Fatalf("SSE event %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no disconnect event on SSE")
+	}
+	select {
+	case <-s.Exited():
+		if s.Err() != nil {
+			t.Fatalf("rr exited with %v", s.Err())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("rr did not exit")
+	}
+}
