@@ -245,6 +245,15 @@ func (p *Plugin) Serve() chan error {
 	if p.broadcast != nil {
 		if err = p.broadcast.Start(); err != nil {
 			_ = ln.Close()
+			if lnTLS != nil {
+				_ = lnTLS.Close()
+			}
+			if pcH3 != nil {
+				_ = pcH3.Close()
+			}
+			if p.sockets != nil {
+				_ = p.sockets.Close()
+			}
 			errCh <- errors.E(op, err)
 			return errCh
 		}

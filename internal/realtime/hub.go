@@ -71,9 +71,6 @@ func New(cfg *Config, php PHP, log *zap.Logger) (*Hub, error) {
 		return nil, errors.E(op, err)
 	}
 	h.node = node
-	if err = h.setBroker(); err != nil {
-		return nil, errors.E(op, err)
-	}
 	node.OnConnecting(h.connecting)
 	node.OnConnect(h.connected)
 	h.ws = centrifuge.NewWebsocketHandler(node, centrifuge.WebsocketConfig{
@@ -115,10 +112,15 @@ func (h *Hub) setBroker() error {
 	return nil
 }
 
-// Start runs the node (with Redis: subscribes to the broker's channels).
+// Start connects the broker (Redis is dialled here, not in Init: an unreachable Redis fails
+// rr's start with the address) and runs the node.
 func (h *Hub) Start() error {
+	const op = errors.Op("pivot_broadcast_start")
+	if err := h.setBroker(); err != nil {
+		return errors.E(op, err)
+	}
 	if err := h.node.Run(); err != nil {
-		return errors.E(errors.Op("pivot_broadcast_start"), err)
+		return errors.E(op, err)
 	}
 	return nil
 }

@@ -41,6 +41,12 @@ func (h *Hub) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 // admit reserves a connection slot and asks PHP whether the client may connect. It answers
 // the client itself (403, 503, ...) and returns nil when it may not.
 func (h *Hub) admit(ctx *fasthttp.RequestCtx, transport string) *grant {
+	if _, ok := ctx.Conn().(Detacher); !ok {
+		// pivot.ssl, h2c and HTTP/3 reach the handler through net/http's adapter, whose
+		// requests cannot be taken over
+		ctx.Error("pivot.broadcast is served on pivot.address (HTTP/1.1 without TLS): terminate TLS in front of it", fasthttp.StatusNotImplemented)
+		return nil
+	}
 	if !ctx.IsGet() {
 		ctx.Response.Header.Set("Allow", "GET")
 		ctx.Error("pivot.broadcast: connect with GET", fasthttp.StatusMethodNotAllowed)
@@ -121,17 +127,11 @@ func (h *Hub) serveWebSocket(ctx *fasthttp.RequestCtx) {
 // the connection closes. fasthttp's hijacked conn must not outlive its handler, so the
 // handler waits for the connection's end.
 func (h *Hub) takeOver(ctx *fasthttp.RequestCtx, serve func(*ownedConn)) {
-	var raw net.Conn
-	if d, ok := ctx.Conn().(Detacher); ok {
-		raw = d.Detach()
-	}
+	raw := ctx.Conn().(Detacher).Detach() // admit checked it
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer h.clients.Add(-1)
 		oc := &ownedConn{Conn: c, raw: raw, done: make(chan struct{})}
-		if raw == nil {
-			oc.raw = c
-		}
 		_ = oc.raw.SetDeadline(time.Time{}) // fasthttp's timeouts were for HTTP requests
 		serve(oc)
 		<-oc.done

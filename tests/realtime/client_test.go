@@ -184,6 +184,13 @@ func (b *inbox) waitFor(t *testing.T, n int, within time.Duration) []string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	got := b.all()
-	t.Fatalf("got %d of %d messages within %s: %q", len(got), n, within, got)
+	last := ""
+	if len(got) > 0 {
+		last = got[len(got)-1]
+		if len(last) > 60 {
+			last = last[:60] + "…"
+		}
+	}
+	t.Fatalf("got %d of %d messages within %s (the last: %q)", len(got), n, within, last)
 	return nil
 }

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -81,17 +82,22 @@ func TestPresenceAndDisconnectFromPHP(t *testing.T) {
 
 // max_connections refuses with 503 + Retry-After; max_message_size refuses a publish (PHP
 // gets the error); a client that does not read is dropped while a reading one gets every
-// message and the publisher never waits.
+// message and the publisher never waits for either.
 func TestLimitsAndSlowClients(t *testing.T) {
-	s := startServer(t, "    max_connections: 3\n    max_message_size: 16384\n    client_queue_size: 65536\n    write_timeout: 500ms\n", 2)
+	s := startServer(t, "    max_connections: 3\n    max_message_size: 16384\n    client_queue_size: 2097152\n    write_timeout: 5s\n", 2)
 
 	var fast inbox
 	cf := mustWS(t, s, nil, &fast)
 	if _, err := cf.subscribe("firehose"); err != nil {
 		t.Fatal(err)
 	}
-	// the slow client: subscribed, then never reads again (raw socket, no reader goroutine)
-	slow, _, err := websocket.DefaultDialer.Dial(s.ws(), nil)
+	// the slow client: subscribed, then never reads again (no reader goroutine), with a 4 KiB
+	// receive buffer so that its few socket buffers fill at once and the queue takes the rest
+	nd := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	slowDialer := websocket.Dialer{NetDialContext: nd.DialContext}
+	slow, _, err := slowDialer.Dial(s.ws(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,18 +117,28 @@ func TestLimitsAndSlowClients(t *testing.T) {
 	body := fmt.Sprintf(`{"channels":["firehose"],"messages":["%s"]}`, strings.Repeat("x", 16385))
 	resp, out := testsupport.Do(t, http.MethodPost, s.base()+"/publish", strings.NewReader(body), nil)
 	if resp.StatusCode != 500 || !strings.Contains(string(out), "max_message_size") {
-		t.Fatalf("oversized publish: %d %s", resp.StatusCode, out)
+		t.Fatalf("oversized publish: %d %.300s", resp.StatusCode, out)
 	}
 
-	// 600 × 15 KiB (9 MB) overflow the slow client's socket buffers and its 64 KiB queue
-	msgs := make([]string, 600)
-	for i := range msgs {
-		msgs[i] = fmt.Sprintf("%04d%s", i, strings.Repeat("y", 15000))
-	}
+	// 600 × 8 KB, 2 ms apart (4.8 MB in 1.2 s), overflow the slow client's 2 MiB queue; the
+	// reading client has the same queue to absorb its own stalls (a loaded box, -race)
+	const count = 600
 	start := time.Now()
-	s.publish(t, []string{"firehose"}, msgs, false)
+	resp, out = testsupport.Do(t, http.MethodPost, s.base()+"/publish",
+		strings.NewReader(fmt.Sprintf(`{"channels":["firehose"],"count":%d,"size":8000,"interval_us":2000}`, count)), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("publish: %d %.300s", resp.StatusCode, out)
+	}
 	took := time.Since(start)
-	got := fast.waitFor(t, len(msgs), 30*time.Second)
+	testsupport.WaitFor(t, time.Minute, "the reading client's messages", func() bool {
+		select {
+		case <-cf.closed:
+			t.Fatalf("the reading client was closed (%d %q) after %d messages", cf.closeCode, cf.closeText, len(fast.all()))
+		default:
+		}
+		return len(fast.all()) >= count
+	})
+	got := fast.all()
 	for i, m := range got {
 		if !strings.HasPrefix(m, fmt.Sprintf("firehose:%04d", i)) {
 			t.Fatalf("fast client's message %d is %.20q", i, m)
@@ -131,9 +147,12 @@ func TestLimitsAndSlowClients(t *testing.T) {
 	testsupport.WaitFor(t, 10*time.Second, "the slow client dropped", func() bool {
 		return s.metric(t, "rr_pivot_broadcast_drops_total") >= 1
 	})
-	t.Logf("600 publishes of 15 KB took %s with a stalled subscriber", took)
+	t.Logf("%d publishes of 8 KB, 2 ms apart, took %s with a stalled subscriber", count, took)
 	if n := s.metric(t, "rr_pivot_broadcast_refused_total"); n != 1 {
 		t.Fatalf("refused_total %v, want 1", n)
+	}
+	if n := s.metric(t, "rr_pivot_broadcast_drops_total"); n != 1 {
+		t.Fatalf("drops_total %v, want 1 (the slow client only)", n)
 	}
 }
 

@@ -45,6 +45,13 @@ while (($request = $http->waitRequest()) !== null) {
                 // channels[i % n] only), interval_us apart; with stamp, the publish time (unix
                 // µs) is prefixed: "<µs>|<message>"
                 $job = json_decode($request->body, true, 16, JSON_THROW_ON_ERROR);
+                if (isset($job['count'])) {
+                    // generated here: "count" messages of "size" bytes, "0000yyyy…"
+                    $job['messages'] = [];
+                    for ($i = 0; $i < (int) $job['count']; $i++) {
+                        $job['messages'][] = sprintf('%04d', $i) . str_repeat('y', (int) $job['size'] - 4);
+                    }
+                }
                 $pause = (int) ($job['interval_us'] ?? 0);
                 foreach ($job['messages'] as $i => $message) {
                     if ($pause > 0 && $i > 0) {
