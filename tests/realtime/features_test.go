@@ -154,6 +154,10 @@ func TestLimitsAndSlowClients(t *testing.T) {
 	if n := s.metric(t, "rr_pivot_broadcast_drops_total"); n != 1 {
 		t.Fatalf("drops_total %v, want 1 (the slow client only)", n)
 	}
+	// the dropped client's slot is free again: the reading client and the third one remain
+	testsupport.WaitFor(t, 10*time.Second, "the slow client's slot released", func() bool {
+		return s.metric(t, "rr_pivot_broadcast_clients") == 2
+	})
 }
 
 // On stop every client gets close code 3001 (shutdown: reconnect), SSE an

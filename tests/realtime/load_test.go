@@ -165,6 +165,10 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 		t.Fatalf("%d deliveries, want exactly %d", received.Load(), total)
 	}
 
+	latMu.Lock() // every delivery is in: the readers' last writes happen before this
+	lat = append([]int64(nil), lat...)
+	worst = append([]int64(nil), worst...)
+	latMu.Unlock()
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	pct := func(p float64) time.Duration {
 		return time.Duration(lat[int(float64(len(lat)-1)*p)]) * time.Microsecond
