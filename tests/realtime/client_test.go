@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -88,10 +87,16 @@ func (c *wsClient) read() {
 			}
 			return
 		}
-		sc := bufio.NewScanner(bytes.NewReader(msg))
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
+		for len(msg) > 0 {
+			line := msg
+			if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+				line, msg = msg[:i], msg[i+1:]
+			} else {
+				msg = nil
+			}
+			if len(line) == 0 {
+				continue
+			}
 			if string(line) == "{}" {
 				c.write([]byte("{}")) // pong
 				continue
