@@ -196,3 +196,29 @@ func TestDrainOnStopTellsClientsToReconnect(t *testing.T) {
 		t.Fatal("rr did not exit")
 	}
 }
+
+// A job consumer (the jobs plugin's pool, RR_MODE=jobs) publishes as HTTP workers do.
+func TestJobConsumerPublishes(t *testing.T) {
+	s := startServerWith(t, "", 1, `jobs:
+  num_pollers: 1
+  pool:
+    num_workers: 1
+  consume: ["announcements"]
+  pipelines:
+    announcements:
+      driver: memory
+      config:
+        priority: 10`)
+	var box inbox
+	c := mustWS(t, s, nil, &box)
+	if _, err := c.subscribe("news"); err != nil {
+		t.Fatal(err)
+	}
+	resp, out := testsupport.Do(t, http.MethodPost, s.base()+"/dispatch", strings.NewReader(`{"channel":"news","message":"from a job"}`), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("dispatch: %d %s", resp.StatusCode, out)
+	}
+	if got := box.waitFor(t, 1, 15*time.Second); got[0] != "news:from a job" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -29,6 +29,12 @@ func (s *server) base() string { return "http://" + s.addr }
 // body (indented by 4).
 func startServer(t *testing.T, broadcast string, workers int) *server {
 	t.Helper()
+	return startServerWith(t, broadcast, workers, "")
+}
+
+// startServerWith also adds top-level sections (e.g. jobs:) to the config.
+func startServerWith(t *testing.T, broadcast string, workers int, extra string) *server {
+	t.Helper()
 	s := &server{addr: testsupport.FreeAddr(t), rpc: testsupport.FreeAddr(t), metrics: testsupport.FreeAddr(t)}
 	worker := filepath.Join(testsupport.RepoRoot(t), "tests/realtime/testdata/worker.php")
 	yaml := fmt.Sprintf(`version: "3"
@@ -41,6 +47,7 @@ logs:
   mode: production
 metrics:
   address: %s
+%s
 pivot:
   address: %s
   pool:
@@ -48,7 +55,7 @@ pivot:
   broadcast:
     path: /connection
     sse_path: /events
-%s`, s.rpc, worker, s.metrics, s.addr, workers, broadcast)
+%s`, s.rpc, worker, s.metrics, extra, s.addr, workers, broadcast)
 	s.RR = testsupport.StartRR(t, yaml, testsupport.RROptions{StopTimeout: 10 * time.Second})
 	s.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(s.base()+"/", 200))
 	return s

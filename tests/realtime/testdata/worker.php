@@ -12,10 +12,26 @@ declare(strict_types=1);
 
 use PivotPHP\Runtime\RoadRunner\Broadcast\Broadcast;
 use PivotPHP\Runtime\RoadRunner\Http\HttpWorker;
+use PivotPHP\Runtime\RoadRunner\Jobs\Consumer;
+use PivotPHP\Runtime\RoadRunner\Jobs\Jobs;
+use PivotPHP\Runtime\RoadRunner\Jobs\Task;
 
 require __DIR__ . '/../../../php/autoload.php';
 
 const JSON = ['Content-Type' => 'application/json'];
+
+if (getenv('RR_MODE') === 'jobs') {
+    // the jobs plugin's consumer: job "announce" publishes {"channel":...,"message":...}
+    $consumer = Consumer::create();
+    $broadcast = Broadcast::fromEnvironment();
+    $consumer->register('announce', static function (Task $task) use ($broadcast): void {
+        $job = $task->json();
+        $broadcast->publish((string) $job['channel'], (string) $job['message']);
+    });
+    $consumer->run();
+
+    return;
+}
 
 $http = HttpWorker::create();
 $broadcast = Broadcast::fromEnvironment();
@@ -68,6 +84,11 @@ while (($request = $http->waitRequest()) !== null) {
                     $broadcast->publish($channels, $message);
                 }
                 $http->respond(200, json_encode(['published' => count($job['messages'])]), JSON);
+                break;
+            case 'POST /dispatch':
+                // a job for the consumer above: {"channel":...,"message":...}
+                $id = Jobs::fromEnvironment()->dispatch('announcements', 'announce', json_decode($request->body, true, 4, JSON_THROW_ON_ERROR));
+                $http->respond(200, json_encode(['job' => $id]), JSON);
                 break;
             case 'GET /presence':
                 $http->respond(200, json_encode($broadcast->presence((string) ($request->query['channel'] ?? ''))), JSON);
