@@ -49,6 +49,10 @@ type Config struct {
 	ClientQueueSize int `mapstructure:"client_queue_size"`
 	// WriteTimeout drops a client whose socket does not take a write within it (default 1s).
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// WriteDelay lets a client's writer gather the messages of this long into one frame and
+	// one write (fewer system calls for busy clients, at most this much added latency);
+	// default 0: every message is written at once.
+	WriteDelay time.Duration `mapstructure:"write_delay"`
 	// PingInterval and PongTimeout: the server pings every client; a WebSocket client that
 	// does not answer within PongTimeout is dropped (defaults 25s, 10s).
 	PingInterval time.Duration `mapstructure:"ping_interval"`
@@ -137,7 +141,7 @@ func (c *Config) Validate() error {
 	if c.ClientQueueSize < c.MaxMessageSize {
 		return fmt.Errorf("pivot.broadcast.client_queue_size (%d) is below max_message_size (%d): one message would drop every client; raise it", c.ClientQueueSize, c.MaxMessageSize)
 	}
-	for key, d := range map[string]time.Duration{"auth_timeout": c.AuthTimeout, "write_timeout": c.WriteTimeout, "ping_interval": c.PingInterval, "pong_timeout": c.PongTimeout} {
+	for key, d := range map[string]time.Duration{"auth_timeout": c.AuthTimeout, "write_timeout": c.WriteTimeout, "write_delay": c.WriteDelay, "ping_interval": c.PingInterval, "pong_timeout": c.PongTimeout} {
 		if d < 0 {
 			return fmt.Errorf("pivot.broadcast.%s is %s: it must be positive; remove it for the default", key, d)
 		}

@@ -40,6 +40,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"negative max", Config{MaxConnections: -1}, "pivot.broadcast.max_connections is -1"},
 		{"queue below message", Config{MaxMessageSize: 2 << 20}, "pivot.broadcast.client_queue_size (1048576) is below max_message_size"},
 		{"negative duration", Config{PingInterval: -time.Second}, "pivot.broadcast.ping_interval is -1s"},
+		{"negative write delay", Config{WriteDelay: -time.Millisecond}, "pivot.broadcast.write_delay is -1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cfg

@@ -220,7 +220,11 @@ func (h *Hub) connecting(ctx context.Context, _ centrifuge.ConnectEvent) (centri
 	for _, ch := range g.Channels {
 		subs[ch] = centrifuge.SubscribeOptions{EmitPresence: true}
 	}
-	return centrifuge.ConnectReply{Credentials: &centrifuge.Credentials{UserID: g.User, Info: g.Info}, Subscriptions: subs}, nil
+	reply := centrifuge.ConnectReply{Credentials: &centrifuge.Credentials{UserID: g.User, Info: g.Info}, Subscriptions: subs}
+	if h.cfg.WriteDelay > 0 {
+		reply.WriteDelay, reply.MaxMessagesInFrame = h.cfg.WriteDelay, -1 // all that waited, in one frame
+	}
+	return reply, nil
 }
 
 // connected sets a client's handlers: a subscription is asked of PHP; publishing from a

@@ -222,3 +222,39 @@ func TestJobConsumerPublishes(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// The server pings every client; one that answers stays, one that does not is closed with
+// 3012 "no pong" and counted as a drop.
+func TestPingPong(t *testing.T) {
+	s := startServer(t, "    ping_interval: 300ms\n    pong_timeout: 300ms\n", 1)
+	answering := mustWS(t, s, nil, nil) // its reader answers {} with {}
+	silent, _, err := websocket.DefaultDialer.Dial(s.ws(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if err = silent.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"connect":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var closeErr *websocket.CloseError
+	for {
+		if _, _, err = silent.ReadMessage(); err != nil {
+			if ce, ok := err.(*websocket.CloseError); ok {
+				closeErr = ce
+			}
+			break
+		}
+	}
+	if closeErr == nil || closeErr.Code != 3012 {
+		t.Fatalf("the silent client: %v, want close 3012 (no pong)", err)
+	}
+	select {
+	case <-answering.closed:
+		t.Fatalf("the answering client was closed too: %d %q", answering.closeCode, answering.closeText)
+	default:
+	}
+	if n := s.metric(t, "rr_pivot_broadcast_drops_total"); n != 1 {
+		t.Fatalf("drops_total %v, want 1", n)
+	}
+}

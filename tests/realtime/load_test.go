@@ -57,7 +57,11 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 	messages := envInt(t, "PIVOT_BROADCAST_MESSAGES", 200)
 	interval := envInt(t, "PIVOT_BROADCAST_INTERVAL_US", 2000)
 	const channels = 10
-	s := startServer(t, "    max_connections: 20000\n", 2)
+	cfg := "    max_connections: 20000\n"
+	if d := os.Getenv("PIVOT_BROADCAST_WRITE_DELAY"); d != "" {
+		cfg += "    write_delay: " + d + "\n"
+	}
+	s := startServer(t, cfg, 2)
 	rssIdle := rssKB(t, s.Cmd.Process.Pid)
 
 	type state struct {
