@@ -258,3 +258,27 @@ func TestPingPong(t *testing.T) {
 		t.Fatalf("drops_total %v, want 1", n)
 	}
 }
+
+// rr reset replaces the PHP workers, not the connections: a client connected before keeps
+// receiving, and its next subscription is asked of the new workers.
+func TestResetKeepsConnections(t *testing.T) {
+	s := startServer(t, "", 1)
+	var box inbox
+	c := mustWS(t, s, map[string]string{"user": "rita"}, &box)
+	if _, err := c.subscribe("before"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.CLI(time.Minute, "reset"); err != nil {
+		t.Fatalf("rr reset: %v\n%s", err, out)
+	}
+	if _, err := c.subscribe("after"); err != nil {
+		t.Fatalf("a subscription after the reset: %v", err)
+	}
+	if r, err := c.subscribe("secret.after"); err == nil || r.Error == nil || r.Error.Code != 103 {
+		t.Fatalf("the new workers' auth must still deny secret.after: %+v %v", r.Error, err)
+	}
+	s.publish(t, []string{"before", "after", "user.rita"}, []string{"m"}, false)
+	if got := box.waitFor(t, 3, 10*time.Second); strings.Join(got, "|") != "before:m|after:m|user.rita:m" {
+		t.Fatalf("got %q", got)
+	}
+}
