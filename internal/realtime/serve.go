@@ -160,6 +160,11 @@ type ownedConn struct {
 	done chan struct{}
 }
 
+// Writes go straight to the raw connection: fasthttp buffered nothing to write, and every
+// message is a write (a profile at 2,000 clients had the wrappers' deadlines at 4 % of rr).
+func (c *ownedConn) Write(b []byte) (int, error)        { return c.raw.Write(b) }
+func (c *ownedConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+
 func (c *ownedConn) Close() error {
 	var err error
 	c.once.Do(func() {
