@@ -282,3 +282,20 @@ func TestResetKeepsConnections(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// A client frame over max_message_size closes that client (1009, message too big); the
+// server goes on.
+func TestClientFrameOverMaxMessageSize(t *testing.T) {
+	s := startServer(t, "    max_message_size: 1024\n    client_queue_size: 65536\n", 1)
+	c := mustWS(t, s, nil, nil)
+	c.write([]byte(fmt.Sprintf(`{"id":9,"subscribe":{"channel":%q}}`, strings.Repeat("x", 2000))))
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client is still connected")
+	}
+	if c.closeCode != websocket.CloseMessageTooBig {
+		t.Fatalf("close %d %q, want 1009", c.closeCode, c.closeText)
+	}
+	mustWS(t, s, nil, nil)
+}
