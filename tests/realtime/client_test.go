@@ -79,8 +79,14 @@ func dialWS(url string, cookies map[string]string, onPub func(channel, data stri
 
 func (c *wsClient) read() {
 	defer close(c.closed)
+	var buf bytes.Buffer // reused: 2,000 clients in one test process
 	for {
-		_, msg, err := c.conn.ReadMessage()
+		_, r, err := c.conn.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
+		msg := buf.Bytes()
 		if err != nil {
 			if ce, ok := err.(*websocket.CloseError); ok {
 				c.closeCode, c.closeText = ce.Code, ce.Text

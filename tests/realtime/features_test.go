@@ -52,6 +52,18 @@ func TestRedisBrokerCarriesMessagesAcrossInstances(t *testing.T) {
 			t.Fatalf("presence of room on one: %s; want users a and b", out)
 		}
 	}
+	// and so does Broadcast::disconnect: user b, connected to two, asked from one
+	if resp, out := testsupport.Do(t, http.MethodPost, one.base()+"/disconnect?user=b", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("disconnect: %d %s", resp.StatusCode, out)
+	}
+	select {
+	case <-cb.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("user b, on two, is still connected")
+	}
+	if cb.closeCode != 3503 {
+		t.Fatalf("close %d, want 3503", cb.closeCode)
+	}
 }
 
 // Broadcast::presence and Broadcast::disconnect from PHP; a disconnected user gets 3503 (do
