@@ -14,7 +14,7 @@ LDFLAGS := -s -w -X main.buildTime=$(BUILD_TIME)
 GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 PHPUNIT ?= phpunit
 
-.PHONY: all build serve pivotphp test test-go test-php lint deps-run deps-test deps-bench bench bench-go soak conformance fuzz clean
+.PHONY: all build serve pivotphp test test-go test-php lint deps-run deps-test deps-bench bench bench-go bench-broadcast soak conformance fuzz clean
 
 all: build
 
@@ -80,6 +80,11 @@ bench: deps-bench build
 bench-go: deps-run
 	$(GO) test -run '^$$' -bench BenchmarkHandler -benchtime 20000x ./tests/integration
 	$(GO) test -run '^$$' -bench BenchmarkPoolRoundTrip -benchtime 100000x ./tests/integration
+
+# pivot.broadcast at issue 22's size: 2,000 WebSocket clients on 10 channels, 1,000 messages
+# published from PHP; every delivery checked, latency p50/p99 and rr's RSS printed
+bench-broadcast: deps-test build
+	PIVOT_BROADCAST_CLIENTS=2000 PIVOT_BROADCAST_MESSAGES=1000 $(GO) test -count=1 -timeout 10m -run TestLoad -v ./tests/realtime
 
 soak: deps-test
 	PIVOT_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'UnderLoad|SIGTERM|CrashLoop' -v ./tests/integration

@@ -18,6 +18,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	pivotpool "github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/realtime"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/watch"
@@ -108,6 +109,10 @@ type Config struct {
 
 	// rawWarnings are CheckConfig's warnings about the values as written (Warnings adds them).
 	rawWarnings []string
+
+	// Broadcast is `pivot.broadcast`: WebSocket and SSE clients held in Go, PHP authorising
+	// and publishing (internal/realtime). Off when absent.
+	Broadcast *realtime.Config `mapstructure:"broadcast"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -205,6 +210,9 @@ func (c *Config) InitDefaults() {
 		c.Reload = &watch.Config{}
 	}
 	c.Reload.InitDefaults()
+	if c.Broadcast != nil {
+		c.Broadcast.InitDefaults()
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -275,6 +283,9 @@ func (c *Config) Valid() error {
 		add(c.HTTP3.valid(c.SSL))
 	}
 	add(c.Reload.Validate())
+	if c.Broadcast != nil {
+		add(c.Broadcast.Validate())
+	}
 	return stderrors.Join(errs...)
 }
 

@@ -41,6 +41,8 @@ type metrics struct {
 	breakerChanges   *prometheus.CounterVec
 	// pivot.ssl
 	tlsHandshakeErrors prometheus.Counter
+	// pivot.broadcast (internal/realtime)
+	broadcast *broadcastStats
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
 }
@@ -93,6 +95,7 @@ func newMetrics(p *Plugin) *metrics {
 			Namespace: metricsNamespace, Name: "tls_handshake_errors_total",
 			Help: "Connections to pivot.ssl.address whose TLS handshake failed (no or an untrusted client certificate, a client that does not trust the server's, not TLS at all).",
 		}),
+		broadcast: newBroadcastStats(p),
 		workers: &sdkMetrics.StatsExporter{
 			TotalWorkersDesc: prometheus.NewDesc(metricsNamespace+"_total_workers", "Total number of pivot workers.", nil, nil),
 			TotalMemoryDesc:  prometheus.NewDesc(metricsNamespace+"_workers_memory_bytes", "Memory used by all pivot workers.", nil, nil),
@@ -169,5 +172,45 @@ func (p *Plugin) MetricsCollector() []prometheus.Collector {
 	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
 		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers, p.metrics.rateLimited,
 		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState, p.metrics.tlsHandshakeErrors,
-		p.metrics.breakerChanges}
+		p.metrics.breakerChanges, p.metrics.broadcast}
+}
+
+// broadcastStats reports pivot.broadcast's counters (rr_pivot_broadcast_*) when scraped,
+// read from the hub: nothing is counted twice, nothing costs a request.
+type broadcastStats struct {
+	p                                *Plugin
+	clients, in, out, drops, refused *prometheus.Desc
+}
+
+func newBroadcastStats(p *Plugin) *broadcastStats {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(metricsNamespace+"_broadcast_"+name, help, nil, nil)
+	}
+	return &broadcastStats{p: p,
+		clients: d("clients", "WebSocket and SSE clients connected to pivot.broadcast now."),
+		in:      d("messages_in_total", "Messages published from PHP (one per channel)."),
+		out:     d("messages_out_total", "Messages delivered to this instance's subscribers."),
+		drops:   d("drops_total", "Clients dropped for being slow (full queue, write timeout, no pong)."),
+		refused: d("refused_total", "Connections refused by pivot.broadcast.max_connections or a drain."),
+	}
+}
+
+func (b *broadcastStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- b.clients
+	ch <- b.in
+	ch <- b.out
+	ch <- b.drops
+	ch <- b.refused
+}
+
+func (b *broadcastStats) Collect(ch chan<- prometheus.Metric) {
+	if b.p.broadcast == nil {
+		return
+	}
+	s := b.p.broadcast.Stats()
+	ch <- prometheus.MustNewConstMetric(b.clients, prometheus.GaugeValue, float64(s.Clients))
+	ch <- prometheus.MustNewConstMetric(b.in, prometheus.CounterValue, float64(s.MessagesIn))
+	ch <- prometheus.MustNewConstMetric(b.out, prometheus.CounterValue, float64(s.MessagesOut))
+	ch <- prometheus.MustNewConstMetric(b.drops, prometheus.CounterValue, float64(s.Drops))
+	ch <- prometheus.MustNewConstMetric(b.refused, prometheus.CounterValue, float64(s.Refused))
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/realtime"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/watch"
@@ -137,6 +138,8 @@ type Plugin struct {
 	// nil when not configured
 	limiter  *limit.Limiter
 	breakers *breaker.Breakers
+	// broadcast is pivot.broadcast (internal/realtime); nil when not configured
+	broadcast *realtime.Hub
 
 	// tls is pivot.ssl's configuration and certs its certificate, reloaded when its files
 	// change and on Reset (internal/tlscert); nil without pivot.ssl
@@ -175,6 +178,12 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 	p.metrics = newMetrics(p)
 	if err = p.initReload(cfg); err != nil {
 		return errors.E(op, err)
+	}
+	if p.cfg.Broadcast != nil {
+		// PHP is asked through the whole pipeline (p.handler, set below), as any request is
+		if p.broadcast, err = realtime.New(p.cfg.Broadcast, func(c *fasthttp.RequestCtx) { p.handler(c) }, p.log.Named("broadcast")); err != nil {
+			return errors.E(op, err)
+		}
 	}
 	p.workers = supervisor.New(p.supervisorOptions(srv), p.workersLog())
 	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
@@ -227,6 +236,22 @@ func (p *Plugin) Serve() chan error {
 		}
 	}
 
+	if p.broadcast != nil {
+		if err = p.broadcast.Start(); err != nil {
+			_ = ln.Close()
+			if lnTLS != nil {
+				_ = lnTLS.Close()
+			}
+			if pcH3 != nil {
+				_ = pcH3.Close()
+			}
+			if p.sockets != nil {
+				_ = p.sockets.Close()
+			}
+			errCh <- errors.E(op, err)
+			return errCh
+		}
+	}
 	p.serving = true
 	failed := p.workers.Start(p.sockets)
 	p.done.Add(2)
@@ -329,6 +354,12 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	defer cancel()
 
 	var err error
+	if p.broadcast != nil && p.serving {
+		// clients get close code 3001 (shutdown, reconnect) while PHP can still be asked
+		if errB := p.broadcast.Shutdown(ctx); errB != nil {
+			p.log.Warn("pivot.broadcast: clients still connected at pivot.shutdown_timeout", zap.Error(errB))
+		}
+	}
 	if p.serving {
 		p.log.Info("draining: no new connections, waiting for in-flight requests")
 		if errS := p.front.Shutdown(ctx); errS != nil {
@@ -527,6 +558,10 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 				chain = append(chain, edge.NewHeaders(p.cfg.Headers, p.log).Middleware)
 			}
 		}
+	}
+	if p.broadcast != nil {
+		// outermost: its paths never reach the limiter, the breaker or PHP (its auth route does)
+		chain = append(chain, p.broadcast.Middleware)
 	}
 	if len(chain) > 0 {
 		o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }

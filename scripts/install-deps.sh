@@ -10,7 +10,7 @@ case "${1:-run}" in
   run) ;;
   # rabbitmq-server is installed by its own script: its package starts a broker on 0.0.0.0
   # unless a policy-rc.d forbids it (the tests start their own on loopback ports)
-  test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl)
+  test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl chromium) # chromium: tests/realtime (examples/chat in a headless browser)
         "$(dirname "$0")/install-rabbitmq.sh" ;;
   bench) want+=(wrk nginx php-fpm nghttp2-client)
          "$(dirname "$0")/install-rabbitmq.sh" ;; # the jobs section's amqp driver

@@ -241,6 +241,16 @@ func (c *serverConn) firstRead(n int, err error) (int, error) {
 	return n, err
 }
 
+// Detach hands the connection to a handler that speaks another protocol on it after an
+// HTTP/1.1 upgrade (pivot.broadcast's WebSocket and SSE, internal/realtime's Detacher): the
+// framing check stops, and Close no longer closes it; the new owner closes the connection
+// returned. Call it from the request's handler (the connection's goroutine).
+func (c *serverConn) Detach() net.Conn {
+	c.check = nil
+	c.handedOff = true
+	return c.Conn
+}
+
 func (c *serverConn) Close() error {
 	if c.handedOff {
 		return nil // the h2c server's now
