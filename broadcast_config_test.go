@@ -26,9 +26,9 @@ func TestInitDecodesBroadcast(t *testing.T) {
 	}
 
 	for yaml, want := range map[string]string{
-		"  broadcast:\n    pth: /ws\n":          "pivot.broadcast.pth is not a known key: did you mean pivot.broadcast.path?",
+		"  broadcast:\n    pth: /ws\n":          "pivot.broadcast.pth: unknown key, did you mean path?",
 		"  broadcast:\n    broker: nats\n":      `pivot.broadcast.broker "nats" is unknown`,
-		"  broadcast:\n    redis: {adrs: []}\n": "pivot.broadcast.redis.adrs is not a known key",
+		"  broadcast:\n    redis: {adrs: []}\n": "pivot.broadcast.redis.adrs: unknown key, did you mean addrs?",
 	} {
 		p = &Plugin{}
 		err := p.Init(pluginConfig(t, "server:\n  command: php worker.php\npivot:\n  address: 127.0.0.1:0\n"+yaml), testLogger{}, testServer{})
