@@ -297,6 +297,7 @@ func (p *Pool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink 
 		}
 	}
 	w.State().RegisterExec()
+	beginRequest(rl, sink)
 	p.openSlot(w, rl, started)
 
 	rl.awaiting.Store(started)
@@ -519,6 +520,7 @@ func (p *Pool) release(w *worker.Process) {
 // giveBack returns the worker to the watcher; one that must go (max_jobs, ttl, ...) is stopped
 // off the request path, so its exit never delays the response.
 func (p *Pool) giveBack(w *worker.Process) {
+	endRequest(w)
 	if w.State().Compare(fsm.StateReady) {
 		p.ww.Release(w)
 		return
@@ -529,6 +531,7 @@ func (p *Pool) giveBack(w *worker.Process) {
 // broken kills a worker that failed mid-request (it died, broke the protocol or ran past
 // exec_ttl); the watcher replaces it.
 func (p *Pool) broken(w *worker.Process, ttl *execTimer, err error) error {
+	endRequest(w) // what it wrote as it failed (a fatal error) is the request's
 	p.handOver(w, handRetry) // the answer in front is incomplete: a queued request never started
 	if ttl.expired() {
 		w.State().Transition(fsm.StateExecTTLReached)
