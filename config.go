@@ -14,6 +14,8 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/panel"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/workerlog"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/roadrunner-server/sdk/v4/pool"
@@ -95,6 +97,11 @@ type Config struct {
 	HTTP2 *HTTP2Config `mapstructure:"http2"`
 	// HTTP3 is `pivot.http3`: HTTP/3 with pivot.ssl's certificate (internal/httpfront/http3.go).
 	HTTP3 *HTTP3Config `mapstructure:"http3"`
+	// WorkerLogs is `pivot.worker_logs`: how PHP workers' stderr lines are logged
+	// (internal/observe/workerlog).
+	WorkerLogs *workerlog.Config `mapstructure:"worker_logs"`
+	// Debug is `pivot.debug`: the debug panel (internal/observe/panel). Off by default.
+	Debug *panel.Config `mapstructure:"debug"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -187,6 +194,14 @@ func (c *Config) InitDefaults() {
 	if c.HTTP2 == nil {
 		c.HTTP2 = &HTTP2Config{}
 	}
+	if c.WorkerLogs == nil {
+		c.WorkerLogs = &workerlog.Config{}
+	}
+	c.WorkerLogs.InitDefaults()
+	if c.Debug == nil {
+		c.Debug = &panel.Config{}
+	}
+	c.Debug.InitDefaults()
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -247,6 +262,12 @@ func (c *Config) Valid() error {
 		return err
 	}
 	if err := c.validMiddleware(); err != nil {
+		return err
+	}
+	if err := c.WorkerLogs.Valid(); err != nil {
+		return err
+	}
+	if err := c.Debug.Valid(); err != nil {
 		return err
 	}
 	if c.Static != nil {

@@ -531,7 +531,7 @@ func (p *Pool) giveBack(w *worker.Process) {
 // broken kills a worker that failed mid-request (it died, broke the protocol or ran past
 // exec_ttl); the watcher replaces it.
 func (p *Pool) broken(w *worker.Process, ttl *execTimer, err error) error {
-	endRequest(w) // what it wrote as it failed (a fatal error) is the request's
+	endRequest(w)            // what it wrote as it failed (a fatal error) is the request's
 	p.handOver(w, handRetry) // the answer in front is incomplete: a queued request never started
 	if ttl.expired() {
 		w.State().Transition(fsm.StateExecTTLReached)
