@@ -289,6 +289,9 @@ func (p *Pool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink 
 		defer func() { ttl.stop() }()
 	}
 
+	// before the write: the worker may write to stderr as soon as it reads the request (a
+	// pipelined request was written earlier; its lines count from here)
+	beginRequest(rl, sink)
 	if !queued {
 		if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
 			// the worker is gone (its stdin is closed): it cannot have read the request
@@ -297,7 +300,6 @@ func (p *Pool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink 
 		}
 	}
 	w.State().RegisterExec()
-	beginRequest(rl, sink)
 	p.openSlot(w, rl, started)
 
 	rl.awaiting.Store(started)
