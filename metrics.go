@@ -86,8 +86,8 @@ func newMetrics(p *Plugin) *metrics {
 		}, []string{"route"}),
 		breakerState: &breakerStates{p: p, desc: prometheus.NewDesc(metricsNamespace+"_breaker_state",
 			"pivot.breaker's state by route: 0 closed, 1 half-open, 2 open.", []string{"route"}, nil)},
-		workerMemory: &workerMemory{p: p, desc: prometheus.NewDesc(metricsNamespace+"_worker_memory_bytes",
-			"Each serving worker's resident memory (RSS), as the supervisor sampled it last (every second).", []string{"pid"}, nil)},
+		workerMemory: &workerMemory{p: p, desc: prometheus.NewDesc(metricsNamespace+"_worker_rss_peak_bytes",
+			"Each serving worker's highest resident memory (RSS) over the last 5 minutes, sampled every second by the supervisor (rr_pivot_worker_memory_bytes is the value at the scrape).", []string{"pid"}, nil)},
 		tlsHandshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "tls_handshake_errors_total",
 			Help: "Connections to pivot.ssl.address whose TLS handshake failed (no or an untrusted client certificate, a client that does not trust the server's, not TLS at all).",
@@ -158,7 +158,7 @@ func (b *breakerStates) Collect(ch chan<- prometheus.Metric) {
 	})
 }
 
-// workerMemory reports rr_pivot_worker_memory_bytes when scraped.
+// workerMemory reports rr_pivot_worker_rss_peak_bytes when scraped.
 type workerMemory struct {
 	p    *Plugin
 	desc *prometheus.Desc
@@ -167,7 +167,7 @@ type workerMemory struct {
 func (m *workerMemory) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
 
 func (m *workerMemory) Collect(ch chan<- prometheus.Metric) {
-	m.p.workers.WorkerMemory(func(pid int64, rss uint64) {
+	m.p.workers.WorkerMemoryPeak(func(pid int64, rss uint64) {
 		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(rss), strconv.FormatInt(pid, 10))
 	})
 }

@@ -109,13 +109,18 @@ func (s *Supervisor) MemoryTimeline() map[int64][]MemorySample {
 	return out
 }
 
-// WorkerMemory calls fn with each serving worker's last sampled RSS (the metric).
-func (s *Supervisor) WorkerMemory(fn func(pid int64, rss uint64)) {
+// WorkerMemoryPeak calls fn with each serving worker's highest RSS sampled over the kept
+// timeline (the metric: a spike between two scrapes shows).
+func (s *Supervisor) WorkerMemoryPeak(fn func(pid int64, peak uint64)) {
 	s.mem.mu.Lock()
 	defer s.mem.mu.Unlock()
 	for pid, tl := range s.mem.byPid {
-		if len(tl) > 0 {
-			fn(pid, tl[len(tl)-1].RSS)
+		var peak uint64
+		for _, m := range tl {
+			peak = max(peak, m.RSS)
+		}
+		if peak > 0 {
+			fn(pid, peak)
 		}
 	}
 }

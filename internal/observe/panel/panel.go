@@ -235,7 +235,9 @@ func (p *Panel) snapshot() Snapshot {
 		s.InFlight = p.src.InFlight()
 	}
 	if p.src.Breakers != nil {
-		s.Breakers = p.src.Breakers()
+		if b := p.src.Breakers(); b != nil {
+			s.Breakers = b
+		}
 	}
 	if p.src.DroppedLines != nil {
 		s.DroppedLines = p.src.DroppedLines()

@@ -181,6 +181,7 @@ func (s *Sink) emit(l line) {
 	if obj == nil {
 		msg = string(text)
 	}
+	shown := msg // the panel shows a JSON line's message, a plain line whole
 	fields = append(fields, zap.Int64("pid", l.pid))
 	if l.reqID != "" {
 		fields = append(fields, zap.String("request_id", l.reqID))
@@ -192,7 +193,7 @@ func (s *Sink) emit(l line) {
 		ce.Write(fields...)
 	}
 	if l.reqID != "" && s.keep.Load() {
-		s.remember(l.reqID, Line{Time: l.at, Pid: l.pid, Level: lvl.String(), Text: string(text), Truncated: l.truncated})
+		s.remember(l.reqID, Line{Time: l.at, Pid: l.pid, Level: lvl.String(), Text: shown, Truncated: l.truncated})
 	}
 }
 

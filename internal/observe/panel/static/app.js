@@ -35,9 +35,17 @@
     pts.forEach((p, i) => { if (p == null) { started = false; return; } if (!started) { ctx.moveTo(x(i), y(p)); started = true; } else ctx.lineTo(x(i), y(p)); });
     ctx.stroke();
   }
+  const num = (v) => v >= 10 ? Math.round(v).toString() : v.toFixed(1);
   const nice = (m) => { if (m <= 0) return 1; const e = Math.pow(10, Math.floor(Math.log10(m))); return Math.ceil(m / e) * e; };
 
+  // the charts span from the first second with data (at least a minute) to now
+  function trim(series) {
+    const first = series.findIndex((p) => p.rps > 0);
+    return first < 0 ? series.slice(-60) : series.slice(Math.min(first, series.length - 60));
+  }
+
   function drawTraffic(series) {
+    series = trim(series);
     const c = $('traffic'), ctx = setup(c), L = 44, R = 50, T = 10, B = 20, w = c.width - L - R, h = c.height - T - B;
     const maxR = nice(Math.max(1, ...series.map((p) => p.rps)));
     const maxL = nice(Math.max(1, ...series.map((p) => p.p99)));
@@ -45,7 +53,7 @@
     for (let k = 0; k <= 4; k++) {
       const yy = T + h - k * h / 4;
       ctx.strokeStyle = '#252e38'; ctx.beginPath(); ctx.moveTo(L, yy); ctx.lineTo(L + w, yy); ctx.stroke();
-      ctx.fillStyle = '#8393a5'; ctx.fillText(String(Math.round(maxR * k / 4)), 4, yy + 4); ctx.fillText((maxL * k / 4).toPrecision(2), L + w + 6, yy + 4);
+      ctx.fillStyle = '#8393a5'; ctx.fillText(String(Math.round(maxR * k / 4)), 4, yy + 4); ctx.fillText(num(maxL * k / 4), L + w + 6, yy + 4);
     }
     const bw = Math.max(1, w / series.length - 1);
     series.forEach((p, i) => {
@@ -55,7 +63,7 @@
     });
     const yl = (v) => T + h - v / maxL * h;
     [['p50', '#5fd38d'], ['p90', '#f2c14e'], ['p99', '#ff9f43']].forEach(([k, col]) => line(ctx, series.map((p) => p.rps ? p[k] : null), col, x, yl));
-    ctx.fillStyle = '#8393a5'; ctx.fillText('-5 min', L, c.height - 4); ctx.fillText('now', L + w - 20, c.height - 4);
+    ctx.fillStyle = '#8393a5'; ctx.fillText('-' + series.length + ' s', L, c.height - 4); ctx.fillText('now', L + w - 20, c.height - 4);
   }
 
   function drawMemory(workers, now) {
@@ -66,7 +74,10 @@
       ctx.strokeStyle = '#252e38'; ctx.beginPath(); ctx.moveTo(L, yy); ctx.lineTo(L + w, yy); ctx.stroke();
       ctx.fillStyle = '#8393a5'; ctx.fillText(mb(max * k / 4), 2, yy + 4);
     }
-    const x = (t) => L + (1 - (now - t) / 300) * w, y = (v) => T + h - v / max * h;
+    const oldest = Math.min(now - 60, ...workers.flatMap((wk) => wk.memory.map((s) => s.t)));
+    const span = Math.max(60, now - oldest);
+    const x = (t) => L + (1 - (now - t) / span) * w, y = (v) => T + h - v / max * h;
+    ctx.fillStyle = '#8393a5'; ctx.fillText('-' + span + ' s', L, c.height - 4); ctx.fillText('now', L + w - 20, c.height - 4);
     const legend = [];
     workers.forEach((wk, i) => {
       const col = colors[i % colors.length];
