@@ -7,7 +7,7 @@ import (
 )
 
 const (
-	defaultAddress = "127.0.0.1:6061"
+	defaultAddress = "127.0.0.1:6062"
 	defaultErrors  = 50
 )
 
@@ -15,7 +15,7 @@ const (
 type Config struct {
 	// Enabled turns the panel on (default false).
 	Enabled bool `mapstructure:"enabled"`
-	// Address is where the panel listens (default 127.0.0.1:6061). A non-loopback address
+	// Address is where the panel listens (default 127.0.0.1:6062). A non-loopback address
 	// needs a token.
 	Address string `mapstructure:"address"`
 	// Token, when set, is required as `Authorization: Bearer <token>` or `?token=<token>`.

@@ -17,9 +17,9 @@ func TestConfig(t *testing.T) {
 	}{
 		{Config{}, ""}, // off: nothing checked
 		{Config{Enabled: true}, ""},
-		{Config{Enabled: true, Address: "0.0.0.0:6061"}, "pivot.debug.token"},
-		{Config{Enabled: true, Address: "0.0.0.0:6061", Token: "s3cret"}, ""},
-		{Config{Enabled: true, Address: "[::1]:6061"}, ""},
+		{Config{Enabled: true, Address: "0.0.0.0:6062"}, "pivot.debug.token"},
+		{Config{Enabled: true, Address: "0.0.0.0:6062", Token: "s3cret"}, ""},
+		{Config{Enabled: true, Address: "[::1]:6062"}, ""},
 		{Config{Enabled: true, Address: "6061"}, "pivot.debug.address"},
 		{Config{Enabled: true, Errors: -1}, "pivot.debug.errors"},
 	} {
@@ -38,8 +38,8 @@ func TestGuard(t *testing.T) {
 		header                            map[string]string
 		want                              int
 	}{
-		{"loopback, no token", "", "GET", "/api/snapshot", "127.0.0.1:6061", nil, 200},
-		{"a rebound name", "", "GET", "/api/snapshot", "evil.example:6061", nil, 403},
+		{"loopback, no token", "", "GET", "/api/snapshot", "127.0.0.1:6062", nil, 200},
+		{"a rebound name", "", "GET", "/api/snapshot", "evil.example:6062", nil, 403},
 		{"token missing", "t0k", "GET", "/api/snapshot", "panel.internal", nil, 401},
 		{"token wrong", "t0k", "GET", "/api/snapshot?token=nope", "panel.internal", nil, 401},
 		{"token in the query", "t0k", "GET", "/api/snapshot?token=t0k", "panel.internal", nil, 200},

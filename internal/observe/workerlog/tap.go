@@ -15,6 +15,9 @@ type span struct {
 	id       string
 }
 
+// maxSpans bounds the requests a tap remembers while its reader has not caught up.
+const maxSpans = 64
+
 // Tap is one worker's stderr: the pool marks each request's start and end on it.
 type Tap struct {
 	s   *Sink
@@ -25,6 +28,9 @@ type Tap struct {
 	mu    sync.Mutex
 	off   int64 // bytes read from the pipe so far
 	spans []span
+	// ended: End was called and the span is still open; the sink's closer closes it off the
+	// request path, unless the next Begin does first. queued: the tap is in the closer's list.
+	ended, queued bool
 }
 
 func newTap(s *Sink, pid int64, f *os.File) *Tap {
@@ -43,8 +49,9 @@ func (t *Tap) written() int64 {
 	return t.off + int64(pending(t.raw))
 }
 
-// Begin marks the start of a request on the worker (id: its X-Request-Id, copied); it ends
-// the one before, if a pipelined request follows it without End.
+// Begin marks the start of a request on the worker (id: its X-Request-Id, copied) and ends
+// the one before. It counts what the worker has written so far (one ioctl): the request's
+// lines are those written from here on.
 func (t *Tap) Begin(id []byte) {
 	if t.raw == nil {
 		return
@@ -52,21 +59,45 @@ func (t *Tap) Begin(id []byte) {
 	t.mu.Lock()
 	at := t.written()
 	t.closeLast(at)
+	t.ended = false
 	if len(id) > 0 {
+		if len(t.spans) >= maxSpans {
+			// the reader is far behind (or the worker writes nothing, so requestAt never
+			// trims): the oldest request's lines lose their id rather than memory growing
+			t.spans = append(t.spans[:0], t.spans[1:]...)
+		}
 		t.spans = append(t.spans, span{from: at, to: -1, id: string(id)})
 	}
 	t.mu.Unlock()
 }
 
-// End marks that the worker finished its request (answered, failed or was killed).
+// End marks that the worker finished its request (answered, failed or was killed). It makes
+// no system call: the request's span is closed by the next Begin's count, or by the sink's
+// closer within closeEvery if the worker stays idle, so a line the worker writes right after
+// its answer (its own epilogue) still carries the request's id.
 func (t *Tap) End() {
 	if t.raw == nil {
 		return
 	}
 	t.mu.Lock()
 	if n := len(t.spans); n > 0 && t.spans[n-1].to < 0 {
-		t.closeLast(t.written())
+		t.ended = true
+		if !t.queued {
+			t.queued = true
+			t.s.queueEnd(t)
+		}
 	}
+	t.mu.Unlock()
+}
+
+// closeEnded closes the span End left open (the sink's closer).
+func (t *Tap) closeEnded() {
+	t.mu.Lock()
+	if t.ended {
+		t.closeLast(t.written())
+		t.ended = false
+	}
+	t.queued = false
 	t.mu.Unlock()
 }
 
@@ -98,7 +129,7 @@ func (t *Tap) requestAt(off int64) string {
 // with t.mu held, so that off and the pipe's content always add up to what was written.
 func (t *Tap) read() {
 	defer t.f.Close()
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 16<<10) // a pipe holds 64 KB; four reads drain a full one
 	maxLine := t.s.cfg.MaxLine
 	cur := make([]byte, 0, 256)
 	var curStart int64

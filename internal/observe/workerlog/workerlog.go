@@ -58,7 +58,15 @@ type Sink struct {
 	mu     sync.Mutex
 	recent map[string][]Line
 	order  []string
+
+	// ends are the taps whose request ended and whose span the closer has to close
+	endMu sync.Mutex
+	ends  []*Tap
 }
+
+// closeEvery is how often the closer closes the spans of requests that ended on workers that
+// took no other request since: a line written later than that after a response carries no id.
+const closeEvery = 10 * time.Millisecond
 
 const (
 	keptRequests    = 512
@@ -68,9 +76,38 @@ const (
 // New starts the sink's logger goroutine; Close ends it.
 func New(cfg *Config, log *zap.Logger) *Sink {
 	s := &Sink{cfg: cfg, log: log, queue: make(chan line, cfg.Buffer), done: make(chan struct{}), recent: map[string][]Line{}}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.run()
+	go s.closer()
 	return s
+}
+
+func (s *Sink) queueEnd(t *Tap) {
+	s.endMu.Lock()
+	s.ends = append(s.ends, t)
+	s.endMu.Unlock()
+}
+
+// closer closes, off the request path, the spans End left open.
+func (s *Sink) closer() {
+	defer s.wg.Done()
+	tick := time.NewTicker(closeEvery)
+	defer tick.Stop()
+	var batch []*Tap
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+		}
+		s.endMu.Lock()
+		batch, s.ends = s.ends, batch[:0]
+		s.endMu.Unlock()
+		for i, t := range batch {
+			t.closeEnded()
+			batch[i] = nil
+		}
+	}
 }
 
 // Keep makes the sink remember the last lines of recent requests (Lines).

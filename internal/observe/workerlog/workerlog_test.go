@@ -35,7 +35,8 @@ func waitLogs(t *testing.T, logs *observer.ObservedLogs, n int) []observer.Logge
 	return logs.All()
 }
 
-// Lines written while a request ran carry its id even when they are read after it ended.
+// Lines written while a request ran carry its id even when they are read after it ended; a line
+// written once the worker is idle carries none.
 func TestLinesCarryTheRequestTheyWereWrittenDuring(t *testing.T) {
 	s, logs := newSink(t, Config{})
 	r, w, err := os.Pipe()
@@ -44,10 +45,12 @@ func TestLinesCarryTheRequestTheyWereWrittenDuring(t *testing.T) {
 	}
 	// the reader starts only after every mark, so every line is read after its request ended
 	tap := newTap(s, 42, r)
+	// (newTap: the reader is not started yet)
 	_, _ = w.WriteString("before any request\n")
 	tap.Begin([]byte("req-A"))
 	_, _ = w.WriteString(`{"level":"warning","msg":"from A","user":7}` + "\n")
 	tap.End()
+	time.Sleep(5 * closeEvery) // the closer ends A's span: a line written now is no request's
 	_, _ = w.WriteString("between\n")
 	tap.Begin([]byte("req-B"))
 	_, _ = w.WriteString("plain from B\npartial ")
@@ -124,5 +127,23 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		if err := c.Valid(); err == nil || !strings.Contains(err.Error(), "pivot.worker_logs.") {
 			t.Errorf("%+v: %v", c, err)
 		}
+	}
+}
+
+// BenchmarkBeginEnd is what pivot.worker_logs.request_ids adds to a request (two ioctls).
+func BenchmarkBeginEnd(b *testing.B) {
+	cfg := Config{}
+	cfg.InitDefaults()
+	_ = cfg.Valid()
+	s := New(&cfg, zap.NewNop())
+	defer s.Close()
+	r, w, _ := os.Pipe()
+	defer w.Close()
+	tap := s.Watch(1, r)
+	id := []byte("0123456789abcdef")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		tap.Begin(id)
+		tap.End()
 	}
 }
