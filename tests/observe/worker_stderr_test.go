@@ -192,3 +192,26 @@ func TestWorkerStderrIsBounded(t *testing.T) {
 		t.Error("no line of the flood was logged")
 	}
 }
+
+// A worker that dies of a fatal error mid-request: its last words carry the request's id.
+func TestWorkerFatalErrorCarriesTheRequestID(t *testing.T) {
+	rr, base := startRR(t, "")
+	status, body := get(t, base+"/fatal", "fatal-1")
+	if status < 500 {
+		t.Fatalf("/fatal: %d %s", status, body)
+	}
+	testsupport.WaitFor(t, 10*time.Second, "the fatal error logged with its request id", func() bool {
+		before, fatal := false, false
+		for _, l := range workerLines(rr) {
+			if l.str("request_id") != "fatal-1" {
+				continue
+			}
+			before = before || l.str("msg") == "about to fail"
+			fatal = fatal || strings.Contains(l.str("msg"), "undefined_function_for_the_test")
+		}
+		return before && fatal
+	})
+	if status, _ := get(t, base+"/", ""); status != http.StatusOK {
+		t.Errorf("after the fatal error: %d", status)
+	}
+}

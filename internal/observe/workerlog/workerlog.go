@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // line is one stderr line on its way to the logger.
@@ -217,6 +218,9 @@ func (s *Sink) emit(l line) {
 	}
 	if obj == nil {
 		msg = string(text)
+		if l, ok := phpErrorLevel(text); ok {
+			lvl = l
+		}
 	}
 	shown := msg // the panel shows a JSON line's message, a plain line whole
 	fields = append(fields, zap.Int64("pid", l.pid))
@@ -232,6 +236,27 @@ func (s *Sink) emit(l line) {
 	if l.reqID != "" && s.keep.Load() {
 		s.remember(l.reqID, Line{Time: l.at, Pid: l.pid, Level: lvl.String(), Text: shown, Truncated: l.truncated})
 	}
+}
+
+// phpErrors are the prefixes of PHP's own error lines (log_errors to stderr, with "PHP ", or
+// display_errors=stderr, without), logged at their severity rather than the plain level.
+var phpErrors = []struct {
+	prefix string
+	level  zapcore.Level
+}{
+	{"Fatal error:", zapcore.ErrorLevel}, {"Parse error:", zapcore.ErrorLevel},
+	{"Recoverable fatal error:", zapcore.ErrorLevel}, {"Warning:", zapcore.WarnLevel},
+	{"Notice:", zapcore.InfoLevel}, {"Deprecated:", zapcore.InfoLevel},
+}
+
+func phpErrorLevel(text []byte) (zapcore.Level, bool) {
+	text = bytes.TrimPrefix(text, []byte("PHP "))
+	for _, e := range phpErrors {
+		if bytes.HasPrefix(text, []byte(e.prefix)) {
+			return e.level, true
+		}
+	}
+	return 0, false
 }
 
 func (s *Sink) remember(id string, ln Line) {

@@ -147,3 +147,17 @@ func BenchmarkBeginEnd(b *testing.B) {
 		tap.End()
 	}
 }
+
+func TestPHPErrorLinesKeepTheirSeverity(t *testing.T) {
+	s, logs := newSink(t, Config{Level: "debug"})
+	r, w, _ := os.Pipe()
+	s.Watch(7, r)
+	_, _ = w.WriteString("PHP Fatal error:  Uncaught Error: x\nPHP Warning:  y\nDeprecated: z\nStack trace:\n")
+	_ = w.Close()
+	all := waitLogs(t, logs, 4)
+	for i, want := range []zapcore.Level{zapcore.ErrorLevel, zapcore.WarnLevel, zapcore.InfoLevel, zapcore.DebugLevel} {
+		if all[i].Level != want {
+			t.Errorf("%q at %s, want %s", all[i].Message, all[i].Level, want)
+		}
+	}
+}

@@ -42,6 +42,11 @@ while (($request = $http->waitRequest()) !== null) {
             $log->error('the database is gone', ['mark' => $id]);
             $http->respond(500, 'failed');
             break;
+        case '/fatal':
+            // an uncaught error: PHP writes it to STDERR and the worker dies mid-request
+            fwrite(STDERR, "about to fail\n");
+            undefined_function_for_the_test();
+            break;
         case '/sleep':
             usleep(min((int) ($q['ms'] ?? 5), 1000) * 1000);
             $http->respond(200, (string) getmypid());

@@ -96,6 +96,7 @@
     $('p50-now').textContent = last.rps ? last.p50.toPrecision(3) : '–';
     $('p99-now').textContent = last.rps ? last.p99.toPrecision(3) : '–';
     $('inflight').textContent = s.in_flight;
+    $('queued').textContent = Math.max(0, s.in_flight - s.busy);
     $('busy').textContent = s.busy + ' / ' + s.workers.length;
     $('errors-now').textContent = minute.reduce((a, p) => a + p.errors, 0);
     $('limited-now').textContent = minute.reduce((a, p) => a + p.limited, 0);
