@@ -21,6 +21,12 @@ func TestMain(m *testing.M) { testsupport.Main(m) }
 // (indented two spaces, under pivot:).
 func startRR(t *testing.T, extra string) (*testsupport.RR, string) {
 	t.Helper()
+	return startRRWith(t, "", extra)
+}
+
+// startRRWith is startRR with server (indented two spaces, under server:) too.
+func startRRWith(t *testing.T, server, extra string) (*testsupport.RR, string) {
+	t.Helper()
 	worker, err := filepath.Abs("testdata/worker.php")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +35,7 @@ func startRR(t *testing.T, extra string) (*testsupport.RR, string) {
 	yaml := fmt.Sprintf(`version: "3"
 server:
   command: "php %s"
-logs:
+%slogs:
   mode: production
   level: debug
   encoding: json
@@ -39,7 +45,7 @@ pivot:
     num_workers: 2
     allocate_timeout: 10s
     destroy_timeout: 10s
-%s`, worker, addr, extra)
+%s`, worker, server, addr, extra)
 	rr := testsupport.StartRR(t, yaml, testsupport.RROptions{})
 	base := "http://" + addr
 	rr.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(base+"/", http.StatusOK))
@@ -214,4 +220,28 @@ func TestWorkerFatalErrorCarriesTheRequestID(t *testing.T) {
 	if status, _ := get(t, base+"/", ""); status != http.StatusOK {
 		t.Errorf("after the fatal error: %d", status)
 	}
+}
+
+// Over a socket server.relay the workers' stderr is theirs all the same.
+func TestWorkerStderrOverASocketRelay(t *testing.T) {
+	relay := fmt.Sprintf("  relay: tcp://%s\n", testsupport.FreeAddr(t))
+	rr, base := startRRWith(t, relay, "")
+	for i := 0; i < 20; i++ {
+		if status, body := get(t, base+"/log", "sock-"+strconv.Itoa(i)); status != http.StatusOK {
+			t.Fatalf("/log: %d %s", status, body)
+		}
+	}
+	testsupport.WaitFor(t, 10*time.Second, "60 lines, each with its request id", func() bool {
+		n := 0
+		for _, l := range workerLines(rr) {
+			id := l.str("request_id")
+			if mark := l.str("mark"); mark != "" && mark != id {
+				t.Fatalf("line of %s logged with id %q", mark, id)
+			}
+			if strings.HasPrefix(id, "sock-") {
+				n++
+			}
+		}
+		return n == 60
+	})
 }
