@@ -25,9 +25,9 @@ import (
 // (docs/debug-panel.png is made so).
 const envScreenshot = "PIVOT_PANEL_SCREENSHOT"
 
-// browser starts Debian's headless chromium through go-rod's launcher (no download, no
+// startChromium starts Debian's headless chromium through go-rod's launcher (no download, no
 // leakless helper) and returns a connected browser.
-func browser(t *testing.T) *rod.Browser {
+func startChromium(t *testing.T) *rod.Browser {
 	t.Helper()
 	bin := testsupport.RequireBinary(t, "chromium", "chromium")
 	u, err := launcher.New().Bin(bin).Headless(true).Leakless(false).
@@ -44,8 +44,8 @@ func browser(t *testing.T) *rod.Browser {
 	return b
 }
 
-// eval runs a JavaScript expression (a function body's return value) on the page.
-func eval(t *testing.T, p *rod.Page, js string) string {
+// evalJS runs a JavaScript expression (a function body's return value) on the page.
+func evalJS(t *testing.T, p *rod.Page, js string) string {
 	t.Helper()
 	res, err := p.Eval("() => String(" + js + ")")
 	if err != nil {
@@ -56,7 +56,7 @@ func eval(t *testing.T, p *rod.Page, js string) string {
 
 // pagePids are the pids in the page's workers table.
 func pagePids(t *testing.T, p *rod.Page) []string {
-	s := eval(t, p, `[...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.pid).join(',')`)
+	s := evalJS(t, p, `[...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.pid).join(',')`)
 	if s == "" {
 		return nil
 	}
@@ -69,10 +69,10 @@ func pagePids(t *testing.T, p *rod.Page) []string {
 func TestDebugPanelInChromium(t *testing.T) {
 	panelAddr := testsupport.FreeAddr(t)
 	metricsAddr := testsupport.FreeAddr(t)
-	rr, base := startRR(t, fmt.Sprintf("  debug:\n    enabled: true\n    address: %s\nmetrics:\n  address: %s\n", panelAddr, metricsAddr))
+	rr, base := startWorkerRR(t, fmt.Sprintf("  debug:\n    enabled: true\n    address: %s\nmetrics:\n  address: %s\n", panelAddr, metricsAddr))
 	panelURL := "http://" + panelAddr + "/"
 
-	b := browser(t)
+	b := startChromium(t)
 	page, err := b.Page(proto.TargetCreateTarget{URL: panelURL})
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +81,10 @@ func TestDebugPanelInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsupport.WaitFor(t, 20*time.Second, "the page live with two workers", func() bool {
-		return eval(t, page, `document.getElementById('conn').textContent`) == "live" && len(pagePids(t, page)) == 2
+		return evalJS(t, page, `document.getElementById('conn').textContent`) == "live" && len(pagePids(t, page)) == 2
 	})
 	first := pagePids(t, page)
-	servedBefore := eval(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
+	servedBefore := evalJS(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
 
 	// a load for a few seconds: small requests, and a few that fail with a logged error
 	var stop atomic.Bool
@@ -118,8 +118,8 @@ func TestDebugPanelInChromium(t *testing.T) {
 	deadline := started.Add(20 * time.Second)
 	var rps int
 	for time.Now().Before(deadline) {
-		rps, _ = strconv.Atoi(eval(t, page, `document.getElementById('rps-now').textContent`))
-		if rps > 0 && time.Since(started) > 6*time.Second && strings.Contains(eval(t, page, `document.getElementById('errors').textContent`), "the database is gone") {
+		rps, _ = strconv.Atoi(evalJS(t, page, `document.getElementById('rps-now').textContent`))
+		if rps > 0 && time.Since(started) > 6*time.Second && strings.Contains(evalJS(t, page, `document.getElementById('errors').textContent`), "the database is gone") {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -136,20 +136,20 @@ func TestDebugPanelInChromium(t *testing.T) {
 	if rps <= 0 {
 		t.Fatal("the requests/s figure never rose while the load ran")
 	}
-	servedAfter := eval(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
-	if a, _ := strconv.Atoi(servedAfter); a <= mustAtoi(servedBefore) {
+	servedAfter := evalJS(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
+	if a, _ := strconv.Atoi(servedAfter); a <= atoiOrZero(servedBefore) {
 		t.Errorf("served counts did not rise: %s then %s", servedBefore, servedAfter)
 	}
-	errText := eval(t, page, `document.getElementById('errors').textContent`)
+	errText := evalJS(t, page, `document.getElementById('errors').textContent`)
 	if !regexp.MustCompile(`500 GET /fail .*request id load-\d+-\d+`).MatchString(errText) || !strings.Contains(errText, "the database is gone") {
 		t.Errorf("the errors list lacks the failed request, its id or its stderr line: %q", errText)
 	}
 	// the failed request's stderr line is the one the worker wrote for that very request
-	rid := eval(t, page, `document.querySelector('#errors .err code.rid').textContent`)
-	if pre := eval(t, page, `(document.querySelector('#errors .err pre') || {}).textContent`); !strings.Contains(pre, "the database is gone") {
+	rid := evalJS(t, page, `document.querySelector('#errors .err code.rid').textContent`)
+	if pre := evalJS(t, page, `(document.querySelector('#errors .err pre') || {}).textContent`); !strings.Contains(pre, "the database is gone") {
 		t.Errorf("error %s shows no stderr line: %q", rid, pre)
 	}
-	if mem := eval(t, page, `document.getElementById('memory-legend').textContent`); !strings.Contains(mem, first[0]) {
+	if mem := evalJS(t, page, `document.getElementById('memory-legend').textContent`); !strings.Contains(mem, first[0]) {
 		t.Errorf("the memory chart's legend lacks worker %s: %q", first[0], mem)
 	}
 	// Reset all: every pid replaced
@@ -158,7 +158,7 @@ func TestDebugPanelInChromium(t *testing.T) {
 	}
 	testsupport.WaitFor(t, 30*time.Second, "every pid replaced after Reset all", func() bool {
 		now := pagePids(t, page)
-		return len(now) == 2 && !contains(now, first[0]) && !contains(now, first[1])
+		return len(now) == 2 && !containsPid(now, first[0]) && !containsPid(now, first[1])
 	})
 	afterReset := pagePids(t, page)
 
@@ -173,7 +173,7 @@ func TestDebugPanelInChromium(t *testing.T) {
 	}
 	testsupport.WaitFor(t, 30*time.Second, "worker "+victim+" replaced", func() bool {
 		now := pagePids(t, page)
-		return len(now) == 2 && !contains(now, victim) && contains(now, other)
+		return len(now) == 2 && !containsPid(now, victim) && containsPid(now, other)
 	})
 	t.Logf("pids: %v, after Reset all %v, after replacing %s: %v", first, afterReset, victim, pagePids(t, page))
 
@@ -199,7 +199,7 @@ func TestDebugPanelInChromium(t *testing.T) {
 // that keeps 8 MB more per request shows it.
 func TestDebugPanelMemoryTimeline(t *testing.T) {
 	panelAddr := testsupport.FreeAddr(t)
-	_, base := startRR(t, fmt.Sprintf("  debug:\n    enabled: true\n    address: %s\n", panelAddr))
+	_, base := startWorkerRR(t, fmt.Sprintf("  debug:\n    enabled: true\n    address: %s\n", panelAddr))
 	type snap struct {
 		Workers []struct {
 			Pid    int64 `json:"pid"`
@@ -227,7 +227,7 @@ func TestDebugPanelMemoryTimeline(t *testing.T) {
 		before[w.Pid] = w.Memory[len(w.Memory)-1].RSS
 	}
 	for i := 0; i < 6; i++ {
-		if status, body := get(t, base+"/grow", ""); status != http.StatusOK {
+		if status, body := getWithID(t, base+"/grow", ""); status != http.StatusOK {
 			t.Fatalf("/grow: %d %s", status, body)
 		}
 	}
@@ -253,7 +253,7 @@ func saveScreenshot(t *testing.T, p *rod.Page, path string) {
 	t.Logf("screenshot: %s (%d bytes)", path, len(png))
 }
 
-func contains(list []string, s string) bool {
+func containsPid(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
 			return true
@@ -262,4 +262,4 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
+func atoiOrZero(s string) int { n, _ := strconv.Atoi(s); return n }

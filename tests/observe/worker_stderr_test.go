@@ -15,17 +15,15 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 )
 
-func TestMain(m *testing.M) { testsupport.Main(m) }
-
-// startRR runs rr with pivot, two workers of testdata/worker.php, JSON logs at debug, and extra
+// startWorkerRR runs rr with pivot, two workers of testdata/worker.php, JSON logs at debug, and extra
 // (indented two spaces, under pivot:).
-func startRR(t *testing.T, extra string) (*testsupport.RR, string) {
+func startWorkerRR(t *testing.T, extra string) (*testsupport.RR, string) {
 	t.Helper()
-	return startRRWith(t, "", extra)
+	return startWorkerRRWith(t, "", extra)
 }
 
-// startRRWith is startRR with server (indented two spaces, under server:) too.
-func startRRWith(t *testing.T, server, extra string) (*testsupport.RR, string) {
+// startWorkerRRWith is startWorkerRR with server (indented two spaces, under server:) too.
+func startWorkerRRWith(t *testing.T, server, extra string) (*testsupport.RR, string) {
 	t.Helper()
 	worker, err := filepath.Abs("testdata/worker.php")
 	if err != nil {
@@ -52,18 +50,18 @@ pivot:
 	return rr, base
 }
 
-// logLine is one zap JSON line of rr's output.
-type logLine map[string]any
+// zapLine is one zap JSON line of rr's output.
+type zapLine map[string]any
 
-func (l logLine) str(k string) string { s, _ := l[k].(string); return s }
+func (l zapLine) str(k string) string { s, _ := l[k].(string); return s }
 
 // workerLines are rr's log lines from the workers' stderr (logger pivot.worker).
-func workerLines(rr *testsupport.RR) []logLine {
-	var out []logLine
+func workerLines(rr *testsupport.RR) []zapLine {
+	var out []zapLine
 	sc := bufio.NewScanner(strings.NewReader(rr.Out.String()))
 	sc.Buffer(make([]byte, 1<<20), 4<<20)
 	for sc.Scan() {
-		var l logLine
+		var l zapLine
 		if json.Unmarshal(sc.Bytes(), &l) == nil && l.str("logger") == "pivot.worker" {
 			out = append(out, l)
 		}
@@ -71,7 +69,7 @@ func workerLines(rr *testsupport.RR) []logLine {
 	return out
 }
 
-func get(t *testing.T, url, requestID string) (int, string) {
+func getWithID(t *testing.T, url, requestID string) (int, string) {
 	t.Helper()
 	h := http.Header{}
 	if requestID != "" {
@@ -86,7 +84,7 @@ func get(t *testing.T, url, requestID string) (int, string) {
 // wrote it, never another's; JSON lines at their own level with their fields, plain lines at
 // pivot.worker_logs.level.
 func TestWorkerStderrLinesCarryTheirRequestID(t *testing.T) {
-	rr, base := startRR(t, "  worker_logs:\n    level: error\n")
+	rr, base := startWorkerRR(t, "  worker_logs:\n    level: error\n")
 
 	const n = 200
 	pids := make([]string, n)
@@ -97,7 +95,7 @@ func TestWorkerStderrLinesCarryTheirRequestID(t *testing.T) {
 		sem <- struct{}{}
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			status, body := get(t, base+"/log", "req-"+strconv.Itoa(i))
+			status, body := getWithID(t, base+"/log", "req-"+strconv.Itoa(i))
 			if status != http.StatusOK {
 				t.Errorf("request %d: %d %s", i, status, body)
 			}
@@ -106,7 +104,7 @@ func TestWorkerStderrLinesCarryTheirRequestID(t *testing.T) {
 	}
 	wg.Wait()
 
-	var lines []logLine
+	var lines []zapLine
 	testsupport.WaitFor(t, 10*time.Second, "every stderr line logged", func() bool {
 		lines = workerLines(rr)
 		return len(lines) >= 3*n
@@ -153,12 +151,12 @@ func TestWorkerStderrLinesCarryTheirRequestID(t *testing.T) {
 // A 100 kB line is cut at max_line; a worker writing 5 MB to stderr in one request is not
 // slowed down by the log: lines the log cannot keep up with are dropped, and counted.
 func TestWorkerStderrIsBounded(t *testing.T) {
-	rr, base := startRR(t, "  worker_logs:\n    max_line: 1000\n    buffer: 64\n")
+	rr, base := startWorkerRR(t, "  worker_logs:\n    max_line: 1000\n    buffer: 64\n")
 
-	if status, body := get(t, base+"/big", "big-1"); status != http.StatusOK {
+	if status, body := getWithID(t, base+"/big", "big-1"); status != http.StatusOK {
 		t.Fatalf("/big: %d %s", status, body)
 	}
-	var big logLine
+	var big zapLine
 	testsupport.WaitFor(t, 10*time.Second, "the long line logged", func() bool {
 		for _, l := range workerLines(rr) {
 			if l.str("request_id") == "big-1" {
@@ -173,7 +171,7 @@ func TestWorkerStderrIsBounded(t *testing.T) {
 	}
 
 	start := time.Now()
-	if status, body := get(t, base+"/flood", "flood-1"); status != http.StatusOK || body != "flooded" {
+	if status, body := getWithID(t, base+"/flood", "flood-1"); status != http.StatusOK || body != "flooded" {
 		t.Fatalf("/flood: %d %s", status, body)
 	}
 	took := time.Since(start)
@@ -181,7 +179,7 @@ func TestWorkerStderrIsBounded(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("the flood took %s: stderr blocked the worker", took)
 	}
-	if status, _ := get(t, base+"/", ""); status != http.StatusOK {
+	if status, _ := getWithID(t, base+"/", ""); status != http.StatusOK {
 		t.Errorf("after the flood: %d", status)
 	}
 	testsupport.WaitFor(t, 10*time.Second, "the drop reported", func() bool {
@@ -201,8 +199,8 @@ func TestWorkerStderrIsBounded(t *testing.T) {
 
 // A worker that dies of a fatal error mid-request: its last words carry the request's id.
 func TestWorkerFatalErrorCarriesTheRequestID(t *testing.T) {
-	rr, base := startRR(t, "")
-	status, body := get(t, base+"/fatal", "fatal-1")
+	rr, base := startWorkerRR(t, "")
+	status, body := getWithID(t, base+"/fatal", "fatal-1")
 	if status < 500 {
 		t.Fatalf("/fatal: %d %s", status, body)
 	}
@@ -217,7 +215,7 @@ func TestWorkerFatalErrorCarriesTheRequestID(t *testing.T) {
 		}
 		return before && fatal
 	})
-	if status, _ := get(t, base+"/", ""); status != http.StatusOK {
+	if status, _ := getWithID(t, base+"/", ""); status != http.StatusOK {
 		t.Errorf("after the fatal error: %d", status)
 	}
 }
@@ -225,9 +223,9 @@ func TestWorkerFatalErrorCarriesTheRequestID(t *testing.T) {
 // Over a socket server.relay the workers' stderr is theirs all the same.
 func TestWorkerStderrOverASocketRelay(t *testing.T) {
 	relay := fmt.Sprintf("  relay: tcp://%s\n", testsupport.FreeAddr(t))
-	rr, base := startRRWith(t, relay, "")
+	rr, base := startWorkerRRWith(t, relay, "")
 	for i := 0; i < 20; i++ {
-		if status, body := get(t, base+"/log", "sock-"+strconv.Itoa(i)); status != http.StatusOK {
+		if status, body := getWithID(t, base+"/log", "sock-"+strconv.Itoa(i)); status != http.StatusOK {
 			t.Fatalf("/log: %d %s", status, body)
 		}
 	}

@@ -193,8 +193,13 @@ func (t *Tap) readChunk(buf []byte) (n int, start int64, err error) {
 	err = t.raw.Read(func(fd uintptr) bool {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		n, rerr = syscall.Read(int(fd), buf)
-		if rerr == syscall.EAGAIN || rerr == syscall.EINTR {
+		for {
+			n, rerr = syscall.Read(int(fd), buf)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
 			n = 0
 			return false // wait for the pipe to be readable
 		}
