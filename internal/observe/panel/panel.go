@@ -108,8 +108,12 @@ func (p *Panel) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 		status := c.Response.StatusCode()
 		p.stats.record(now, d, status)
 		if status >= 500 {
+			id := c.Request.Header.Peek("X-Request-Id")
+			if len(id) == 0 {
+				id = c.Response.Header.Peek("X-Request-Id") // the front's own id, echoed
+			}
 			p.keepFailure(failure{Time: now, Method: string(c.Method()), Path: string(c.Path()), Status: status,
-				RequestID: string(c.Request.Header.Peek("X-Request-Id")), Millis: float64(d) / float64(time.Millisecond)})
+				RequestID: string(id), Millis: float64(d) / float64(time.Millisecond)})
 		}
 	}
 }
