@@ -27,7 +27,7 @@ deps-test:
 deps-bench:
 	@scripts/install-deps.sh bench
 
-rr: $(shell find . -name '*.go' -not -path './php/*' -not -name '*_test.go') go.mod go.sum
+rr: $(shell find . -name '*.go' -not -path './php/*' -not -name '*_test.go') $(wildcard internal/observe/panel/static/*) go.mod go.sum
 	$(GO) build $(GOFLAGS_BUILD) -o rr ./cmd/rr
 
 build: rr

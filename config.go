@@ -19,6 +19,8 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	pivotpool "github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/realtime"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/panel"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/workerlog"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/watch"
@@ -113,6 +115,12 @@ type Config struct {
 	// Broadcast is `pivot.broadcast`: WebSocket and SSE clients held in Go, PHP authorising
 	// and publishing (internal/realtime). Off when absent.
 	Broadcast *realtime.Config `mapstructure:"broadcast"`
+
+	// WorkerLogs is `pivot.worker_logs`: how PHP workers' stderr lines are logged
+	// (internal/observe/workerlog).
+	WorkerLogs *workerlog.Config `mapstructure:"worker_logs"`
+	// Debug is `pivot.debug`: the debug panel (internal/observe/panel). Off by default.
+	Debug *panel.Config `mapstructure:"debug"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -213,6 +221,14 @@ func (c *Config) InitDefaults() {
 	if c.Broadcast != nil {
 		c.Broadcast.InitDefaults()
 	}
+	if c.WorkerLogs == nil {
+		c.WorkerLogs = &workerlog.Config{}
+	}
+	c.WorkerLogs.InitDefaults()
+	if c.Debug == nil {
+		c.Debug = &panel.Config{}
+	}
+	c.Debug.InitDefaults()
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -283,6 +299,8 @@ func (c *Config) Valid() error {
 		add(c.HTTP3.valid(c.SSL))
 	}
 	add(c.Reload.Validate())
+	add(c.WorkerLogs.Valid())
+	add(c.Debug.Valid())
 	if c.Broadcast != nil {
 		add(c.Broadcast.Validate())
 	}

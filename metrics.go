@@ -43,6 +43,8 @@ type metrics struct {
 	tlsHandshakeErrors prometheus.Counter
 	// pivot.broadcast (internal/realtime)
 	broadcast *broadcastStats
+	// the supervisor's RSS samples (internal/supervisor/observe.go)
+	workerMemory *workerMemory
 	// byStatus caches the counter of each status code: no label hashing per request.
 	byStatus [600]atomic.Pointer[prometheus.Counter]
 }
@@ -91,6 +93,8 @@ func newMetrics(p *Plugin) *metrics {
 		}, []string{"route", "from", "to"}),
 		breakerState: &breakerStates{p: p, desc: prometheus.NewDesc(metricsNamespace+"_breaker_state",
 			"pivot.breaker's state by route: 0 closed, 1 half-open, 2 open.", []string{"route"}, nil)},
+		workerMemory: &workerMemory{p: p, desc: prometheus.NewDesc(metricsNamespace+"_worker_rss_peak_bytes",
+			"Each serving worker's highest resident memory (RSS) over the last 5 minutes, sampled every second by the supervisor (rr_pivot_worker_memory_bytes is the value at the scrape).", []string{"pid"}, nil)},
 		tlsHandshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "tls_handshake_errors_total",
 			Help: "Connections to pivot.ssl.address whose TLS handshake failed (no or an untrusted client certificate, a client that does not trust the server's, not TLS at all).",
@@ -167,12 +171,26 @@ func (b *breakerStates) Collect(ch chan<- prometheus.Metric) {
 	})
 }
 
+// workerMemory reports rr_pivot_worker_rss_peak_bytes when scraped.
+type workerMemory struct {
+	p    *Plugin
+	desc *prometheus.Desc
+}
+
+func (m *workerMemory) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+
+func (m *workerMemory) Collect(ch chan<- prometheus.Metric) {
+	m.p.workers.WorkerMemoryPeak(func(pid int64, rss uint64) {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(rss), strconv.FormatInt(pid, 10))
+	})
+}
+
 // MetricsCollector hands the collectors to the metrics plugin.
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
 	return []prometheus.Collector{p.metrics.requests, p.metrics.noFreeWorkers, p.metrics.resets, p.metrics.pipelined,
 		p.metrics.pipelinePauses, p.metrics.restartFailures, p.metrics.workers, p.metrics.rateLimited,
 		p.metrics.limitStoreErrors, p.metrics.breakerRejected, p.metrics.breakerState, p.metrics.tlsHandshakeErrors,
-		p.metrics.breakerChanges, p.metrics.broadcast}
+		p.metrics.breakerChanges, p.metrics.broadcast, p.metrics.workerMemory}
 }
 
 // broadcastStats reports pivot.broadcast's counters (rr_pivot_broadcast_*) when scraped,

@@ -28,6 +28,8 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/panel"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/workerlog"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/realtime"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
@@ -148,6 +150,10 @@ type Plugin struct {
 
 	// reloader is pivot.reload, watch mode (internal/watch); nil when off
 	reloader *watch.Reloader
+	// stderr logs the workers' stderr (pivot.worker_logs); panel is pivot.debug's panel, nil
+	// when off (internal/observe)
+	stderr *workerlog.Sink
+	panel  *panel.Panel
 }
 
 // Init reads and validates the `pivot` section; without it the plugin is disabled.
@@ -185,6 +191,7 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 			return errors.E(op, err)
 		}
 	}
+	p.stderr = workerlog.New(p.cfg.WorkerLogs, p.log.Named("worker"))
 	p.workers = supervisor.New(p.supervisorOptions(srv), p.workersLog())
 	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
 	p.handler = p.front.Handler()
@@ -233,6 +240,12 @@ func (p *Plugin) Serve() chan error {
 			}
 			errCh <- errors.E(op, err)
 			return errCh
+		}
+		p.sockets.SetStderr(stderrSink{p.stderr})
+	}
+	if p.panel != nil {
+		if err = p.panel.Start(); err != nil {
+			p.log.Error("the debug panel cannot start; pivot serves without it", zap.Error(err))
 		}
 	}
 
@@ -367,6 +380,10 @@ func (p *Plugin) Stop(ctx context.Context) error {
 		}
 	}
 	p.workers.Stop(ctx)
+	if p.panel != nil {
+		_ = p.panel.Shutdown(ctx)
+	}
+	p.stderr.Close()
 	if p.certs != nil {
 		_ = p.certs.Close()
 	}
@@ -471,7 +488,8 @@ func (p *Plugin) workersLog() *zap.Logger {
 
 // supervisorOptions is what the supervisor reads of the `pivot` section.
 func (p *Plugin) supervisorOptions(srv Server) supervisor.Options {
-	o := supervisor.Options{Pool: p.cfg.Pool, Restart: p.cfg.Restart, Command: srv.CmdFactory, Metrics: p.metrics}
+	o := supervisor.Options{Pool: p.cfg.Pool, Restart: p.cfg.Restart, Command: srv.CmdFactory, Metrics: p.metrics,
+		Stderr: stderrSink{p.stderr}}
 	if p.cfg.Pipeline {
 		o.Pipeline = &supervisor.Pipeline{Window: p.cfg.PipelineWindow, PauseAfter: p.cfg.PipelinePauseAfter,
 			Pause: p.cfg.PipelinePause, Queued: p.metrics.pipelined, Pauses: p.metrics.pipelinePauses}
@@ -563,8 +581,52 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 		// outermost: its paths never reach the limiter, the breaker or PHP (its auth route does)
 		chain = append(chain, p.broadcast.Middleware)
 	}
+	if p.cfg.Debug.Enabled {
+		// outermost (outside pivot.broadcast too): the panel counts every answer, a 429 or a
+		// static file too
+		p.panel = panel.New(p.cfg.Debug, p.panelSources(), p.log.Named("debug"))
+		chain = append(chain, p.panel.Middleware)
+	}
 	if len(chain) > 0 {
 		o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }
+	}
+}
+
+// stderrSink is the workers' stderr log as the pool sees it (pool.StderrSink).
+type stderrSink struct{ s *workerlog.Sink }
+
+var _ pool.StderrSink = stderrSink{}
+
+func (w stderrSink) Watch(pid int64, r *os.File) pool.StderrTap { return w.s.Watch(pid, r) }
+
+// panelSources is what pivot.debug's panel shows and does.
+func (p *Plugin) panelSources() panel.Sources {
+	p.stderr.Keep() // the panel shows a failed request's stderr lines
+	return panel.Sources{
+		Workers: p.workers.Workers,
+		Memory: func() map[int64][]panel.Sample {
+			out := map[int64][]panel.Sample{}
+			for pid, tl := range p.workers.MemoryTimeline() {
+				s := make([]panel.Sample, len(tl))
+				for i, m := range tl {
+					s[i] = panel.Sample{T: m.At.Unix(), RSS: m.RSS}
+				}
+				out[pid] = s
+			}
+			return out
+		},
+		InFlight: p.workers.InFlight,
+		Breakers: func() []panel.Breaker {
+			var out []panel.Breaker
+			if p.breakers != nil {
+				p.breakers.States(func(route string, s breaker.State) { out = append(out, panel.Breaker{Route: route, State: s.String()}) })
+			}
+			return out
+		},
+		Lines:         p.stderr.Lines,
+		DroppedLines:  p.stderr.Dropped,
+		Reset:         p.Reset,
+		ReplaceWorker: p.workers.ReplaceWorker,
 	}
 }
 

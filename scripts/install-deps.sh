@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, only what is missing.
 #   scripts/install-deps.sh run    php-cli (serving the examples)
-#   scripts/install-deps.sh test   + phpunit, nyholm/psr7, redis, memcached, curl, rabbitmq
+#   scripts/install-deps.sh test   + phpunit, nyholm/psr7, psr/log, redis, memcached, curl, chromium, rabbitmq
 #   scripts/install-deps.sh bench  + wrk, nginx, php-fpm, h2load (nghttp2-client), rabbitmq
 set -euo pipefail
 
@@ -10,7 +10,7 @@ case "${1:-run}" in
   run) ;;
   # rabbitmq-server is installed by its own script: its package starts a broker on 0.0.0.0
   # unless a policy-rc.d forbids it (the tests start their own on loopback ports)
-  test) want+=(phpunit php-nyholm-psr7 redis-server memcached curl chromium) # chromium: tests/realtime (examples/chat in a headless browser)
+  test) want+=(phpunit php-nyholm-psr7 php-psr-log redis-server memcached curl chromium) # chromium: tests/realtime and tests/observe (headless browser)
         "$(dirname "$0")/install-rabbitmq.sh" ;;
   bench) want+=(wrk nginx php-fpm nghttp2-client)
          "$(dirname "$0")/install-rabbitmq.sh" ;; # the jobs section's amqp driver

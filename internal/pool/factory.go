@@ -18,13 +18,17 @@ import (
 // pipeFactory spawns workers over pipes with pivot's buffered relay; otherwise it does what
 // sdk/v4's pipe factory does (start, pid handshake, Ready).
 type pipeFactory struct {
-	log *zap.Logger
+	log    *zap.Logger
+	stderr StderrSink
 }
 
 var _ sdkpool.Factory = (*pipeFactory)(nil)
 
-// NewPipeFactory spawns workers over pipes (the default server.relay).
-func NewPipeFactory(log *zap.Logger) sdkpool.Factory { return &pipeFactory{log: log} }
+// NewPipeFactory spawns workers over pipes (the default server.relay); their stderr goes to
+// stderr when it is not nil.
+func NewPipeFactory(log *zap.Logger, stderr StderrSink) sdkpool.Factory {
+	return &pipeFactory{log: log, stderr: stderr}
+}
 
 type spawnResult struct {
 	w   *worker.Process
@@ -63,6 +67,10 @@ func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
+	errR, errW, err := takeStderr(f.stderr, cmd)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
 	// Our own pipe rather than cmd.StdoutPipe(): exec.Cmd.Wait closes that one as soon as the
 	// process exits, and the watcher calls Wait while a request may still be reading the last
 	// answer the worker wrote before it exited.
@@ -75,6 +83,7 @@ func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 	if err != nil {
 		_ = stdout.Close()
 		_ = stdoutW.Close()
+		closeFiles(errR, errW)
 		return nil, errors.E(op, err)
 	}
 	rl := newPipeRelay(stdout, stdin)
@@ -82,9 +91,14 @@ func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 	w.AttachRelay(rl)
 	err = w.Start()
 	_ = stdoutW.Close() // the worker has its copy
+	closeFiles(errW)
 	if err != nil {
 		_ = rl.Close()
+		closeFiles(errR)
 		return nil, errors.E(op, err)
+	}
+	if errR != nil {
+		rl.tap = f.stderr.Watch(w.Pid(), errR)
 	}
 	if _, err = handshake(rl); err != nil {
 		_ = w.Kill()
@@ -93,6 +107,15 @@ func (f *pipeFactory) SpawnWorker(cmd *exec.Cmd) (*worker.Process, error) {
 	}
 	w.State().Transition(fsm.StateReady)
 	return w, nil
+}
+
+// closeFiles closes the files that are not nil.
+func closeFiles(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
 }
 
 // Close has nothing to release: every worker owns its pipes.

@@ -289,6 +289,9 @@ func (p *Pool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink 
 		defer func() { ttl.stop() }()
 	}
 
+	// before the write: the worker may write to stderr as soon as it reads the request (a
+	// pipelined request was written earlier; its lines count from here)
+	beginRequest(rl, sink)
 	if !queued {
 		if err = rl.writeRequest(frame.CodecJSON, reqCtx, reqBody); err != nil {
 			// the worker is gone (its stdin is closed): it cannot have read the request
@@ -519,6 +522,7 @@ func (p *Pool) release(w *worker.Process) {
 // giveBack returns the worker to the watcher; one that must go (max_jobs, ttl, ...) is stopped
 // off the request path, so its exit never delays the response.
 func (p *Pool) giveBack(w *worker.Process) {
+	endRequest(w)
 	if w.State().Compare(fsm.StateReady) {
 		p.ww.Release(w)
 		return
@@ -529,6 +533,7 @@ func (p *Pool) giveBack(w *worker.Process) {
 // broken kills a worker that failed mid-request (it died, broke the protocol or ran past
 // exec_ttl); the watcher replaces it.
 func (p *Pool) broken(w *worker.Process, ttl *execTimer, err error) error {
+	endRequest(w)            // what it wrote as it failed (a fatal error) is the request's
 	p.handOver(w, handRetry) // the answer in front is incomplete: a queued request never started
 	if ttl.expired() {
 		w.State().Transition(fsm.StateExecTTLReached)

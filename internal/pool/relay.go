@@ -39,6 +39,8 @@ type pipeRelay struct {
 	// probe is a duplicate of stdin's write end (relay_probe_linux.go): whether a worker that
 	// ended read the request written to it, so that one it never read can run elsewhere.
 	probe *os.File
+	// tap is the worker's stderr tap (stderr.go); nil without a StderrSink.
+	tap StderrTap
 }
 
 var _ relay.Relay = (*pipeRelay)(nil)

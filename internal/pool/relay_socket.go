@@ -151,6 +151,7 @@ func (rs RelaySetting) pivotAddress() (string, error) {
 // serves and is shared by every generation of workers.
 type SocketFactory struct {
 	log     *zap.Logger
+	stderr  StderrSink // SetStderr; nil: sdk/v4 logs the workers' stderr
 	ln      net.Listener
 	relay   string // RR_RELAY for pivot's workers: the listener's address
 	setting RelaySetting
@@ -333,19 +334,30 @@ func (f *SocketFactory) SpawnWorkerWithTimeout(ctx context.Context, cmd *exec.Cm
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
+	errR, errW, err := takeStderr(f.stderr, cmd)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
 	// STDOUT is not the relay: log what the worker prints there as its STDERR is (PHP's
 	// "Could not open input file" goes there). Our own pipe, so that Wait neither closes it
 	// under the reader nor waits for it.
 	out, outW, err := os.Pipe()
 	if err != nil {
+		closeFiles(errR, errW)
 		return nil, errors.E(op, err)
 	}
 	cmd.Stdout = outW
 	err = w.Start()
 	_ = outW.Close() // the worker has its copy
+	closeFiles(errW)
 	if err != nil {
 		_ = out.Close()
+		closeFiles(errR)
 		return nil, errors.E(op, err)
+	}
+	var tap StderrTap
+	if errR != nil {
+		tap = f.stderr.Watch(w.Pid(), errR)
 	}
 	go func() {
 		_, _ = io.Copy(w, out) // w.Write logs each chunk
@@ -357,10 +369,14 @@ func (f *SocketFactory) SpawnWorkerWithTimeout(ctx context.Context, cmd *exec.Cm
 		go func() { _ = w.Wait() }()
 		return nil, errors.E(op, err)
 	}
+	rl.tap = tap
 	w.AttachRelay(rl)
 	w.State().Transition(fsm.StateReady)
 	return w, nil
 }
+
+// SetStderr sends the stderr of the workers spawned from now on to sink.
+func (f *SocketFactory) SetStderr(sink StderrSink) { f.stderr = sink }
 
 // await waits for the connection of the worker with pid.
 func (f *SocketFactory) await(ctx context.Context, pid int64) (*pipeRelay, error) {

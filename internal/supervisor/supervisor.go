@@ -35,6 +35,8 @@ type Options struct {
 	// plugin's CmdFactory).
 	Command func(env map[string]string) func() *exec.Cmd
 	Metrics Metrics
+	// Stderr takes the workers' stderr (pivot.worker_logs); nil: sdk/v4 logs it.
+	Stderr pool.StderrSink
 }
 
 // Pipeline is pivot.pipeline's settings and counters (internal/pool.NewPipeline).
@@ -72,6 +74,9 @@ type Supervisor struct {
 	stopCh   chan struct{}
 	stopOnce sync.Once
 	done     sync.WaitGroup
+
+	// mem is the workers' RSS timeline (observe.go)
+	mem memoryTimeline
 }
 
 // New returns a supervisor that has started nothing yet: until Start's first generation
@@ -89,7 +94,8 @@ func New(opts Options, log *zap.Logger) *Supervisor {
 func (s *Supervisor) Start(sockets *pool.SocketFactory) <-chan error {
 	failed := make(chan error, 1)
 	s.sockets = sockets
-	s.done.Add(1)
+	s.done.Add(2)
+	go s.sampleMemory()
 	go func() {
 		defer s.done.Done()
 		if err := s.watch(); err != nil {
@@ -175,7 +181,7 @@ func (s *Supervisor) startGeneration() (*Generation, error) {
 func (s *Supervisor) newPool(ctx context.Context) (*pool.Pool, error) {
 	const op = errors.Op("pivot_new_pool")
 	env := map[string]string{envMode: modeHTTP}
-	factory := pool.NewPipeFactory(s.log)
+	factory := pool.NewPipeFactory(s.log, s.opts.Stderr)
 	if s.sockets != nil {
 		// pivot's own listener (internal/pool/relay_socket.go); this env comes last, so it wins
 		env[pool.EnvRelay] = s.sockets.Relay()

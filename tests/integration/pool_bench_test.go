@@ -82,7 +82,7 @@ func startBenchPool(b *testing.B, workers uint64) *pool.Pool {
 		return cmd
 	}
 	cfg := &sdkpool.Config{NumWorkers: workers, AllocateTimeout: 30 * time.Second, DestroyTimeout: 10 * time.Second}
-	p, err := pool.New(ctx, command, pool.NewPipeFactory(zap.NewNop()), cfg, nil, zap.NewNop())
+	p, err := pool.New(ctx, command, pool.NewPipeFactory(zap.NewNop(), nil), cfg, nil, zap.NewNop())
 	if err != nil {
 		cancel()
 		b.Fatalf("start %d hello workers: %v", workers, err)
