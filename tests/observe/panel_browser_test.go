@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
-	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 )
@@ -25,38 +24,9 @@ import (
 // (docs/debug-panel.png is made so).
 const envScreenshot = "PIVOT_PANEL_SCREENSHOT"
 
-// startChromium starts Debian's headless chromium through go-rod's launcher (no download, no
-// leakless helper) and returns a connected browser.
-func startChromium(t *testing.T) *rod.Browser {
-	t.Helper()
-	bin := testsupport.RequireBinary(t, "chromium", "chromium")
-	u, err := launcher.New().Bin(bin).Headless(true).Leakless(false).
-		Set("no-sandbox").Set("disable-gpu").Set("disable-dev-shm-usage").
-		Set("window-size", "1280,1000").Launch()
-	if err != nil {
-		t.Fatalf("chromium does not start: %v", err)
-	}
-	b := rod.New().ControlURL(u)
-	if err := b.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
-}
-
-// evalJS runs a JavaScript expression (a function body's return value) on the page.
-func evalJS(t *testing.T, p *rod.Page, js string) string {
-	t.Helper()
-	res, err := p.Eval("() => String(" + js + ")")
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return res.Value.Str()
-}
-
 // pagePids are the pids in the page's workers table.
 func pagePids(t *testing.T, p *rod.Page) []string {
-	s := evalJS(t, p, `[...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.pid).join(',')`)
+	s := testsupport.EvalJS(t, p, `[...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.pid).join(',')`)
 	if s == "" {
 		return nil
 	}
@@ -72,19 +42,12 @@ func TestDebugPanelInChromium(t *testing.T) {
 	rr, base := startWorkerRR(t, fmt.Sprintf("  debug:\n    enabled: true\n    address: %s\nmetrics:\n  address: %s\n", panelAddr, metricsAddr))
 	panelURL := "http://" + panelAddr + "/"
 
-	b := startChromium(t)
-	page, err := b.Page(proto.TargetCreateTarget{URL: panelURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := page.Timeout(30 * time.Second).WaitLoad(); err != nil {
-		t.Fatal(err)
-	}
+	page := testsupport.OpenPage(t, testsupport.StartChromium(t), panelURL)
 	testsupport.WaitFor(t, 20*time.Second, "the page live with two workers", func() bool {
-		return evalJS(t, page, `document.getElementById('conn').textContent`) == "live" && len(pagePids(t, page)) == 2
+		return testsupport.EvalJS(t, page, `document.getElementById('conn').textContent`) == "live" && len(pagePids(t, page)) == 2
 	})
 	first := pagePids(t, page)
-	servedBefore := evalJS(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
+	servedBefore := testsupport.EvalJS(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
 
 	// a load for a few seconds: small requests, and a few that fail with a logged error
 	var stop atomic.Bool
@@ -118,17 +81,17 @@ func TestDebugPanelInChromium(t *testing.T) {
 	deadline := started.Add(20 * time.Second)
 	var rps int
 	for time.Now().Before(deadline) {
-		rps, _ = strconv.Atoi(evalJS(t, page, `document.getElementById('rps-now').textContent`))
-		if rps > 0 && time.Since(started) > 6*time.Second && strings.Contains(evalJS(t, page, `document.getElementById('errors').textContent`), "the database is gone") {
+		rps, _ = strconv.Atoi(testsupport.EvalJS(t, page, `document.getElementById('rps-now').textContent`))
+		if rps > 0 && time.Since(started) > 6*time.Second && strings.Contains(testsupport.EvalJS(t, page, `document.getElementById('errors').textContent`), "the database is gone") {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	// the screenshot while the load still runs
 	shot := filepath.Join(t.TempDir(), "debug-panel.png")
-	saveScreenshot(t, page, shot)
+	testsupport.SaveScreenshot(t, page, shot)
 	if dst := os.Getenv(envScreenshot); dst != "" {
-		saveScreenshot(t, page, dst)
+		testsupport.SaveScreenshot(t, page, dst)
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -136,20 +99,20 @@ func TestDebugPanelInChromium(t *testing.T) {
 	if rps <= 0 {
 		t.Fatal("the requests/s figure never rose while the load ran")
 	}
-	servedAfter := evalJS(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
+	servedAfter := testsupport.EvalJS(t, page, `[...document.querySelectorAll('#workers td.execs')].reduce((a, td) => a + Number(td.textContent), 0)`)
 	if a, _ := strconv.Atoi(servedAfter); a <= atoiOrZero(servedBefore) {
 		t.Errorf("served counts did not rise: %s then %s", servedBefore, servedAfter)
 	}
-	errText := evalJS(t, page, `document.getElementById('errors').textContent`)
+	errText := testsupport.EvalJS(t, page, `document.getElementById('errors').textContent`)
 	if !regexp.MustCompile(`500 GET /fail .*request id load-\d+-\d+`).MatchString(errText) || !strings.Contains(errText, "the database is gone") {
 		t.Errorf("the errors list lacks the failed request, its id or its stderr line: %q", errText)
 	}
 	// the failed request's stderr line is the one the worker wrote for that very request
-	rid := evalJS(t, page, `document.querySelector('#errors .err code.rid').textContent`)
-	if pre := evalJS(t, page, `(document.querySelector('#errors .err pre') || {}).textContent`); !strings.Contains(pre, "the database is gone") {
+	rid := testsupport.EvalJS(t, page, `document.querySelector('#errors .err code.rid').textContent`)
+	if pre := testsupport.EvalJS(t, page, `(document.querySelector('#errors .err pre') || {}).textContent`); !strings.Contains(pre, "the database is gone") {
 		t.Errorf("error %s shows no stderr line: %q", rid, pre)
 	}
-	if mem := evalJS(t, page, `document.getElementById('memory-legend').textContent`); !strings.Contains(mem, first[0]) {
+	if mem := testsupport.EvalJS(t, page, `document.getElementById('memory-legend').textContent`); !strings.Contains(mem, first[0]) {
 		t.Errorf("the memory chart's legend lacks worker %s: %q", first[0], mem)
 	}
 	// Reset all: every pid replaced
@@ -239,18 +202,6 @@ func TestDebugPanelMemoryTimeline(t *testing.T) {
 		}
 		return false
 	})
-}
-
-func saveScreenshot(t *testing.T, p *rod.Page, path string) {
-	t.Helper()
-	png, err := p.Screenshot(true, &proto.PageCaptureScreenshot{Format: proto.PageCaptureScreenshotFormatPng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%d bytes)", path, len(png))
 }
 
 func containsPid(list []string, s string) bool {
