@@ -14,6 +14,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
 	"github.com/roadrunner-server/sdk/v4/pool"
@@ -95,6 +96,11 @@ type Config struct {
 	HTTP2 *HTTP2Config `mapstructure:"http2"`
 	// HTTP3 is `pivot.http3`: HTTP/3 with pivot.ssl's certificate (internal/httpfront/http3.go).
 	HTTP3 *HTTP3Config `mapstructure:"http3"`
+	// AccessLog is `pivot.access_log`: one log line per request (internal/observe). Off by default.
+	AccessLog bool `mapstructure:"access_log"`
+	// Trace is `pivot.trace`: the sampling ratio (and an exporter override) of pivot's spans;
+	// the exporter comes from RoadRunner's `otel` section. Tracing is on with either.
+	Trace *observe.TraceConfig `mapstructure:"trace"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -187,6 +193,9 @@ func (c *Config) InitDefaults() {
 	if c.HTTP2 == nil {
 		c.HTTP2 = &HTTP2Config{}
 	}
+	if c.Trace != nil {
+		c.Trace.InitDefaults()
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -266,6 +275,11 @@ func (c *Config) Valid() error {
 	}
 	if c.SSL != nil {
 		if err := c.SSL.valid(c.Address); err != nil {
+			return err
+		}
+	}
+	if c.Trace != nil {
+		if err := c.Trace.Valid(); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/supervisor"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert"
@@ -140,6 +141,9 @@ type Plugin struct {
 	// change and on Reset (internal/tlscert); nil without pivot.ssl
 	tls   *tls.Config
 	certs *tlscert.Pair
+
+	// observe gives requests their ids, spans and access-log lines (internal/observe)
+	observe *observe.Observer
 }
 
 // Init reads and validates the `pivot` section; without it the plugin is disabled.
@@ -180,6 +184,9 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 		if p.tls, p.certs, err = p.cfg.SSL.tlsConfig(); err != nil {
 			return errors.E(op, err)
 		}
+	}
+	if p.observe, err = newObserver(cfg, p.cfg, p.log); err != nil {
+		return errors.E(op, err)
 	}
 	p.metrics = newMetrics(p)
 	p.workers = supervisor.New(p.supervisorOptions(srv), p.log)
@@ -334,6 +341,9 @@ func (p *Plugin) Stop(ctx context.Context) error {
 		}
 	}
 	p.workers.Stop(ctx)
+	if errO := p.observe.Shutdown(ctx); errO != nil {
+		p.log.Warn("spans not exported at stop", zap.Error(errO))
+	}
 	if p.certs != nil {
 		_ = p.certs.Close()
 	}
@@ -451,7 +461,7 @@ func (p *Plugin) frontOptions() httpfront.Options {
 }
 
 // wireMiddleware builds pivot.middleware (internal/edge) around the front's handler, in
-// RoadRunner's order; with none, the front serves HandleRequest alone, at no cost.
+// RoadRunner's order, inside internal/observe's request ids (and spans, access log when set).
 // pivot.breaker and pivot.limit, when set, come first, nearest PHP: the breaker right around
 // the front's handler, the limiter around it, then pivot.middleware around both. So a file
 // `static` serves uses no budget and is served while the breaker is open; a 429 never counts
@@ -478,9 +488,26 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 			// not yet (issue 19): Init warned
 		}
 	}
-	if len(chain) > 0 {
-		o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }
+	// outermost: every request gets its id (and span, access-log line) before anything answers
+	chain = append(chain, p.observe.Middleware)
+	if p.observe.Measures() {
+		o.Observer = p.observe
 	}
+	o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }
+}
+
+// newObserver builds internal/observe from pivot.access_log, pivot.trace and RoadRunner's
+// `otel` section (one block configures stock http's spans and pivot's).
+func newObserver(cfg Configurer, c *Config, log *zap.Logger) (*observe.Observer, error) {
+	o := observe.Options{AccessLog: c.AccessLog, Trace: c.Trace, Version: Version}
+	if cfg.Has("otel") {
+		o.Otel = &observe.OtelConfig{}
+		if err := cfg.UnmarshalKey("otel", o.Otel); err != nil {
+			return nil, errors.Errorf("otel: the section cannot be read (check the types of the values): %v", err)
+		}
+		o.Otel.InitDefaults()
+	}
+	return observe.New(o, log)
 }
 
 // Name is the plugin name used by endure, the informer, the resetter and RPC.

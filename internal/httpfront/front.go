@@ -94,6 +94,27 @@ type Options struct {
 	RedirectTLS int
 	// AltSvc, when set, is the Alt-Svc header of every HTTPS response (HTTP/3's advertisement).
 	AltSvc string
+	// Observer, when set, hears which worker ran each request and when (the access log and
+	// tracing, internal/observe); nil: nothing is measured.
+	Observer Observer
+}
+
+// Observer hears, per request, the worker that ran it and its timings (unix ns).
+type Observer interface {
+	// Executed: c ran on worker pid, asked for a worker at queued, got one at started and had
+	// its whole answer at ended; a streamed answer (streaming) ends with StreamEnded.
+	Executed(c *fasthttp.RequestCtx, pid, queued, started, ended int64, streaming bool)
+	// StreamEnded: c's streamed body ended after n bytes (before any compression).
+	StreamEnded(c *fasthttp.RequestCtx, n int64)
+}
+
+// RequestIDHeader carries the request's id (internal/observe sets it on the request before
+// the front sees it): every log line the front writes about a request names it.
+const RequestIDHeader = "X-Request-Id"
+
+// requestID is the request-id field of a log line about c.
+func requestID(c *fasthttp.RequestCtx) zap.Field {
+	return zap.ByteString("request_id", c.Request.Header.Peek(RequestIDHeader))
 }
 
 // StreamFilter may wrap a streamed response's body before fasthttp pulls it (the `gzip`
