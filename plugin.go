@@ -490,6 +490,7 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 	}
 	// outermost: every request gets its id (and span, access-log line) before anything answers
 	chain = append(chain, p.observe.Middleware)
+	o.RequestHeaders = p.observe.RequestHeaders()
 	if p.observe.Measures() {
 		o.Observer = p.observe
 	}

@@ -94,6 +94,10 @@ type Options struct {
 	RedirectTLS int
 	// AltSvc, when set, is the Alt-Svc header of every HTTPS response (HTTP/3's advertisement).
 	AltSvc string
+	// RequestHeaders are the request headers the middleware in Wrap sets or replaces
+	// (internal/observe: X-Request-Id, traceparent, tracestate): PHP gets them as set, not as
+	// the client sent them (the request context is written from the raw head otherwise).
+	RequestHeaders []string
 	// Observer, when set, hears which worker ran each request and when (the access log and
 	// tracing, internal/observe); nil: nothing is measured.
 	Observer Observer
@@ -139,6 +143,8 @@ type Uploads struct {
 // Front is the HTTP front: New builds it, Serve runs it on a listener, Shutdown drains it.
 type Front struct {
 	opts    Options
+	// setHeaders is Options.RequestHeaders
+	setHeaders [][]byte
 	gens    Generations
 	metrics Metrics
 	log     *zap.Logger
@@ -164,6 +170,9 @@ type Front struct {
 // New builds the front; HandleRequest works from now on, Serve starts the server.
 func New(opts Options, gens Generations, m Metrics, log *zap.Logger) *Front {
 	f := &Front{opts: opts, gens: gens, metrics: m, log: log}
+	for _, h := range opts.RequestHeaders {
+		f.setHeaders = append(f.setHeaders, []byte(h))
+	}
 	f.states.New = func() any { return newRequestState() }
 	f.handler = f.HandleRequest
 	if opts.Wrap != nil {

@@ -131,7 +131,7 @@ func (f *Front) HandleRequest(c *fasthttp.RequestCtx) {
 		return
 	}
 	st.g = g
-	st.ctx, st.fields = appendRequestContext(st.ctx, c, st.fields, parsed, st.files)
+	st.ctx, st.fields = appendRequestContextSet(st.ctx, c, st.fields, parsed, st.files, f.setHeaders)
 
 	// The worker runs on the generation's context, not the request's: a client that goes away
 	// must not kill the PHP worker mid-request.

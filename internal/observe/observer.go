@@ -51,6 +51,14 @@ func New(o Options, log *zap.Logger) (*Observer, error) {
 // with both off the front measures nothing.
 func (o *Observer) Measures() bool { return o.access != nil || o.tp != nil }
 
+// RequestHeaders are the request headers Middleware sets, which PHP must get as set.
+func (o *Observer) RequestHeaders() []string {
+	if o.tp != nil {
+		return []string{Header, "traceparent", "tracestate"}
+	}
+	return []string{Header}
+}
+
 // Shutdown flushes the spans not exported yet (within ctx).
 func (o *Observer) Shutdown(ctx context.Context) error {
 	if o.tp == nil {

@@ -116,6 +116,8 @@ func newExporter(name string, oc *OtelConfig) (sdktrace.SpanExporter, error) {
 func (o *Observer) startSpan(c *fasthttp.RequestCtx, st *state) {
 	carrier := headerCarrier{&c.Request.Header}
 	ctx := o.prop.Extract(context.Background(), carrier)
+	// the client's tracestate goes on only with its valid traceparent (W3C): Inject sets it back
+	c.Request.Header.Del("tracestate")
 	method := c.Method()
 	ctx, st.span = o.tracer.Start(ctx, spanName(method),
 		trace.WithSpanKind(trace.SpanKindServer),
