@@ -119,9 +119,13 @@ func ensureID(c *fasthttp.RequestCtx) {
 	if SaneID(c.Request.Header.Peek(Header)) {
 		return
 	}
-	var buf [IDLen]byte
-	c.Request.Header.SetBytesV(Header, NewID(&buf))
+	// a buffer on the stack would escape through fasthttp's setter: one allocation a request
+	buf := idBufs.Get().(*[IDLen]byte)
+	c.Request.Header.SetBytesV(Header, NewID(buf))
+	idBufs.Put(buf)
 }
+
+var idBufs = sync.Pool{New: func() any { return new([IDLen]byte) }}
 
 // Executed is the front's report: the request ran on worker pid, asked for a worker at queued,
 // got one at started and had its answer at ended (unix ns); a streamed answer (streaming)
