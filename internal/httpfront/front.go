@@ -143,12 +143,13 @@ type Uploads struct {
 // Front is the HTTP front: New builds it, Serve runs it on a listener, Shutdown drains it.
 type Front struct {
 	opts    Options
-	// setHeaders is Options.RequestHeaders
-	setHeaders [][]byte
 	gens    Generations
 	metrics Metrics
 	log     *zap.Logger
 	states  sync.Pool // *requestState
+
+	// setHeaders is Options.RequestHeaders
+	setHeaders [][]byte
 	// handler is HandleRequest inside the middleware (Options.Wrap)
 	handler fasthttp.RequestHandler
 
