@@ -95,6 +95,9 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 	if err := runRounds(ctx, cfg, servers, res); err != nil {
 		return res, err
 	}
+	if cfg.otlp != nil {
+		res.Settings.TraceSpans = cfg.otlp.spans.Load() // exported every 5 s (the SDK's batch): most, not all, by now
+	}
 	for _, s := range servers {
 		rssAtEnd(s, res)
 	}

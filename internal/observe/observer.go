@@ -24,6 +24,8 @@ type Observer struct {
 	tp     *sdktrace.TracerProvider // nil: tracing is off
 	tracer trace.Tracer
 	prop   propagation.TraceContext
+	// startOpts: built once, not per request
+	startOpts []trace.SpanStartOption
 
 	states sync.Pool
 }
@@ -42,6 +44,7 @@ func New(o Options, log *zap.Logger) (*Observer, error) {
 			return nil, errors.E(op, err)
 		}
 		ob.tp = tp
+		ob.startOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 		ob.tracer = tp.Tracer("github.com/pivotphp/pivotphp-runtime-roadrunner", trace.WithInstrumentationVersion(o.Version))
 	}
 	return ob, nil

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // newProvider builds pivot's tracer provider from the otel section and pivot.trace: the
@@ -113,19 +112,20 @@ func newExporter(name string, oc *OtelConfig) (sdktrace.SpanExporter, error) {
 
 // startSpan starts the request's server span under the incoming traceparent/tracestate and
 // puts the span's own context on the request: PHP reads `traceparent` and joins the trace.
+// Attributes are set only on a recorded span: an unsampled request pays for its ids alone.
 func (o *Observer) startSpan(c *fasthttp.RequestCtx, st *state) {
 	carrier := headerCarrier{&c.Request.Header}
 	ctx := o.prop.Extract(context.Background(), carrier)
 	// the client's tracestate goes on only with its valid traceparent (W3C): Inject sets it back
 	c.Request.Header.Del("tracestate")
-	method := c.Method()
-	ctx, st.span = o.tracer.Start(ctx, spanName(method),
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(st.t0),
-		trace.WithAttributes(
-			attribute.String("http.request.method", spanName(method)),
+	method := spanName(c.Method())
+	ctx, st.span = o.tracer.Start(ctx, method, o.startOpts...)
+	if st.span.IsRecording() {
+		st.span.SetAttributes(
+			attribute.String("http.request.method", method),
 			attribute.String("url.path", string(c.Path())),
-		))
+		)
+	}
 	o.prop.Inject(ctx, carrier)
 }
 
