@@ -186,7 +186,7 @@ func (o *Observer) finish(c *fasthttp.RequestCtx, st *state) {
 				sp.SetStatus(codes.Error, "")
 			}
 		}
-		sp.End(trace.WithTimestamp(now))
+		sp.End()
 	}
 	c.RemoveUserValue(stateKey)
 	*st = state{}
