@@ -2,7 +2,11 @@ package observe
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
 )
 
 // A request with a sampled traceparent: pivot's server span is its child, PHP gets a
@@ -107,5 +111,32 @@ func TestSampleZeroFollowsSampledParents(t *testing.T) {
 	_, parent, _ := parseTraceparent(t, e.TraceParent)
 	if len(spans) != 1 || spans[0].TraceID != traceID || spans[0].SpanID != parent {
 		t.Fatalf("spans %+v: want only the sampled request's, %s", spans, parent)
+	}
+}
+
+// pivot.trace.exporter without an otel section: stdout prints each span as JSON on rr's
+// stdout; none exports nothing but still hands PHP a traceparent of pivot's span.
+func TestStdoutAndNoneExporters(t *testing.T) {
+	const traceID = "5b8efff798038103d269b633813fc60c"
+	for _, exporter := range []string{"stdout", "none"} {
+		t.Run(exporter, func(t *testing.T) {
+			p := startRR(t, 1, "  trace:\n    exporter: "+exporter+"\n", "")
+			_, e := p.get(t, "/x", http.Header{"Traceparent": {traceparent(traceID, "eee19b7ec3c1b174")}})
+			got, parent, _ := parseTraceparent(t, e.TraceParent)
+			if got != traceID || parent == "eee19b7ec3c1b174" {
+				t.Fatalf("PHP got %q: want trace %s under pivot's span", e.TraceParent, traceID)
+			}
+			if exporter == "none" {
+				time.Sleep(500 * time.Millisecond)
+				if strings.Contains(p.Out.String(), traceID) {
+					t.Fatalf("exporter none printed the span:\n%s", p.Out.String())
+				}
+				return
+			}
+			testsupport.WaitFor(t, 15*time.Second, "the span on rr's stdout", func() bool {
+				out := p.Out.String()
+				return strings.Contains(out, `"TraceID":"`+traceID+`"`) && strings.Contains(out, `"SpanID":"`+parent+`"`)
+			})
+		})
 	}
 }
