@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	"github.com/roadrunner-server/errors"
+	rrlogger "github.com/roadrunner-server/logger/v4"
 	"github.com/roadrunner-server/sdk/v4/state/process"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -501,6 +502,9 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 // `otel` section (one block configures stock http's spans and pivot's).
 func newObserver(cfg Configurer, c *Config, log *zap.Logger) (*observe.Observer, error) {
 	o := observe.Options{AccessLog: c.AccessLog, Trace: c.Trace, Version: Version}
+	if c.AccessLog {
+		o.Logs = logsConfig(cfg)
+	}
 	if cfg.Has("otel") {
 		o.Otel = &observe.OtelConfig{}
 		if err := cfg.UnmarshalKey("otel", o.Otel); err != nil {
@@ -509,6 +513,25 @@ func newObserver(cfg Configurer, c *Config, log *zap.Logger) (*observe.Observer,
 		o.Otel.InitDefaults()
 	}
 	return observe.New(o, log)
+}
+
+// logsConfig is the logs configuration RoadRunner's logger gives pivot: its channel `pivot`
+// (as written), else the section with its defaults (nil when it cannot be read).
+func logsConfig(cfg Configurer) *rrlogger.Config {
+	out := &rrlogger.Config{}
+	if !cfg.Has("logs") {
+		out.InitDefault()
+		return out
+	}
+	var channels rrlogger.ChannelConfig
+	if err := cfg.UnmarshalKey("logs", &channels); err == nil && channels.Channels[PluginName] != nil {
+		return channels.Channels[PluginName]
+	}
+	if err := cfg.UnmarshalKey("logs", out); err != nil {
+		return nil
+	}
+	out.InitDefault()
+	return out
 }
 
 // Name is the plugin name used by endure, the informer, the resetter and RPC.

@@ -3,6 +3,8 @@ package observe
 import (
 	"fmt"
 	"strings"
+
+	rrlogger "github.com/roadrunner-server/logger/v4"
 )
 
 // TraceConfig is `pivot.trace`: what pivot's tracing needs beyond RoadRunner's `otel` section,
@@ -98,6 +100,10 @@ func knownExporter(e string) bool {
 type Options struct {
 	// AccessLog is pivot.access_log: one line per request.
 	AccessLog bool
+	// Logs is RoadRunner's logs configuration for pivot (its channel `pivot`, else the section):
+	// the access log is written by a buffered logger built from it (accesslog.go); nil, or one
+	// that cannot be buffered: through pivot's own logger.
+	Logs *rrlogger.Config
 	// Trace is pivot.trace and Otel the otel section; tracing is on when either is set.
 	Trace *TraceConfig
 	Otel  *OtelConfig

@@ -37,6 +37,11 @@ func New(o Options, log *zap.Logger) (*Observer, error) {
 	ob.states.New = func() any { return new(state) }
 	if o.AccessLog {
 		ob.access = log.Named("access")
+		if o.Logs != nil {
+			if l := bufferedAccessLogger(o.Logs); l != nil {
+				ob.access = l.Named(log.Name()).Named("access")
+			}
+		}
 	}
 	if o.Trace != nil || o.Otel != nil {
 		tp, err := newProvider(o)
@@ -62,8 +67,12 @@ func (o *Observer) RequestHeaders() []string {
 	return []string{Header}
 }
 
-// Shutdown flushes the spans not exported yet (within ctx).
+// Shutdown writes the access-log lines still buffered and flushes the spans not exported yet
+// (within ctx).
 func (o *Observer) Shutdown(ctx context.Context) error {
+	if o.access != nil {
+		_ = o.access.Sync() // the buffered lines
+	}
 	if o.tp == nil {
 		return nil
 	}

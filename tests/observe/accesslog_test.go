@@ -205,3 +205,17 @@ func TestNoLineOrSpanCarriesAnotherRequestsID(t *testing.T) {
 		t.Errorf("%d spans for %d requests", seen, n)
 	}
 }
+
+// The access log's buffer is written at stop: a request's line is there even when rr stops
+// right after it.
+func TestAccessLogWrittenAtStop(t *testing.T) {
+	p := startRR(t, 1, "  access_log: true\n", "")
+	p.get(t, "/last", http.Header{"X-Request-Id": {"last-one"}})
+	p.Terminate(t, 20*time.Second)
+	for _, l := range accessLines(t, p.Out.String()) {
+		if l.RequestID == "last-one" && l.Path == "/last" {
+			return
+		}
+	}
+	t.Fatalf("no access-log line for the last request:\n%s", p.Out.String())
+}
