@@ -27,8 +27,8 @@ func printReport(out io.Writer, r *results) {
 		s.Threads, s.Duration, s.Rounds, map[bool]string{true: " (QUICK MODE: sanity run, not a measurement)"}[s.Quick])
 
 	fmt.Fprintln(out, "\nThroughput and latency (GET hello world; pivotphp: a JSON route through the adapter)")
-	if s.TraceSpans > 0 {
-		fmt.Fprintf(out, "pivot-observe: %d spans received by the OTLP receiver\n", s.TraceSpans)
+	if s.TraceBatches > 0 {
+		fmt.Fprintf(out, "pivot-observe: the OTLP receiver got %d batches, %.1f MB\n", s.TraceBatches, float64(s.TraceBytes)/1e6)
 	}
 	if s.PivotPHPURL != "" {
 		fmt.Fprintf(out, "pivotphp: GET %s, %s\n", s.PivotPHPURL, s.PivotPHPEnv)

@@ -65,8 +65,9 @@ type settings struct {
 	Benchtime    string   `json:"benchtime"`
 	PivotPHPURL  string   `json:"pivotphp_path,omitempty"`
 	PivotPHPEnv  string   `json:"pivotphp_env,omitempty"`
-	// TraceSpans is how many spans pivot-observe's OTLP receiver got (one per request sent)
-	TraceSpans int64 `json:"trace_spans,omitempty"`
+	// TraceBatches and TraceBytes are what pivot-observe's OTLP receiver got (otlp.go)
+	TraceBatches int64 `json:"trace_batches,omitempty"`
+	TraceBytes   int64 `json:"trace_bytes,omitempty"`
 }
 
 // cell is one server × worker count × connection count: the median of its rounds.

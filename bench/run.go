@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 		return res, err
 	}
 	if cfg.otlp != nil {
-		res.Settings.TraceSpans = cfg.otlp.spans.Load() // exported every 5 s (the SDK's batch): most, not all, by now
+		res.Settings.TraceBatches, res.Settings.TraceBytes = cfg.otlp.batches.Load(), cfg.otlp.bytes.Load()
 	}
 	for _, s := range servers {
 		rssAtEnd(s, res)
