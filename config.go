@@ -17,6 +17,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/panel"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/workerlog"
 	pivotpool "github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
@@ -121,6 +122,12 @@ type Config struct {
 	WorkerLogs *workerlog.Config `mapstructure:"worker_logs"`
 	// Debug is `pivot.debug`: the debug panel (internal/observe/panel). Off by default.
 	Debug *panel.Config `mapstructure:"debug"`
+
+	// AccessLog is `pivot.access_log`: one log line per request (internal/observe). Off by default.
+	AccessLog bool `mapstructure:"access_log"`
+	// Trace is `pivot.trace`: the sampling ratio (and an exporter override) of pivot's spans;
+	// the exporter comes from RoadRunner's `otel` section. Tracing is on with either.
+	Trace *observe.TraceConfig `mapstructure:"trace"`
 }
 
 // The names pivot.middleware knows, RoadRunner's.
@@ -229,6 +236,9 @@ func (c *Config) InitDefaults() {
 		c.Debug = &panel.Config{}
 	}
 	c.Debug.InitDefaults()
+	if c.Trace != nil {
+		c.Trace.InitDefaults()
+	}
 }
 
 // InitDefaults sets the upload dir and the forbidden extensions RoadRunner forbids by default.
@@ -301,6 +311,9 @@ func (c *Config) Valid() error {
 	add(c.Reload.Validate())
 	add(c.WorkerLogs.Valid())
 	add(c.Debug.Valid())
+	if c.Trace != nil {
+		add(c.Trace.Valid())
+	}
 	if c.Broadcast != nil {
 		add(c.Broadcast.Validate())
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/breaker"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/edge/limit"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/httpfront"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/panel"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/observe/workerlog"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
@@ -38,6 +39,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roadrunner-server/api/v4/plugins/v1/status"
 	"github.com/roadrunner-server/errors"
+	rrlogger "github.com/roadrunner-server/logger/v4"
 	"github.com/roadrunner-server/sdk/v4/state/process"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -154,6 +156,8 @@ type Plugin struct {
 	// when off (internal/observe)
 	stderr *workerlog.Sink
 	panel  *panel.Panel
+	// observe gives requests their ids, spans and access-log lines (internal/observe)
+	observe *observe.Observer
 }
 
 // Init reads and validates the `pivot` section; without it the plugin is disabled.
@@ -180,6 +184,9 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 		if p.tls, p.certs, err = p.cfg.SSL.tlsConfig(); err != nil {
 			return errors.E(op, err)
 		}
+	}
+	if p.observe, err = newObserver(cfg, p.cfg, p.log); err != nil {
+		return errors.E(op, err)
 	}
 	p.metrics = newMetrics(p)
 	if err = p.initReload(cfg); err != nil {
@@ -384,6 +391,9 @@ func (p *Plugin) Stop(ctx context.Context) error {
 		_ = p.panel.Shutdown(ctx)
 	}
 	p.stderr.Close()
+	if errO := p.observe.Shutdown(ctx); errO != nil {
+		p.log.Warn("spans not exported at stop", zap.Error(errO))
+	}
 	if p.certs != nil {
 		_ = p.certs.Close()
 	}
@@ -545,7 +555,7 @@ func (p *Plugin) frontOptions() httpfront.Options {
 }
 
 // wireMiddleware builds pivot.middleware (internal/edge) around the front's handler, in
-// RoadRunner's order; with none, the front serves HandleRequest alone, at no cost.
+// RoadRunner's order, inside internal/observe's request ids (and spans, access log when set).
 // pivot.breaker and pivot.limit, when set, come first, nearest PHP: the breaker right around
 // the front's handler, the limiter around it, then pivot.middleware around both. So a file
 // `static` serves uses no budget and is served while the breaker is open; a 429 never counts
@@ -578,18 +588,58 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 		}
 	}
 	if p.broadcast != nil {
-		// outermost: its paths never reach the limiter, the breaker or PHP (its auth route does)
+		// its paths never reach the limiter, the breaker or PHP (its auth route does)
 		chain = append(chain, p.broadcast.Middleware)
 	}
+	// every request gets its id (and span, access-log line) before anything inside answers
+	chain = append(chain, p.observe.Middleware)
+	o.RequestHeaders = p.observe.RequestHeaders()
+	if p.observe.Measures() {
+		o.Observer = p.observe
+	}
 	if p.cfg.Debug.Enabled {
-		// outermost (outside pivot.broadcast too): the panel counts every answer, a 429 or a
-		// static file too
+		// outermost: the panel counts every answer, a 429 or a static file too, and reads the
+		// request id observe gave the request
 		p.panel = panel.New(p.cfg.Debug, p.panelSources(), p.log.Named("debug"))
 		chain = append(chain, p.panel.Middleware)
 	}
-	if len(chain) > 0 {
-		o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }
+	o.Wrap = func(h fasthttp.RequestHandler) fasthttp.RequestHandler { return edge.Chain(h, chain...) }
+}
+
+// newObserver builds internal/observe from pivot.access_log, pivot.trace and RoadRunner's
+// `otel` section (one block configures stock http's spans and pivot's).
+func newObserver(cfg Configurer, c *Config, log *zap.Logger) (*observe.Observer, error) {
+	o := observe.Options{AccessLog: c.AccessLog, Trace: c.Trace, Version: Version}
+	if c.AccessLog {
+		o.Logs = logsConfig(cfg)
 	}
+	if cfg.Has("otel") {
+		o.Otel = &observe.OtelConfig{}
+		if err := cfg.UnmarshalKey("otel", o.Otel); err != nil {
+			return nil, errors.Errorf("otel: the section cannot be read (check the types of the values): %v", err)
+		}
+		o.Otel.InitDefaults()
+	}
+	return observe.New(o, log)
+}
+
+// logsConfig is the logs configuration RoadRunner's logger gives pivot: its channel `pivot`
+// (as written), else the section with its defaults (nil when it cannot be read).
+func logsConfig(cfg Configurer) *rrlogger.Config {
+	out := &rrlogger.Config{}
+	if !cfg.Has("logs") {
+		out.InitDefault()
+		return out
+	}
+	var channels rrlogger.ChannelConfig
+	if err := cfg.UnmarshalKey("logs", &channels); err == nil && channels.Channels[PluginName] != nil {
+		return channels.Channels[PluginName]
+	}
+	if err := cfg.UnmarshalKey("logs", out); err != nil {
+		return nil
+	}
+	out.InitDefault()
+	return out
 }
 
 // stderrSink is the workers' stderr log as the pool sees it (pool.StderrSink).

@@ -40,6 +40,9 @@ type config struct {
 	jobsCount                       int
 	edge, edgeOnly                  bool
 	h2load                          string
+
+	// otlp is pivot-observe's trace receiver (otlp.go), nil without that row
+	otlp *otlpReceiver
 }
 
 func main() {
@@ -96,7 +99,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.goBin, "go", "go", "go binary for the handler benchmark")
 	fs.StringVar(&cfg.repo, "repo", "", "repository root (default: the directory with go.mod above the working directory)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "where to write the JSON results (default REPO/bench/results.json; - for stdout)")
-	fs.StringVar(&kinds, "servers", "pivot,pivot-pipeline,stock,fpm,pivotphp,pivotphp-fpm,ceilings", "servers to measure (pivot-pipeline: pivot with pivot.pipeline on; pivotphp and pivotphp-fpm run only when PIVOTPHP_AUTOLOAD is set; ceilings: plain Go hello servers, see ceiling.go)")
+	fs.StringVar(&kinds, "servers", "pivot,pivot-pipeline,pivot-observe,stock,fpm,pivotphp,pivotphp-fpm,ceilings", "servers to measure (pivot-pipeline: pivot with pivot.pipeline on; pivot-observe: pivot with the access log and 100 % tracing over OTLP; pivotphp and pivotphp-fpm run only when PIVOTPHP_AUTOLOAD is set; ceilings: plain Go hello servers, see ceiling.go)")
 	fs.StringVar(&workers, "workers", "2,4", "PHP worker counts")
 	fs.StringVar(&conns, "conns", "8,50", "wrk connection counts")
 	fs.IntVar(&cfg.threads, "threads", 2, "wrk threads")
@@ -145,11 +148,11 @@ func parseFlags(args []string) (*config, error) {
 	}
 	for _, k := range strings.Split(kinds, ",") {
 		switch k = strings.TrimSpace(k); k {
-		case kindPivot, kindPivotPipeline, kindStock, kindFPM, kindPivotPHP, kindPivotPHPFPM, kindCeilings:
+		case kindPivot, kindPivotPipeline, kindPivotObserve, kindStock, kindFPM, kindPivotPHP, kindPivotPHPFPM, kindCeilings:
 			cfg.kinds = append(cfg.kinds, k)
 		case "":
 		default:
-			return nil, fmt.Errorf("-servers: unknown server %q (pivot, pivot-pipeline, stock, fpm, pivotphp, pivotphp-fpm, ceilings)", k)
+			return nil, fmt.Errorf("-servers: unknown server %q (pivot, pivot-pipeline, pivot-observe, stock, fpm, pivotphp, pivotphp-fpm, ceilings)", k)
 		}
 	}
 	if cfg.jobsCount < 10 {

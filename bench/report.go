@@ -30,6 +30,9 @@ func printReport(out io.Writer, r *results) {
 		s.Threads, s.Duration, s.Rounds, map[bool]string{true: " (QUICK MODE: sanity run, not a measurement)"}[s.Quick])
 
 	fmt.Fprintln(out, "\nThroughput and latency (GET hello world; pivotphp: a JSON route through the adapter)")
+	if s.TraceBatches > 0 {
+		fmt.Fprintf(out, "pivot-observe: the OTLP receiver got %d batches, %.1f MB\n", s.TraceBatches, float64(s.TraceBytes)/1e6)
+	}
 	if s.PivotPHPURL != "" {
 		fmt.Fprintf(out, "pivotphp: GET %s, %s\n", s.PivotPHPURL, s.PivotPHPEnv)
 	}
@@ -57,7 +60,7 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintln(out, "\nRatios (medians; \"per round\": the lowest and highest ratio within one round)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	shownRatios := []string{"pivot/stock", "pivot/fpm", "p99 pivot/stock", pipelineOffRatio, pipelineFPMRatio,
-		pipelineStockRatio, "p99 " + pipelineStockRatio, pivotPHPRatio}
+		pipelineStockRatio, "p99 " + pipelineStockRatio, observeRatio, pivotPHPRatio}
 	union := map[string]float64{}
 	for _, name := range shownRatios {
 		for k := range r.Ratios[name] {
@@ -76,7 +79,7 @@ func printReport(out io.Writer, r *results) {
 			printRatioRow(tw, r, name, keys)
 		}
 	}
-	for _, name := range []string{"pivot/stock", "pivot/fpm", pipelineFPMRatio} {
+	for _, name := range []string{"pivot/stock", "pivot/fpm", pipelineFPMRatio, observeRatio} {
 		if len(keys) == 0 || len(r.RoundRatios[name]) == 0 {
 			continue
 		}
@@ -194,7 +197,7 @@ func memList(ms []memory) string {
 // sortedCells orders the table by workers, connections, then kind (pivot, stock, fpm, pivotphp);
 // the ceilings (workers 0) come last.
 func sortedCells(r *results) []*cell {
-	order := map[string]int{kindPivot: 0, kindPivotPipeline: 1, kindStock: 2, kindFPM: 3, kindPivotPHP: 4, kindPivotPHPFPM: 5, kindGoFastHTTP: 6, kindGoNetHTTP: 7}
+	order := map[string]int{kindPivot: 0, kindPivotPipeline: 1, kindPivotObserve: 2, kindStock: 3, kindFPM: 4, kindPivotPHP: 5, kindPivotPHPFPM: 6, kindGoFastHTTP: 7, kindGoNetHTTP: 8}
 	cells := append([]*cell(nil), r.Throughput...)
 	sort.SliceStable(cells, func(i, j int) bool {
 		a, b := cells[i], cells[j]

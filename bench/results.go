@@ -67,6 +67,9 @@ type settings struct {
 	Benchtime    string   `json:"benchtime"`
 	PivotPHPURL  string   `json:"pivotphp_path,omitempty"`
 	PivotPHPEnv  string   `json:"pivotphp_env,omitempty"`
+	// TraceBatches and TraceBytes are what pivot-observe's OTLP receiver got (otlp.go)
+	TraceBatches int64 `json:"trace_batches,omitempty"`
+	TraceBytes   int64 `json:"trace_bytes,omitempty"`
 }
 
 // cell is one server × worker count × connection count: the median of its rounds.
@@ -179,7 +182,7 @@ func (r *results) summarize() {
 		}
 	}
 	r.Ratios = map[string]map[string]float64{"pivot/stock": {}, "pivot/fpm": {}, "p99 pivot/stock": {}}
-	r.RoundRatios = map[string]map[string][2]float64{"pivot/stock": {}, "pivot/fpm": {}, pipelineFPMRatio: {}}
+	r.RoundRatios = map[string]map[string][2]float64{"pivot/stock": {}, "pivot/fpm": {}, pipelineFPMRatio: {}, observeRatio: {}}
 	pool := r.poolRoundTrips()
 	for _, w := range r.Settings.Workers {
 		for _, c := range r.Settings.Conns {
@@ -197,6 +200,10 @@ func (r *results) summarize() {
 				if p.ok() {
 					r.ratio(pipelineOffRatio, key, pl.RPS/p.RPS)
 				}
+			}
+			if ob := r.cell(kindPivotObserve, w, c); ob.ok() && p.ok() {
+				r.ratio(observeRatio, key, ob.RPS/p.RPS)
+				r.setRoundRatios(observeRatio, key, ob, p)
 			}
 			if !p.ok() {
 				continue
@@ -231,7 +238,9 @@ const (
 	pipelineStockRatio = "pivot-pipeline/stock"
 	pipelineOffRatio   = "pivot-pipeline/pivot"
 	poolRatio          = "pivot/pool round trip"
-	pivotPHPRatio      = "pivotphp/pivotphp-fpm" // the same PivotPHP app: pivot's workers vs php-fpm
+	// pivot with the access log and 100 % tracing over pivot plain (issue 20: ≥ 0.85)
+	observeRatio  = "pivot-observe/pivot"
+	pivotPHPRatio = "pivotphp/pivotphp-fpm" // the same PivotPHP app: pivot's workers vs php-fpm
 )
 
 func ceilingRatio(kind string) string { return "pivot/" + kind }

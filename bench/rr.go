@@ -44,6 +44,8 @@ type rrSpec struct {
 	path    string // URL path wrk drives
 	env     []string
 	check   func(*http.Response, []byte) error // the preflight; nil: checkHello
+	// top is more top-level YAML (an otel section); logLevel replaces the level error
+	top, logLevel string
 }
 
 // startRR writes the config under dir and starts `rr serve`; the caller waits for readiness.
@@ -62,7 +64,11 @@ func startRR(ps *procs, cfg *config, dir string, spec rrSpec, workers int) (*ser
 	if spec.phpArgs != "" {
 		command = cfg.php + " " + spec.phpArgs + " " + spec.script
 	}
-	if err := os.WriteFile(conf, []byte(rrConfig(spec.section, command, spec.options, rpcPort, httpPort, workers)), 0o644); err != nil {
+	yaml := rrConfig(spec.section, command, spec.options, rpcPort, httpPort, workers) + spec.top
+	if spec.logLevel != "" {
+		yaml = strings.Replace(yaml, "  level: error\n", "  level: "+spec.logLevel+"\n", 1)
+	}
+	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
 	p, err := ps.start(name, filepath.Join(dir, name+".log"), spec.env, cfg.rr, "serve", "-c", conf, "-w", dir)

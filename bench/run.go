@@ -99,6 +99,9 @@ func run(ctx context.Context, cfg *config) (res *results, err error) {
 	if err := runRounds(ctx, cfg, servers, res); err != nil {
 		return res, err
 	}
+	if cfg.otlp != nil {
+		res.Settings.TraceBatches, res.Settings.TraceBytes = cfg.otlp.batches.Load(), cfg.otlp.bytes.Load()
+	}
 	for _, s := range servers {
 		rssAtEnd(s, res)
 	}

@@ -15,9 +15,12 @@ const (
 	kindPivot = "pivot" // our plugin, examples/hello/worker.php
 	// the same with pivot.pipeline: true (a request may wait in a busy worker's pipe; README)
 	kindPivotPipeline = "pivot-pipeline"
-	kindStock         = "stock"    // RoadRunner's http plugin in the same binary, same script
-	kindFPM           = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
-	kindPivotPHP      = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
+	// the same with issue 20's observability at full cost: pivot.access_log on (written, logs at
+	// info) and every request traced (pivot.trace.sample 1) to an OTLP receiver (otlp.go)
+	kindPivotObserve = "pivot-observe"
+	kindStock        = "stock"    // RoadRunner's http plugin in the same binary, same script
+	kindFPM          = "fpm"      // nginx + php-fpm, bench/fpm/hello.php
+	kindPivotPHP     = "pivotphp" // our plugin, a PivotPHP app's JSON route through the adapter
 	// the same PivotPHP app the classic way: nginx + php-fpm running its front controller
 	// (examples/pivotphp/public/index.php), the framework loaded and the app built per request
 	kindPivotPHPFPM = "pivotphp-fpm"

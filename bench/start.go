@@ -16,6 +16,9 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
 		kindPivotPipeline: {kind: kindPivotPipeline, section: "pivot", plugin: "pivot", path: "/hello",
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php"), options: "  pipeline: true\n"},
+		kindPivotObserve: {kind: kindPivotObserve, section: "pivot", plugin: "pivot", path: "/hello",
+			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php"), logLevel: "info",
+			options: "  access_log: true\n  trace:\n    sample: 1\n"},
 		kindStock: {kind: kindStock, section: "http", plugin: "http", path: "/hello",
 			script: filepath.Join(cfg.repo, "examples", "hello", "worker.php")},
 	}
@@ -68,6 +71,14 @@ func startServers(ctx context.Context, ps *procs, cfg *config, dir string, res *
 			res.Settings.PivotPHPURL = spec.path
 			res.Settings.PivotPHPEnv = "PIVOTPHP_AUTOLOAD=" + os.Getenv("PIVOTPHP_AUTOLOAD") + " PIVOT_MAX_REQUESTS=" + envOr(spec.env, "PIVOT_MAX_REQUESTS")
 			specs[kindPivotPHP] = spec
+		case kindPivotObserve:
+			rcv, err := startOTLPReceiver()
+			if err != nil {
+				res.errorf("%s: the OTLP receiver: %v", kind, err)
+				continue
+			}
+			cfg.otlp = rcv
+			specs[kind].top = rcv.observeTop()
 		case kindPivotPHPFPM:
 			app, why := pivotPHPFPMApp(cfg)
 			if why != "" {

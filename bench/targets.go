@@ -9,6 +9,7 @@ import (
 const (
 	targetVsStock    = 1.5
 	targetVsFPM      = 2.0
+	targetObserve    = 0.85 // issue 20: tracing at 100 % and the access log cost ≤ 15 % of req/s
 	targetRSSKB      = 20 * 1024
 	targetReadyMS    = 50.0
 	targetAllocs     = 10.0
@@ -44,6 +45,10 @@ func evaluateTargets(r *results) []target {
 			continue
 		}
 		add(rt.name, yes(v >= rt.want), "min %.2f× (%s); all: %s", v, k, ratioList(r.Ratios[rt.key]))
+	}
+	if k, v, ok := worst(r.Ratios[observeRatio], false); ok {
+		add(fmt.Sprintf("access log + 100 %% tracing (OTLP) ≥ %.2f× pivot plain req/s (every workers × conns)", targetObserve), yes(v >= targetObserve),
+			"min %.2f× (%s); all: %s", v, k, ratioList(r.Ratios[observeRatio]))
 	}
 	if k, v, ok := worst(r.Ratios["p99 pivot/stock"], true); ok {
 		add("pivot p99 no worse than stock (every workers × conns)", yes(v <= 1), "worst pivot/stock p99 %.2f× (%s)", v, k)

@@ -15,7 +15,7 @@ import (
 func (f *Front) writeExecError(c *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(errors.SoftJob, err):
-		f.log.Error("worker error", zap.Error(err))
+		f.log.Error("worker error", zap.Error(err), requestID(c))
 		f.writeError(c, http.StatusInternalServerError, "the application failed to handle the request")
 	case errors.Is(errors.NoFreeWorkers, err):
 		f.metrics.NoFreeWorker()
@@ -29,17 +29,17 @@ func (f *Front) writeExecError(c *fasthttp.RequestCtx, err error) {
 		c.Response.Header.Set("Retry-After", "1")
 		f.writeError(c, http.StatusServiceUnavailable, "the worker pool is stopping")
 	case errors.Is(errors.ExecTTL, err):
-		f.log.Warn("request exceeded pivot.pool.supervisor.exec_ttl; the worker was killed and replaced", zap.Error(err))
+		f.log.Warn("request exceeded pivot.pool.supervisor.exec_ttl; the worker was killed and replaced", zap.Error(err), requestID(c))
 		f.writeError(c, http.StatusGatewayTimeout, "the application did not answer within exec_ttl")
 	case errors.Is(errors.Network, err), errors.Is(errors.Decode, err):
-		f.log.Error("worker died or broke the protocol; it is replaced", zap.Error(err))
+		f.log.Error("worker died or broke the protocol; it is replaced", zap.Error(err), requestID(c))
 		f.writeError(c, http.StatusBadGateway, "the worker handling the request failed")
 	case errors.Is(errors.WorkerAllocate, err):
-		f.log.Error("no worker could be started", zap.Error(err))
+		f.log.Error("no worker could be started", zap.Error(err), requestID(c))
 		c.Response.Header.Set("Retry-After", "1")
 		f.writeError(c, http.StatusServiceUnavailable, "no worker could be started")
 	default:
-		f.log.Error("request failed", zap.Error(err))
+		f.log.Error("request failed", zap.Error(err), requestID(c))
 		f.writeError(c, http.StatusInternalServerError, "internal error")
 	}
 }

@@ -94,6 +94,31 @@ type Options struct {
 	RedirectTLS int
 	// AltSvc, when set, is the Alt-Svc header of every HTTPS response (HTTP/3's advertisement).
 	AltSvc string
+	// RequestHeaders are the request headers the middleware in Wrap sets or replaces
+	// (internal/observe: X-Request-Id, traceparent, tracestate): PHP gets them as set, not as
+	// the client sent them (the request context is written from the raw head otherwise).
+	RequestHeaders []string
+	// Observer, when set, hears which worker ran each request and when (the access log and
+	// tracing, internal/observe); nil: nothing is measured.
+	Observer Observer
+}
+
+// Observer hears, per request, the worker that ran it and its timings (unix ns).
+type Observer interface {
+	// Executed: c ran on worker pid, asked for a worker at queued, got one at started and had
+	// its whole answer at ended; a streamed answer (streaming) ends with StreamEnded.
+	Executed(c *fasthttp.RequestCtx, pid, queued, started, ended int64, streaming bool)
+	// StreamEnded: c's streamed body ended after n bytes (before any compression).
+	StreamEnded(c *fasthttp.RequestCtx, n int64)
+}
+
+// RequestIDHeader carries the request's id (internal/observe sets it on the request before
+// the front sees it): every log line the front writes about a request names it.
+const RequestIDHeader = "X-Request-Id"
+
+// requestID is the request-id field of a log line about c.
+func requestID(c *fasthttp.RequestCtx) zap.Field {
+	return zap.ByteString("request_id", c.Request.Header.Peek(RequestIDHeader))
 }
 
 // StreamFilter may wrap a streamed response's body before fasthttp pulls it (the `gzip`
@@ -122,6 +147,9 @@ type Front struct {
 	metrics Metrics
 	log     *zap.Logger
 	states  sync.Pool // *requestState
+
+	// setHeaders is Options.RequestHeaders
+	setHeaders [][]byte
 	// handler is HandleRequest inside the middleware (Options.Wrap)
 	handler fasthttp.RequestHandler
 
@@ -143,6 +171,9 @@ type Front struct {
 // New builds the front; HandleRequest works from now on, Serve starts the server.
 func New(opts Options, gens Generations, m Metrics, log *zap.Logger) *Front {
 	f := &Front{opts: opts, gens: gens, metrics: m, log: log}
+	for _, h := range opts.RequestHeaders {
+		f.setHeaders = append(f.setHeaders, []byte(h))
+	}
 	f.states.New = func() any { return newRequestState() }
 	f.handler = f.HandleRequest
 	if opts.Wrap != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/pool"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/protocol"
@@ -52,6 +53,10 @@ type requestState struct {
 	// the request body as read from fasthttp's stream (rawBody)
 	body                 []byte
 	bodyRead, bodyFailed bool
+
+	// the worker that ran the request and when it took it (unix ns), from the pool
+	// (pool.WorkerReporter); streamed counts a streamed body's bytes, for Options.Observer
+	pid, started, streamed int64
 }
 
 var (
@@ -59,7 +64,11 @@ var (
 	_ pool.StreamDetacher = (*requestState)(nil)
 	_ protocol.HeaderSink = (*requestState)(nil)
 	_ io.ReadCloser       = (*requestState)(nil)
+	_ pool.WorkerReporter = (*requestState)(nil)
 )
+
+// OnWorker records the worker that took the request (pool.WorkerReporter).
+func (st *requestState) OnWorker(pid, started int64) { st.pid, st.started = pid, started }
 
 func newRequestState() *requestState {
 	return &requestState{ctx: make([]byte, 0, 1024), fields: make([]protocol.HeaderField, 0, 16)}
@@ -90,6 +99,7 @@ func (st *requestState) reset() {
 	st.f, st.c, st.g = nil, nil, nil
 	st.wroteHead, st.hasContentType, st.hasTrailer, st.badHeader, st.headFailed = false, false, false, false, false
 	st.stream, st.pending, st.closed = nil, nil, false
+	st.pid, st.started, st.streamed = 0, 0, 0
 }
 
 // HandleRequest is the request path: body → context → worker → response. It is the
@@ -121,11 +131,23 @@ func (f *Front) HandleRequest(c *fasthttp.RequestCtx) {
 		return
 	}
 	st.g = g
-	st.ctx, st.fields = appendRequestContext(st.ctx, c, st.fields, parsed, st.files)
+	st.ctx, st.fields = appendRequestContextSet(st.ctx, c, st.fields, parsed, st.files, f.setHeaders)
 
 	// The worker runs on the generation's context, not the request's: a client that goes away
 	// must not kill the PHP worker mid-request.
+	var queued int64
+	obs := f.opts.Observer
+	if obs != nil {
+		queued = time.Now().UnixNano()
+	}
 	err = g.Exec(st.ctx, body, st)
+	if obs != nil && st.started != 0 {
+		var ended int64
+		if st.stream == nil || err != nil {
+			ended = time.Now().UnixNano()
+		}
+		obs.Executed(c, st.pid, queued, st.started, ended, ended == 0)
+	}
 	switch {
 	case err == nil:
 		g.Served()
@@ -272,10 +294,10 @@ func (f *Front) writeBodyError(c *fasthttp.RequestCtx, st *requestState, err err
 	case stderrors.As(err, &netErr) && netErr.Timeout():
 		f.writeError(c, http.StatusRequestTimeout, "request timeout")
 	case stderrors.Is(err, errTruncatedBody), stderrors.Is(err, io.ErrUnexpectedEOF):
-		f.log.Debug("request body cut short", zap.Error(err))
+		f.log.Debug("request body cut short", zap.Error(err), requestID(c))
 		f.writeError(c, http.StatusBadRequest, "incomplete request body")
 	default:
-		f.log.Debug("bad request body", zap.Error(err))
+		f.log.Debug("bad request body", zap.Error(err), requestID(c))
 		f.writeError(c, http.StatusBadRequest, "malformed request body: "+err.Error())
 	}
 }
@@ -348,7 +370,7 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 	if len(ctx) > 0 {
 		s, err := protocol.ApplyResponseContext(ctx, st)
 		if err != nil {
-			f.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)))
+			f.log.Error("worker sent a malformed response context", zap.ByteString("context", truncate(ctx)), requestID(c))
 			resetResponse(c)
 			f.writeError(c, http.StatusInternalServerError, "malformed response from worker")
 			return headFailed
@@ -357,7 +379,7 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 			status = s
 		}
 		if status < 100 || status > 599 {
-			f.log.Error("worker sent an invalid status code", zap.Int("status", status))
+			f.log.Error("worker sent an invalid status code", zap.Int("status", status), requestID(c))
 			resetResponse(c)
 			f.writeError(c, http.StatusInternalServerError, "unknown status code from worker: "+strconv.Itoa(status))
 			return headFailed
@@ -367,7 +389,7 @@ func (st *requestState) writeHead(ctx, body []byte, kind pool.FrameKind) headRes
 		}
 	}
 	if st.badHeader {
-		f.log.Warn("worker sent a header with an invalid name; it was dropped")
+		f.log.Warn("worker sent a header with an invalid name; it was dropped", requestID(c))
 	}
 	if st.hasTrailer {
 		joinTrailerValues(&c.Response.Header)
@@ -458,7 +480,7 @@ func (st *requestState) Read(b []byte) (int, error) {
 	for len(st.pending) == 0 {
 		done, err := st.stream.Next(st)
 		if err != nil {
-			st.f.log.Error("stream interrupted by a worker error", zap.Error(err))
+			st.f.log.Error("stream interrupted by a worker error", zap.Error(err), requestID(st.c))
 			return 0, err // the chunked body is cut: the client sees an incomplete response
 		}
 		if done && len(st.pending) == 0 {
@@ -467,6 +489,7 @@ func (st *requestState) Read(b []byte) (int, error) {
 	}
 	n := copy(b, st.pending)
 	st.pending = st.pending[n:]
+	st.streamed += int64(n)
 	return n, nil
 }
 
@@ -480,7 +503,10 @@ func (st *requestState) Close() error {
 	st.closed = true
 	st.pending = nil
 	if err := st.stream.Cancel(); err != nil {
-		st.f.log.Debug("stream cancelled", zap.Error(err))
+		st.f.log.Debug("stream cancelled", zap.Error(err), requestID(st.c))
+	}
+	if obs := st.f.opts.Observer; obs != nil {
+		obs.StreamEnded(st.c, st.streamed)
 	}
 	st.f.endRequest(st)
 	return nil

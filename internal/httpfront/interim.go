@@ -26,21 +26,21 @@ func (st *requestState) interim(status int, body []byte, kind pool.FrameKind) he
 	f, c := st.f, st.c
 	if kind != pool.FrameStreamPart || status == http.StatusSwitchingProtocols {
 		// a 1xx cannot be the final answer, and pivot does not switch protocols for PHP
-		f.log.Error("worker answered with an informational status as its final response", zap.Int("status", status))
+		f.log.Error("worker answered with an informational status as its final response", zap.Int("status", status), requestID(c))
 		resetResponse(c)
 		f.writeError(c, http.StatusBadGateway, "the application answered with an informational status ("+
 			strconv.Itoa(status)+") as its final response")
 		return headFailed
 	}
 	if len(body) > 0 {
-		f.log.Warn("worker sent a body with an informational status; the body was dropped", zap.Int("status", status))
+		f.log.Warn("worker sent a body with an informational status; the body was dropped", zap.Int("status", status), requestID(c))
 	}
 	// 100 Continue is the server's to send (Expect: 100-continue), before the body is read
 	if iw, ok := c.Conn().(interimWriter); ok && status != http.StatusContinue {
 		_ = iw.writeInterim(c, status) // net/http's request (nethttp.go)
 	} else if status != http.StatusContinue && canSendInterim(c) {
 		if err := writeInterim(c, status); err != nil {
-			f.log.Debug("interim response not sent", zap.Int("status", status), zap.Error(err))
+			f.log.Debug("interim response not sent", zap.Int("status", status), zap.Error(err), requestID(c))
 		}
 	}
 	resetResponse(c)

@@ -13,6 +13,12 @@ import (
 // Headers are grouped by canonical name, without Host and Transfer-Encoding, as net/http (and
 // so RoadRunner's http plugin) presents them; fields is scratch space reused across requests.
 func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree) ([]byte, []protocol.HeaderField) {
+	return appendRequestContextSet(dst, c, fields, parsed, files, nil)
+}
+
+// appendRequestContextSet is appendRequestContext with the headers named in set taken from
+// fasthttp's parsed view, where the middleware set them (Options.RequestHeaders).
+func appendRequestContextSet(dst []byte, c *fasthttp.RequestCtx, fields []protocol.HeaderField, parsed bool, files protocol.DataTree, set [][]byte) ([]byte, []protocol.HeaderField) {
 	req := &c.Request.Header
 	dst = append(dst, `{"remoteAddr":"`...)
 	dst = protocol.AppendRemoteIP(dst, c.RemoteAddr())
@@ -34,6 +40,9 @@ func appendRequestContext(dst []byte, c *fasthttp.RequestCtx, fields []protocol.
 	dst = append(dst, `","headers":{`...)
 	// from the raw head: fasthttp's parsed view re-serialises cookies and drops some headers
 	fields = protocol.ParseHeaderFields(fields[:0], req.RawHeaders())
+	for _, name := range set {
+		fields = protocol.SetHeaderField(fields, name, req.PeekBytes(name))
+	}
 	dst = protocol.AppendHeaderGroups(dst, fields)
 	dst = append(dst, `},"cookies":{`...)
 	dst = protocol.AppendCookies(dst, fields)

@@ -71,6 +71,12 @@ type FrameSink interface {
 	OnFrame(ctx, body []byte, kind FrameKind) bool
 }
 
+// WorkerReporter is a FrameSink that wants to know which worker took its request, and when
+// (unix ns): the access log and tracing report them (internal/observe, through the front).
+type WorkerReporter interface {
+	OnWorker(pid, started int64)
+}
+
 // New starts cfg.NumWorkers workers spawned by factory from cmd under ctx (every later worker
 // too); pipeline is nil unless pivot.pipeline is on.
 func New(ctx context.Context, cmd sdkpool.Command, factory sdkpool.Factory, cfg *sdkpool.Config, pipeline *Pipeline, log *zap.Logger) (*Pool, error) {
@@ -278,6 +284,9 @@ func (p *Pool) run(w *worker.Process, queued bool, reqCtx, reqBody []byte, sink 
 	}
 	started := time.Now().UnixNano()
 	w.State().SetLastUsed(uint64(started))
+	if r, ok := sink.(WorkerReporter); ok {
+		r.OnWorker(w.Pid(), started)
+	}
 	if !queued || w.State().Compare(fsm.StateReady) {
 		// a queued request keeps a replacement mark set while the one in front ran
 		w.State().Transition(fsm.StateWorking)

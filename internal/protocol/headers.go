@@ -68,6 +68,23 @@ func ParseHeaderFields(fields []HeaderField, raw []byte) []HeaderField {
 	return fields
 }
 
+// SetHeaderField makes value the only field named name (case-insensitively): the fields of
+// that name are removed, and one is added unless value is empty. The request context then
+// carries a header a middleware set (an id, a traceparent) instead of the one received.
+func SetHeaderField(fields []HeaderField, name, value []byte) []HeaderField {
+	kept := fields[:0]
+	for _, f := range fields {
+		if !bytes.EqualFold(f.name, name) {
+			kept = append(kept, f)
+		}
+	}
+	clear(fields[len(kept):])
+	if len(value) > 0 {
+		kept = append(kept, HeaderField{name: name, value: value})
+	}
+	return kept
+}
+
 // groupByMapAbove: with more fields than this, AppendHeaderGroups finds a name's group through
 // a map instead of comparing it with every later field (quadratic in the field count).
 const groupByMapAbove = 32

@@ -81,3 +81,23 @@ func TestHeaderGroupsOfManyFields(t *testing.T) {
 		t.Fatalf("60,000 fields: %.60s…", out)
 	}
 }
+
+func TestSetHeaderField(t *testing.T) {
+	raw := []byte("Host: x\r\nX-Request-Id: a\r\nAccept: */*\r\nx-request-id: b\r\n\r\n")
+	for _, tc := range []struct {
+		value string
+		want  []string
+	}{
+		{"new", []string{"Host: x", "Accept: */*", "X-Request-Id: new"}},
+		{"", []string{"Host: x", "Accept: */*"}},
+	} {
+		fields := SetHeaderField(ParseHeaderFields(nil, raw), []byte("X-Request-Id"), []byte(tc.value))
+		var got []string
+		for _, f := range fields {
+			got = append(got, string(f.name)+": "+string(f.value))
+		}
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("value %q: %q, want %q", tc.value, got, tc.want)
+		}
+	}
+}

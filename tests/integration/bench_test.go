@@ -65,6 +65,16 @@ func BenchmarkHandler(b *testing.B) {
 	b.Run("GET hello limit", func(b *testing.B) { benchHandle(b, l, hello) })
 	br := startStackB(b, stackOptions{pivot: "  breaker:\n    slow: 10s\n  pool:\n    num_workers: 2\n"})
 	b.Run("GET hello breaker", func(b *testing.B) { benchHandle(b, br, hello) })
+
+	// issue 20's tracing (internal/observe), exporter none so only pivot's side is measured:
+	// at sample 0 every request still gets a span context (not recorded) and a traceparent for
+	// PHP; at 100 % with pivot.access_log the span is recorded with its attributes and the line
+	// built (the stack logs at level error, so it is not written: bench/'s pivot-observe row
+	// measures it written, and exported over OTLP). A request id alone is in every row above.
+	t0 := startStackB(b, stackOptions{pivot: "  trace:\n    sample: 0\n    exporter: none\n  pool:\n    num_workers: 2\n"})
+	b.Run("GET hello trace 0%", func(b *testing.B) { benchHandle(b, t0, hello) })
+	t1 := startStackB(b, stackOptions{pivot: "  access_log: true\n  trace:\n    exporter: none\n  pool:\n    num_workers: 2\n"})
+	b.Run("GET hello trace 100% + access log", func(b *testing.B) { benchHandle(b, t1, hello) })
 }
 
 // benchHandle runs raw through the stack's HandleRequest b.N times; only the handler is timed.

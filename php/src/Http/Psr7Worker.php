@@ -24,6 +24,9 @@ use Psr\Http\Message\UploadedFileInterface;
  */
 final class Psr7Worker
 {
+    /** The request attribute holding pivot's request id (the X-Request-Id header it sets). */
+    public const REQUEST_ID_ATTRIBUTE = 'request_id';
+
     /** @var array<string, mixed> the process's $_SERVER, the base of every request's server params */
     private readonly array $baseServerParams;
 
@@ -97,6 +100,10 @@ final class Psr7Worker
         foreach ($request->attributes as $name => $value) {
             $serverRequest = $serverRequest->withAttribute((string) $name, $value);
         }
+        $requestId = $request->requestId();
+        if ($requestId !== null) {
+            $serverRequest = $serverRequest->withAttribute(self::REQUEST_ID_ATTRIBUTE, $requestId);
+        }
 
         return $serverRequest;
     }
@@ -161,6 +168,12 @@ final class Psr7Worker
             $server['REQUEST_SCHEME'] = 'http';
         }
         $server['HTTP_USER_AGENT'] = '';
+        $requestId = $request->requestId();
+        if ($requestId !== null) {
+            $server['REQUEST_ID'] = $requestId;
+        } else {
+            unset($server['REQUEST_ID']);
+        }
 
         foreach ($request->headers as $name => $values) {
             $key = strtoupper(str_replace('-', '_', $name));

@@ -180,6 +180,18 @@ final class Request
         return $headers;
     }
 
+    /**
+     * The request's id: the `X-Request-Id` pivot sets on every request (the client's own when
+     * it is sane, else a new one), or null under a server that sets none.
+     */
+    public function requestId(): ?string
+    {
+        $values = $this->headers['X-Request-Id'] ?? $this->headerValues('X-Request-Id');
+        $id = $values[0] ?? null;
+
+        return is_string($id) && $id !== '' ? $id : null;
+    }
+
     /** All values of a header, name matched case-insensitively. */
     public function headerValues(string $name): array
     {

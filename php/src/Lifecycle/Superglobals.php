@@ -20,7 +20,7 @@ final class Superglobals
     private const REQUEST_KEYS = [
         'REQUEST_METHOD', 'REQUEST_URI', 'REQUEST_SCHEME', 'REQUEST_TIME', 'REQUEST_TIME_FLOAT',
         'QUERY_STRING', 'SERVER_PROTOCOL', 'SERVER_NAME', 'SERVER_PORT', 'REMOTE_ADDR', 'REMOTE_PORT',
-        'HTTPS', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'PATH_INFO',
+        'HTTPS', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'PATH_INFO', 'REQUEST_ID',
     ];
 
     /** @var array<string, array<mixed>> the worker's own superglobals */
@@ -85,7 +85,7 @@ final class Superglobals
     /**
      * `$_SERVER` for a request: $base plus REQUEST_METHOD, REQUEST_URI (path and query),
      * QUERY_STRING, SERVER_PROTOCOL, HTTP_HOST, SERVER_NAME, SERVER_PORT, REQUEST_SCHEME, HTTPS,
-     * REMOTE_ADDR, REQUEST_TIME[_FLOAT], one HTTP_* per header, and CONTENT_TYPE/CONTENT_LENGTH
+     * REMOTE_ADDR, REQUEST_TIME[_FLOAT], REQUEST_ID (the X-Request-Id pivot sets), one HTTP_* per header, and CONTENT_TYPE/CONTENT_LENGTH
      * together with their HTTP_ copies (PivotPHP reads headers from HTTP_* only).
      *
      * @param array<string, mixed> $base
@@ -123,6 +123,10 @@ final class Superglobals
         $server['REQUEST_TIME_FLOAT'] = microtime(true);
         if ($host !== '') {
             $server['HTTP_HOST'] = $host;
+        }
+        $requestId = $request->requestId();
+        if ($requestId !== null) {
+            $server['REQUEST_ID'] = $requestId; // pivot's X-Request-Id, for logs and error pages
         }
 
         foreach ($request->headers as $header => $values) {

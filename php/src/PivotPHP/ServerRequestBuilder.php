@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace PivotPHP\Runtime\RoadRunner\PivotPHP;
 
 use PivotPHP\Runtime\RoadRunner\Http\Request;
+use PivotPHP\Runtime\RoadRunner\Http\Psr7Worker;
 use Psr\Http\Message\ServerRequestFactoryInterface;
 use Psr\Http\Message\ServerRequestInterface;
 use Psr\Http\Message\StreamFactoryInterface;
@@ -24,7 +25,7 @@ use Psr\Http\Message\UploadedFileInterface;
  * - parsed body: the form fields for urlencoded and multipart requests (PHP's `$_POST`), else
  *   null, left to the app's body parser (JSON);
  * - uploaded files: one `UploadedFileInterface` per file, nested as in the form;
- * - attributes: RoadRunner's request attributes.
+ * - attributes: RoadRunner's request attributes, and `request_id` (pivot's X-Request-Id).
  */
 final class ServerRequestBuilder
 {
@@ -83,6 +84,10 @@ final class ServerRequestBuilder
         }
         foreach ($request->attributes as $name => $value) {
             $serverRequest = $serverRequest->withAttribute((string) $name, $value);
+        }
+        $requestId = $request->requestId();
+        if ($requestId !== null) {
+            $serverRequest = $serverRequest->withAttribute(Psr7Worker::REQUEST_ID_ATTRIBUTE, $requestId);
         }
 
         return $serverRequest;

@@ -151,6 +151,34 @@ final class Psr7WorkerTest extends TestCase
         self::assertArrayNotHasKey('HTTPS', $request->getServerParams());
     }
 
+    public function testRequestIdIsAnAttributeAndAServerParam(): void
+    {
+        $this->roadRunner->sendRequest(
+            '{"remoteAddr":"::1","protocol":"HTTP/1.1","method":"GET","uri":"http://127.0.0.1:8080/",'
+            . '"headers":{"X-Request-Id":["4bf92f3577b34da6a3ce929d0e0e4736"]},'
+            . '"cookies":{},"rawQuery":"","parsed":false,"uploads":null,"attributes":{}}',
+        );
+
+        $request = $this->psr7->waitRequest();
+
+        self::assertSame('4bf92f3577b34da6a3ce929d0e0e4736', $request?->getAttribute('request_id'));
+        self::assertSame('4bf92f3577b34da6a3ce929d0e0e4736', $request->getServerParams()['REQUEST_ID']);
+        self::assertSame('4bf92f3577b34da6a3ce929d0e0e4736', $request->getHeaderLine('X-Request-Id'));
+    }
+
+    public function testNoRequestIdWithoutTheHeader(): void
+    {
+        $this->roadRunner->sendRequest(
+            '{"remoteAddr":"::1","protocol":"HTTP/1.1","method":"GET","uri":"http://127.0.0.1:8080/","headers":{},'
+            . '"cookies":{},"rawQuery":"","parsed":false,"uploads":null,"attributes":{}}',
+        );
+
+        $request = $this->psr7->waitRequest();
+
+        self::assertNull($request?->getAttribute('request_id'));
+        self::assertArrayNotHasKey('REQUEST_ID', $request->getServerParams());
+    }
+
     /** @return array<string, array{0: string, 1: string}> */
     public static function protocols(): array
     {

@@ -73,6 +73,34 @@ final class SuperglobalsTest extends TestCase
         self::assertArrayNotHasKey('CONTENT_TYPE', $server);
     }
 
+    public function testRequestIdFromPivotsHeader(): void
+    {
+        $server = Superglobals::serverParams(new Request(
+            '127.0.0.1',
+            'HTTP/1.1',
+            'GET',
+            'http://h/',
+            headers: ['X-Request-Id' => ['0f8fad5b-d9cb-469f-a165-70867728950e']],
+        ));
+
+        self::assertSame('0f8fad5b-d9cb-469f-a165-70867728950e', $server['REQUEST_ID']);
+        self::assertSame('0f8fad5b-d9cb-469f-a165-70867728950e', $server['HTTP_X_REQUEST_ID']);
+
+        $without = Superglobals::serverParams(new Request('127.0.0.1', 'HTTP/1.1', 'GET', 'http://h/'), ['REQUEST_ID' => 'stale']);
+        self::assertSame('stale', $without['REQUEST_ID'], 'serverParams keeps its base; apply() drops request keys from it');
+    }
+
+    public function testRequestIdDoesNotOutliveItsRequest(): void
+    {
+        $globals = new Superglobals();
+        $globals->apply(new Request('127.0.0.1', 'HTTP/1.1', 'GET', 'http://h/', headers: ['X-Request-Id' => ['abc']]));
+        self::assertSame('abc', $_SERVER['REQUEST_ID']);
+        $globals->restore();
+        $globals->apply(new Request('127.0.0.1', 'HTTP/1.1', 'GET', 'http://h/'));
+        self::assertArrayNotHasKey('REQUEST_ID', $_SERVER);
+        $globals->restore();
+    }
+
     public function testApplyAndRestore(): void
     {
         $_SERVER['HTTP_PROXY'] = 'http://evil.test'; // from the environment: httpoxy

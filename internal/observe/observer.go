@@ -1,0 +1,203 @@
+package observe
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/roadrunner-server/errors"
+	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+)
+
+// Observer gives every request an id and, when configured, a server span and an access-log
+// line. Its Middleware is the outermost handler around pivot's front; the front reports each
+// request's worker and timings through Executed and StreamEnded (httpfront.Observer).
+type Observer struct {
+	access *zap.Logger // nil: pivot.access_log is off
+
+	tp     *sdktrace.TracerProvider // nil: tracing is off
+	tracer trace.Tracer
+	prop   propagation.TraceContext
+	// startOpts: built once, not per request
+	startOpts []trace.SpanStartOption
+
+	states sync.Pool
+}
+
+// New builds the observer; tracing starts its exporter (a failure names the otel key).
+func New(o Options, log *zap.Logger) (*Observer, error) {
+	const op = errors.Op("pivot_observe_new")
+	ob := &Observer{}
+	ob.states.New = func() any { return new(state) }
+	if o.AccessLog {
+		ob.access = log.Named("access")
+		if o.Logs != nil {
+			if l := bufferedAccessLogger(o.Logs); l != nil {
+				ob.access = l.Named(log.Name()).Named("access")
+			}
+		}
+	}
+	if o.Trace != nil || o.Otel != nil {
+		tp, err := newProvider(o)
+		if err != nil {
+			return nil, errors.E(op, err)
+		}
+		ob.tp = tp
+		ob.startOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+		ob.tracer = tp.Tracer("github.com/pivotphp/pivotphp-runtime-roadrunner", trace.WithInstrumentationVersion(o.Version))
+	}
+	return ob, nil
+}
+
+// Measures says whether the front must report workers and timings (access log or tracing on);
+// with both off the front measures nothing.
+func (o *Observer) Measures() bool { return o.access != nil || o.tp != nil }
+
+// RequestHeaders are the request headers Middleware sets, which PHP must get as set.
+func (o *Observer) RequestHeaders() []string {
+	if o.tp != nil {
+		return []string{Header, "traceparent", "tracestate"}
+	}
+	return []string{Header}
+}
+
+// Shutdown writes the access-log lines still buffered and flushes the spans not exported yet
+// (within ctx).
+func (o *Observer) Shutdown(ctx context.Context) error {
+	if o.access != nil {
+		_ = o.access.Sync() // the buffered lines
+	}
+	if o.tp == nil {
+		return nil
+	}
+	return o.tp.Shutdown(ctx)
+}
+
+// state is one measured request, from the middleware to its end (the handler's return, or a
+// streamed body's end).
+type state struct {
+	t0                     time.Time
+	pid                    int64
+	queued, started, ended int64 // unix ns, from the front
+	streaming              bool
+	span                   trace.Span
+	bytes                  int64
+}
+
+// stateKey is the RequestCtx user value holding a measured request's state.
+const stateKey = "pivot.observe"
+
+// Middleware is the outermost handler: the request id on the request (for PHP and every
+// handler inside) and on the response; with access log or tracing, the request is measured.
+func (o *Observer) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if !o.Measures() {
+		return func(c *fasthttp.RequestCtx) {
+			ensureID(c)
+			next(c)
+			c.Response.Header.SetBytesV(Header, c.Request.Header.Peek(Header))
+		}
+	}
+	return func(c *fasthttp.RequestCtx) {
+		ensureID(c)
+		st := o.states.Get().(*state)
+		st.t0 = time.Now()
+		c.SetUserValue(stateKey, st)
+		if o.tp != nil {
+			o.startSpan(c, st)
+		}
+		next(c)
+		c.Response.Header.SetBytesV(Header, c.Request.Header.Peek(Header))
+		if st.streaming {
+			return // StreamEnded ends it, once fasthttp has written the body
+		}
+		resp := &c.Response
+		if resp.IsBodyStream() {
+			st.bytes = int64(resp.Header.ContentLength()) // reading Body() would drain the stream
+		} else {
+			st.bytes = int64(len(resp.Body()))
+		}
+		o.finish(c, st)
+	}
+}
+
+// ensureID keeps a sane incoming X-Request-Id, or sets a new one.
+func ensureID(c *fasthttp.RequestCtx) {
+	if SaneID(c.Request.Header.Peek(Header)) {
+		return
+	}
+	// a buffer on the stack would escape through fasthttp's setter: one allocation a request
+	buf := idBufs.Get().(*[IDLen]byte)
+	c.Request.Header.SetBytesV(Header, NewID(buf))
+	idBufs.Put(buf)
+}
+
+var idBufs = sync.Pool{New: func() any { return new([IDLen]byte) }}
+
+// Executed is the front's report: the request ran on worker pid, asked for a worker at queued,
+// got one at started and had its answer at ended (unix ns); a streamed answer (streaming)
+// ends later, with StreamEnded.
+func (o *Observer) Executed(c *fasthttp.RequestCtx, pid, queued, started, ended int64, streaming bool) {
+	st, _ := c.UserValue(stateKey).(*state)
+	if st == nil {
+		return
+	}
+	st.pid, st.queued, st.started, st.ended, st.streaming = pid, queued, started, ended, streaming
+}
+
+// StreamEnded is the front's report that a streamed body ended after n bytes.
+func (o *Observer) StreamEnded(c *fasthttp.RequestCtx, n int64) {
+	st, _ := c.UserValue(stateKey).(*state)
+	if st == nil || !st.streaming {
+		return
+	}
+	st.ended, st.bytes = time.Now().UnixNano(), n
+	o.finish(c, st)
+}
+
+func (o *Observer) finish(c *fasthttp.RequestCtx, st *state) {
+	now := time.Now()
+	var wait, php time.Duration
+	if st.started != 0 {
+		wait, php = time.Duration(st.started-st.queued), time.Duration(st.ended-st.started)
+	}
+	total := now.Sub(st.t0)
+	status := c.Response.StatusCode()
+	if o.access != nil {
+		o.access.Info("request",
+			zap.ByteString("request_id", c.Request.Header.Peek(Header)),
+			zap.ByteString("method", c.Method()),
+			zap.ByteString("path", c.Path()),
+			zap.Int("status", status),
+			zap.Int64("bytes", st.bytes),
+			zap.Duration("queue_wait", wait),
+			zap.Duration("php", php),
+			zap.Duration("total", total),
+			zap.Int64("worker_pid", st.pid))
+	}
+	if st.span != nil {
+		sp := st.span
+		if sp.IsRecording() {
+			sp.SetAttributes(
+				attribute.Int("http.response.status_code", status),
+				attribute.Int64("http.response.body.size", st.bytes),
+				attribute.String("pivot.request_id", string(c.Request.Header.Peek(Header))),
+				attribute.Int64("pivot.worker.pid", st.pid),
+				attribute.Float64("pivot.queue_wait_ms", float64(wait)/1e6),
+				attribute.Float64("pivot.php_ms", float64(php)/1e6),
+			)
+			if status >= 500 {
+				sp.SetStatus(codes.Error, "")
+			}
+		}
+		sp.End()
+	}
+	c.RemoveUserValue(stateKey)
+	*st = state{}
+	o.states.Put(st)
+}
