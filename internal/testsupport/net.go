@@ -13,13 +13,32 @@ import (
 	"time"
 )
 
+// The ports FreeAddr hands out: below the kernel's ephemeral range (32768 and up).
+const (
+	freePortBase  = 20000
+	freePortRange = 12000
+)
+
+var (
+	freePortMu   sync.Mutex
+	freePortNext = -1 // the next port to try, as an offset from freePortBase
+)
+
 // FreeAddr is a currently unused 127.0.0.1:port, below the kernel's ephemeral range: a port
 // that listening on :0 hands out is taken again by the next outgoing connection often enough
-// to fail a test that binds it a moment later ("address already in use").
+// to fail a test that binds it a moment later ("address already in use"). Ports are handed out
+// in turn from a random start, so one test binary never gets the same port twice (random picks
+// did: two servers of one test were given one port), and two binaries rarely overlap.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		port := 20000 + rand.Intn(12000) //nolint:gosec // a port number, not a secret
+	freePortMu.Lock()
+	defer freePortMu.Unlock()
+	if freePortNext < 0 {
+		freePortNext = rand.Intn(freePortRange) //nolint:gosec // a port number, not a secret
+	}
+	for i := 0; i < 200; i++ {
+		port := freePortBase + freePortNext
+		freePortNext = (freePortNext + 1) % freePortRange
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
