@@ -198,7 +198,8 @@ func (p *Plugin) Init(cfg Configurer, log Logger, srv Server) error {
 			return errors.E(op, err)
 		}
 	}
-	p.stderr = workerlog.New(p.cfg.WorkerLogs, p.log.Named("worker"))
+	// the workers' stderr goes through workersLog: pivot.reload reads a failed reload's PHP error there
+	p.stderr = workerlog.New(p.cfg.WorkerLogs, p.workersLog().Named("worker"))
 	p.workers = supervisor.New(p.supervisorOptions(srv), p.workersLog())
 	p.front = httpfront.New(p.frontOptions(), generations{p.workers}, p.metrics, p.log)
 	p.handler = p.front.Handler()

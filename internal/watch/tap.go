@@ -11,8 +11,8 @@ import (
 // maxTapped bounds the worker output a failed reload shows.
 const maxTapped = 20
 
-// tap records what the workers print on stderr while a reload runs (the sdk logs each line
-// through pivot's logger), so that a reset that fails because the new workers die at boot
+// tap records what the workers print on stderr while a reload runs (internal/observe/workerlog
+// logs each line through the logger Wrap gives), so that a reset that fails because the new workers die at boot
 // shows PHP's own message ("PHP Fatal error: Uncaught ...") rather than the pool's "EOF".
 type tap struct {
 	mu    sync.Mutex
