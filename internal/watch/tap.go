@@ -12,8 +12,9 @@ import (
 const maxTapped = 20
 
 // tap records what the workers print on stderr while a reload runs (internal/observe/workerlog
-// logs each line through the logger Wrap gives), so that a reset that fails because the new workers die at boot
-// shows PHP's own message ("PHP Fatal error: Uncaught ...") rather than the pool's "EOF".
+// logs each line through the logger Wrap gives), so that a reset that fails because the new
+// workers die at boot shows PHP's own message ("PHP Fatal error: Uncaught ...") rather than the
+// pool's "EOF".
 type tap struct {
 	mu    sync.Mutex
 	on    bool
