@@ -64,15 +64,18 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 	s := startServer(t, cfg, 2)
 	rssIdle := rssKB(t, s.Cmd.Process.Pid)
 
+	// expect is client i's share: messages j ≡ i (mod 10)
+	expect := func(i int) int64 { return int64((messages - i%channels + channels - 1) / channels) }
+	// a client's reader alone writes its state until every delivery is in (received), so the
+	// readers share no lock; each delivery's latency is kept by its client, sized up front
+	type delivery struct{ msg, us int32 }
 	type state struct {
 		next  atomic.Int64 // the next message index expected
 		count atomic.Int64
 		bad   atomic.Value // the first out-of-order message, a string
+		got   []delivery
 	}
 	states := make([]*state, clients)
-	var latMu sync.Mutex
-	lat := make([]int64, 0, clients*messages/channels)
-	worst := make([]int64, messages) // each message's slowest delivery, µs
 	var received atomic.Int64
 
 	start := time.Now()
@@ -81,7 +84,7 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 	errs := make(chan error, clients)
 	conns := make([]*wsClient, clients)
 	for i := 0; i < clients; i++ {
-		st := &state{}
+		st := &state{got: make([]delivery, 0, expect(i))}
 		st.next.Store(int64(i % channels))
 		states[i] = st
 		wg.Add(1)
@@ -98,14 +101,10 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 					st.bad.Store(fmt.Sprintf("client %d: message %d where %d was due", i, j, want))
 				}
 				st.next.Store(j + channels)
-				st.count.Add(1)
-				received.Add(1)
-				latMu.Lock()
-				lat = append(lat, now-us)
-				if now-us > worst[j] {
-					worst[j] = now - us
+				if n := st.count.Add(1); n <= expect(i) { // more is caught below
+					st.got = append(st.got, delivery{msg: int32(j), us: int32(now - us)})
 				}
-				latMu.Unlock()
+				received.Add(1)
 			}
 			c, status, err := dialWS(s.ws(), nil, onPub)
 			if err != nil {
@@ -150,8 +149,6 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 	}
 	published := time.Since(pubStart)
 
-	// every client's share: messages j ≡ i (mod 10)
-	expect := func(i int) int64 { return int64((messages - i%channels + channels - 1) / channels) }
 	var total int64
 	for i := range states {
 		total += expect(i)
@@ -173,10 +170,20 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 		t.Fatalf("%d deliveries, want exactly %d", received.Load(), total)
 	}
 
-	latMu.Lock() // every delivery is in: the readers' last writes happen before this
-	lat = append([]int64(nil), lat...)
-	worst = append([]int64(nil), worst...)
-	latMu.Unlock()
+	// every delivery is in: each reader's last append happened before its last
+	// received.Add, which WaitFor's load of received (== total) saw
+	lat := make([]int64, 0, total)
+	worst := make([]int64, messages) // each message's slowest delivery, µs
+	var frames, pushes int64
+	for i, st := range states {
+		for _, d := range st.got {
+			lat = append(lat, int64(d.us))
+			if j := int(d.msg); j >= 0 && j < messages && int64(d.us) > worst[j] {
+				worst[j] = int64(d.us)
+			}
+		}
+		frames, pushes = frames+conns[i].pushFrames.Load(), pushes+conns[i].pushes.Load()
+	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	pct := func(p float64) time.Duration {
 		return time.Duration(lat[int(float64(len(lat)-1)*p)]) * time.Microsecond
@@ -190,7 +197,7 @@ func TestLoadEveryClientGetsEveryMessageInOrder(t *testing.T) {
 			slow++
 		}
 	}
-	t.Logf("%d of %d messages had a delivery over 50ms", slow, messages)
+	t.Logf("%d of %d messages had a delivery over 50ms; %d publications arrived in %d WebSocket frames", slow, messages, pushes, frames)
 	if testing.Verbose() && os.Getenv("PIVOT_BROADCAST_WORST") != "" {
 		t.Logf("worst delivery per message (µs): %v", worst)
 	}
