@@ -105,7 +105,7 @@ func newExporter(name string, oc *OtelConfig) (sdktrace.SpanExporter, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return otlptrace.New(ctx, client) // connects lazily: a collector down at start is retried
+		return newOTLPExporter(ctx, client) // connects lazily: a collector down at start is retried
 	}
 	return nil, fmt.Errorf("otel.exporter %q: pivot exports to otlp, stdout, stderr, zipkin or none (pivot.trace.exporter overrides it for pivot)", name)
 }
