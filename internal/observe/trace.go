@@ -121,10 +121,7 @@ func (o *Observer) startSpan(c *fasthttp.RequestCtx, st *state) {
 	method := spanName(c.Method())
 	ctx, st.span = o.tracer.Start(ctx, method, o.startOpts...)
 	if st.span.IsRecording() {
-		st.span.SetAttributes(
-			attribute.String("http.request.method", method),
-			attribute.String("url.path", string(c.Path())),
-		)
+		st.method, st.path = method, string(c.Path()) // set on the span in finish
 	}
 	o.prop.Inject(ctx, carrier)
 }
