@@ -5,9 +5,11 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -123,4 +125,25 @@ func decodeSorted(t *testing.T, b []byte) *coltracepb.ExportTraceServiceRequest 
 		}
 	}
 	return &r
+}
+
+// TestInjectTraceContext: our traceparent/tracestate writer sets what the W3C propagator sets.
+func TestInjectTraceContext(t *testing.T) {
+	ts, _ := trace.ParseTraceState("a=1,b=2")
+	for _, cfg := range []trace.SpanContextConfig{
+		{TraceID: [16]byte{0xab, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff}, SpanID: [8]byte{0xfe, 1, 2, 3, 4, 5, 6, 7}, TraceFlags: trace.FlagsSampled},
+		{TraceID: [16]byte{1}, SpanID: [8]byte{2}},
+		{TraceID: [16]byte{1}, SpanID: [8]byte{2}, TraceFlags: 0xff, TraceState: ts},
+		{}, // invalid: nothing set
+	} {
+		sc := trace.NewSpanContext(cfg)
+		var want, got fasthttp.RequestHeader
+		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), headerCarrier{&want})
+		injectTraceContext(&got, sc)
+		for _, k := range []string{"traceparent", "tracestate"} {
+			if w, g := string(want.Peek(k)), string(got.Peek(k)); w != g {
+				t.Errorf("%v: %s %q, the propagator's %q", cfg, k, g, w)
+			}
+		}
+	}
 }
