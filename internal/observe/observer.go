@@ -43,6 +43,11 @@ func New(o Options, log *zap.Logger) (*Observer, error) {
 			}
 		}
 	}
+	if ob.access != nil {
+		// RoadRunner's logs config never prints the caller (CallerKey is omitted in every
+		// mode), yet zap.Config.Build turns it on: a stack walk per line for nothing
+		ob.access = ob.access.WithOptions(zap.WithCaller(false))
+	}
 	if o.Trace != nil || o.Otel != nil {
 		tp, err := newProvider(o)
 		if err != nil {
@@ -88,6 +93,13 @@ type state struct {
 	streaming              bool
 	span                   trace.Span
 	bytes                  int64
+	// the access line's fields and the span's end attributes: passed through interfaces they
+	// would escape, an allocation each per request; zap's cores and the SDK's span copy them
+	fields [9]zap.Field
+	attrs  [8]attribute.KeyValue
+	// a recorded span's request attributes, taken at its start and set with the others at its
+	// end: one SetAttributes, one growth of the span's attribute slice
+	method, path string
 }
 
 // stateKey is the RequestCtx user value holding a measured request's state.
@@ -169,28 +181,35 @@ func (o *Observer) finish(c *fasthttp.RequestCtx, st *state) {
 	total := now.Sub(st.t0)
 	status := c.Response.StatusCode()
 	if o.access != nil {
-		o.access.Info("request",
-			zap.ByteString("request_id", c.Request.Header.Peek(Header)),
-			zap.ByteString("method", c.Method()),
-			zap.ByteString("path", c.Path()),
-			zap.Int("status", status),
-			zap.Int64("bytes", st.bytes),
-			zap.Duration("queue_wait", wait),
-			zap.Duration("php", php),
-			zap.Duration("total", total),
-			zap.Int64("worker_pid", st.pid))
+		if ce := o.access.Check(zap.InfoLevel, "request"); ce != nil {
+			st.fields = [...]zap.Field{
+				zap.ByteString("request_id", c.Request.Header.Peek(Header)),
+				zap.ByteString("method", c.Method()),
+				zap.ByteString("path", c.Path()),
+				zap.Int("status", status),
+				zap.Int64("bytes", st.bytes),
+				zap.Duration("queue_wait", wait),
+				zap.Duration("php", php),
+				zap.Duration("total", total),
+				zap.Int64("worker_pid", st.pid),
+			}
+			ce.Write(st.fields[:]...)
+		}
 	}
 	if st.span != nil {
 		sp := st.span
 		if sp.IsRecording() {
-			sp.SetAttributes(
+			st.attrs = [...]attribute.KeyValue{
+				attribute.String("http.request.method", st.method),
+				attribute.String("url.path", st.path),
 				attribute.Int("http.response.status_code", status),
 				attribute.Int64("http.response.body.size", st.bytes),
 				attribute.String("pivot.request_id", string(c.Request.Header.Peek(Header))),
 				attribute.Int64("pivot.worker.pid", st.pid),
 				attribute.Float64("pivot.queue_wait_ms", float64(wait)/1e6),
 				attribute.Float64("pivot.php_ms", float64(php)/1e6),
-			)
+			}
+			sp.SetAttributes(st.attrs[:]...)
 			if status >= 500 {
 				sp.SetStatus(codes.Error, "")
 			}

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // newProvider builds pivot's tracer provider from the otel section and pivot.trace: the
@@ -105,7 +107,7 @@ func newExporter(name string, oc *OtelConfig) (sdktrace.SpanExporter, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return otlptrace.New(ctx, client) // connects lazily: a collector down at start is retried
+		return newOTLPExporter(ctx, client) // connects lazily: a collector down at start is retried
 	}
 	return nil, fmt.Errorf("otel.exporter %q: pivot exports to otlp, stdout, stderr, zipkin or none (pivot.trace.exporter overrides it for pivot)", name)
 }
@@ -121,12 +123,27 @@ func (o *Observer) startSpan(c *fasthttp.RequestCtx, st *state) {
 	method := spanName(c.Method())
 	ctx, st.span = o.tracer.Start(ctx, method, o.startOpts...)
 	if st.span.IsRecording() {
-		st.span.SetAttributes(
-			attribute.String("http.request.method", method),
-			attribute.String("url.path", string(c.Path())),
-		)
+		st.method, st.path = method, string(c.Path()) // set on the span in finish
 	}
-	o.prop.Inject(ctx, carrier)
+	injectTraceContext(&c.Request.Header, trace.SpanContextFromContext(ctx))
+}
+
+// injectTraceContext is propagation.TraceContext.Inject writing the same headers without
+// building strings (the traceparent into a stack buffer, which fasthttp copies).
+func injectTraceContext(h *fasthttp.RequestHeader, sc trace.SpanContext) {
+	if !sc.IsValid() {
+		return
+	}
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		h.Set("tracestate", ts.String())
+	}
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var b [55]byte // 00-<32 hex>-<16 hex>-<2 hex>
+	b[0], b[1], b[2], b[35], b[52] = '0', '0', '-', '-', '-'
+	hex.Encode(b[3:35], tid[:])
+	hex.Encode(b[36:52], sid[:])
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
+	h.SetBytesV("traceparent", b[:])
 }
 
 // spanName is the method (route-free names, OpenTelemetry's HTTP conventions), without an
