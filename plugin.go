@@ -584,7 +584,9 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 			chain = append(chain, edge.NewStatic(p.cfg.Static, p.log).Middleware)
 		case middlewareHeaders: // pivot.headers: CORS preflights answered here, headers added
 			if p.cfg.Headers != nil { // without the section it does nothing (Init warned)
-				chain = append(chain, edge.NewHeaders(p.cfg.Headers, p.log).Middleware)
+				hd := edge.NewHeaders(p.cfg.Headers, p.log)
+				chain = append(chain, hd.Middleware)
+				o.RequestHeaders = append(o.RequestHeaders, hd.RequestHeaderNames()...)
 			}
 		}
 	}
@@ -594,7 +596,7 @@ func (p *Plugin) wireMiddleware(o *httpfront.Options) {
 	}
 	// every request gets its id (and span, access-log line) before anything inside answers
 	chain = append(chain, p.observe.Middleware)
-	o.RequestHeaders = p.observe.RequestHeaders()
+	o.RequestHeaders = append(o.RequestHeaders, p.observe.RequestHeaders()...)
 	if p.observe.Measures() {
 		o.Observer = p.observe
 	}

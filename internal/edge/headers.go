@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -25,8 +23,8 @@ import (
 //     -Expose-Headers and `Vary: Origin` on the way back: PHP's responses, streamed ones, and
 //     whatever the middleware inside answers (pivot.limit's 429, pivot.breaker's 503, static
 //     files when "static" is listed before "headers"), so a browser's script can read them;
-//   - request: headers added to the request before PHP, written into its raw head
-//     (addRequestHeaders), beside a client's own value as RoadRunner's Header.Add leaves it;
+//   - request: headers added to the request before PHP (addRequestHeaders), beside a client's
+//     own value as RoadRunner's Header.Add leaves it;
 //   - response: headers set on every response after PHP (Set: the configured value replaces
 //     PHP's; RoadRunner sets it before PHP runs and PHP's own value is added beside it).
 //
@@ -312,63 +310,23 @@ func (h *Headers) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandl
 	}
 }
 
-// heads are the buffers addRequestHeaders builds a head in.
-var heads = sync.Pool{New: func() any { return &headBuf{} }}
-
-type headBuf struct {
-	b  []byte
-	r  bytes.Reader
-	br *bufio.Reader
+// addRequestHeaders adds `request` to the request's headers, after any the client sent (as
+// RoadRunner's Header.Add). The front writes PHP's request context from the raw head, which
+// Add does not reach: RequestHeaderNames tells it which names to take from the parsed view
+// (httpfront.Options.RequestHeaders, the mechanism internal/observe's ids use too).
+func (h *Headers) addRequestHeaders(c *fasthttp.RequestCtx) {
+	for _, kv := range h.request {
+		c.Request.Header.Add(kv.name, kv.value)
+	}
 }
 
-// addRequestHeaders adds `request` to the request's head as if the client had sent them: the
-// front builds PHP's request context from the raw head (RawHeaders: fasthttp's parsed view
-// re-serialises cookies and drops headers), which Header.Add does not reach. So the head is
-// rebuilt (request line, the raw fields, the added ones) and parsed again, as
-// internal/httpfront/nethttp.go parses the head of an HTTP/2 request: about a microsecond,
-// only with pivot.headers.request set. A head that did not come from the wire (no raw fields)
-// gets Header.Add.
-func (h *Headers) addRequestHeaders(c *fasthttp.RequestCtx) {
-	rh := &c.Request.Header
-	raw := rh.RawHeaders()
-	if len(raw) == 0 {
-		for _, kv := range h.request {
-			rh.Add(kv.name, kv.value)
-		}
-		return
-	}
-	hb := heads.Get().(*headBuf)
-	defer heads.Put(hb)
-	b := append(hb.b[:0], rh.Method()...)
-	b = append(b, ' ')
-	b = append(b, rh.RequestURI()...)
-	b = append(b, ' ')
-	b = append(b, rh.Protocol()...)
-	b = append(b, "\r\n"...)
-	raw = bytes.TrimSuffix(raw, []byte("\n")) // the empty line that ends the head
-	raw = bytes.TrimSuffix(raw, []byte("\r"))
-	b = append(b, raw...)
+// RequestHeaderNames are the request headers this middleware adds (pivot.headers.request).
+func (h *Headers) RequestHeaderNames() []string {
+	names := make([]string, 0, len(h.request))
 	for _, kv := range h.request {
-		b = append(b, kv.name...)
-		b = append(b, ": "...)
-		b = append(b, kv.value...)
-		b = append(b, "\r\n"...)
+		names = append(names, kv.name)
 	}
-	b = append(b, "\r\n"...)
-	hb.b = b
-	hb.r.Reset(b)
-	if hb.br == nil || hb.br.Size() < len(b) {
-		hb.br = bufio.NewReaderSize(&hb.r, max(len(b), 4096))
-	} else {
-		hb.br.Reset(&hb.r)
-	}
-	if err := rh.Read(hb.br); err != nil {
-		// cannot happen with a head fasthttp parsed and names Valid checked; keep the request
-		h.log.Error("pivot.headers.request: the request's head cannot be rebuilt; the headers are not added", zap.Error(err))
-	}
-	if cap(hb.b) > 64<<10 {
-		hb.b, hb.br = nil, nil
-	}
+	return names
 }
 
 func (h *Headers) setResponse(c *fasthttp.RequestCtx) {

@@ -27,15 +27,25 @@ type phpSaw struct {
 	ran     bool
 	headers http.Header
 	answer  func(c *fasthttp.RequestCtx)
+	// overlay are the names the front takes from the parsed view (Headers.RequestHeaderNames
+	// in httpfront.Options.RequestHeaders)
+	overlay []string
 }
 
 func (p *phpSaw) handle(c *fasthttp.RequestCtx) {
 	p.ran = true
-	// what the front reads for PHP's request context: the raw head
+	// what the front reads for PHP's request context: the raw head, with the overlay's names
+	// taken from the parsed view
 	p.headers = http.Header{}
 	for _, line := range strings.Split(string(c.Request.Header.RawHeaders()), "\r\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok {
 			p.headers.Add(k, strings.TrimSpace(v))
+		}
+	}
+	for _, name := range p.overlay {
+		p.headers.Del(name)
+		for _, v := range c.Request.Header.PeekAll(name) {
+			p.headers.Add(name, string(v))
 		}
 	}
 	php(c)
@@ -140,7 +150,7 @@ func TestHeadersAroundPHP(t *testing.T) {
 		c.Response.Header.Set("X-Powered-By", "PHP/8.2")
 		c.Response.Header.Set("Access-Control-Allow-Origin", "*")
 		c.Response.Header.Add("Vary", "Accept-Language")
-	}}
+	}, overlay: h.RequestHeaderNames()}
 	resp, _ := exchange(t, h.Middleware(p.handle), get("/", "Origin: https://a.example\r\n", "X-Client: browser\r\n"))
 	if got := p.headers.Get("X-Edge"); got != "pivot" {
 		t.Errorf("PHP saw X-Edge %q", got)

@@ -94,9 +94,10 @@ type Options struct {
 	RedirectTLS int
 	// AltSvc, when set, is the Alt-Svc header of every HTTPS response (HTTP/3's advertisement).
 	AltSvc string
-	// RequestHeaders are the request headers the middleware in Wrap sets or replaces
-	// (internal/observe: X-Request-Id, traceparent, tracestate): PHP gets them as set, not as
-	// the client sent them (the request context is written from the raw head otherwise).
+	// RequestHeaders are the request headers the middleware in Wrap sets, replaces or adds
+	// (internal/observe: X-Request-Id, traceparent, tracestate; pivot.headers.request): PHP
+	// gets every value fasthttp's parsed view has for them, not only what the client sent (the
+	// request context is written from the raw head otherwise). A name listed twice is harmless.
 	RequestHeaders []string
 	// Observer, when set, hears which worker ran each request and when (the access log and
 	// tracing, internal/observe); nil: nothing is measured.

@@ -41,7 +41,7 @@ func appendRequestContextSet(dst []byte, c *fasthttp.RequestCtx, fields []protoc
 	// from the raw head: fasthttp's parsed view re-serialises cookies and drops some headers
 	fields = protocol.ParseHeaderFields(fields[:0], req.RawHeaders())
 	for _, name := range set {
-		fields = protocol.SetHeaderField(fields, name, req.PeekBytes(name))
+		fields = protocol.SetHeaderField(fields, name, req.PeekAll(b2s(name))...)
 	}
 	dst = protocol.AppendHeaderGroups(dst, fields)
 	dst = append(dst, `},"cookies":{`...)

@@ -68,10 +68,11 @@ func ParseHeaderFields(fields []HeaderField, raw []byte) []HeaderField {
 	return fields
 }
 
-// SetHeaderField makes value the only field named name (case-insensitively): the fields of
-// that name are removed, and one is added unless value is empty. The request context then
-// carries a header a middleware set (an id, a traceparent) instead of the one received.
-func SetHeaderField(fields []HeaderField, name, value []byte) []HeaderField {
+// SetHeaderField makes values the only fields named name (case-insensitively): the fields of
+// that name are removed, and one is added for each non-empty value, in order. The request
+// context then carries the headers a middleware set or added (an id, a traceparent,
+// pivot.headers.request) instead of only the ones received.
+func SetHeaderField(fields []HeaderField, name []byte, values ...[]byte) []HeaderField {
 	kept := fields[:0]
 	for _, f := range fields {
 		if !bytes.EqualFold(f.name, name) {
@@ -79,8 +80,10 @@ func SetHeaderField(fields []HeaderField, name, value []byte) []HeaderField {
 		}
 	}
 	clear(fields[len(kept):])
-	if len(value) > 0 {
-		kept = append(kept, HeaderField{name: name, value: value})
+	for _, v := range values {
+		if len(v) > 0 {
+			kept = append(kept, HeaderField{name: name, value: v})
+		}
 	}
 	return kept
 }
