@@ -1,17 +1,13 @@
 package observe
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
 
 	"github.com/roadrunner-server/errors"
 	"github.com/valyala/fasthttp"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -21,11 +17,7 @@ import (
 type Observer struct {
 	access *zap.Logger // nil: pivot.access_log is off
 
-	tp     *sdktrace.TracerProvider // nil: tracing is off
-	tracer trace.Tracer
-	prop   propagation.TraceContext
-	// startOpts: built once, not per request
-	startOpts []trace.SpanStartOption
+	trace *tracing // nil: tracing is off
 
 	states sync.Pool
 }
@@ -49,24 +41,22 @@ func New(o Options, log *zap.Logger) (*Observer, error) {
 		ob.access = ob.access.WithOptions(zap.WithCaller(false))
 	}
 	if o.Trace != nil || o.Otel != nil {
-		tp, err := newProvider(o)
+		t, err := newTracing(o, log)
 		if err != nil {
 			return nil, errors.E(op, err)
 		}
-		ob.tp = tp
-		ob.startOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
-		ob.tracer = tp.Tracer("github.com/pivotphp/pivotphp-runtime-roadrunner", trace.WithInstrumentationVersion(o.Version))
+		ob.trace = t
 	}
 	return ob, nil
 }
 
 // Measures says whether the front must report workers and timings (access log or tracing on);
 // with both off the front measures nothing.
-func (o *Observer) Measures() bool { return o.access != nil || o.tp != nil }
+func (o *Observer) Measures() bool { return o.access != nil || o.trace != nil }
 
 // RequestHeaders are the request headers Middleware sets, which PHP must get as set.
 func (o *Observer) RequestHeaders() []string {
-	if o.tp != nil {
+	if o.trace != nil {
 		return []string{Header, "traceparent", "tracestate"}
 	}
 	return []string{Header}
@@ -78,10 +68,10 @@ func (o *Observer) Shutdown(ctx context.Context) error {
 	if o.access != nil {
 		_ = o.access.Sync() // the buffered lines
 	}
-	if o.tp == nil {
+	if o.trace == nil {
 		return nil
 	}
-	return o.tp.Shutdown(ctx)
+	return o.trace.shutdown(ctx)
 }
 
 // state is one measured request, from the middleware to its end (the handler's return, or a
@@ -91,15 +81,14 @@ type state struct {
 	pid                    int64
 	queued, started, ended int64 // unix ns, from the front
 	streaming              bool
-	span                   trace.Span
 	bytes                  int64
-	// the access line's fields and the span's end attributes: passed through interfaces they
-	// would escape, an allocation each per request; zap's cores and the SDK's span copy them
+	// the access line's fields: passed through an interface they would escape, an allocation
+	// per request; zap's cores copy them
 	fields [9]zap.Field
-	attrs  [8]attribute.KeyValue
-	// a recorded span's request attributes, taken at its start and set with the others at its
-	// end: one SetAttributes, one growth of the span's attribute slice
-	method, path string
+	// span is the request's server span; recording: it is sampled and will be exported
+	span        spanRecord
+	recording   bool
+	traceparent [traceparentLen]byte
 }
 
 // stateKey is the RequestCtx user value holding a measured request's state.
@@ -120,8 +109,8 @@ func (o *Observer) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHand
 		st := o.states.Get().(*state)
 		st.t0 = time.Now()
 		c.SetUserValue(stateKey, st)
-		if o.tp != nil {
-			o.startSpan(c, st)
+		if o.trace != nil {
+			o.trace.startSpan(c, st)
 		}
 		next(c)
 		c.Response.Header.SetBytesV(Header, c.Request.Header.Peek(Header))
@@ -136,6 +125,27 @@ func (o *Observer) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHand
 		}
 		o.finish(c, st)
 	}
+}
+
+// requestPath is the request target's path as the client sent it, without its query: the
+// access line's and the span's path. fasthttp's Path() would parse (and decode) the URI for it,
+// a microsecond the front never pays otherwise.
+func requestPath(c *fasthttp.RequestCtx) []byte {
+	p := c.Request.Header.RequestURI()
+	if len(p) > 0 && p[0] != '/' {
+		if i := bytes.Index(p, []byte("://")); i >= 0 { // absolute-form
+			p = p[i+3:]
+			if j := bytes.IndexByte(p, '/'); j >= 0 {
+				p = p[j:]
+			} else {
+				p = []byte("/")
+			}
+		}
+	}
+	if i := bytes.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
 }
 
 // ensureID keeps a sane incoming X-Request-Id, or sets a new one.
@@ -185,7 +195,7 @@ func (o *Observer) finish(c *fasthttp.RequestCtx, st *state) {
 			st.fields = [...]zap.Field{
 				zap.ByteString("request_id", c.Request.Header.Peek(Header)),
 				zap.ByteString("method", c.Method()),
-				zap.ByteString("path", c.Path()),
+				zap.ByteString("path", requestPath(c)),
 				zap.Int("status", status),
 				zap.Int64("bytes", st.bytes),
 				zap.Duration("queue_wait", wait),
@@ -196,25 +206,8 @@ func (o *Observer) finish(c *fasthttp.RequestCtx, st *state) {
 			ce.Write(st.fields[:]...)
 		}
 	}
-	if st.span != nil {
-		sp := st.span
-		if sp.IsRecording() {
-			st.attrs = [...]attribute.KeyValue{
-				attribute.String("http.request.method", st.method),
-				attribute.String("url.path", st.path),
-				attribute.Int("http.response.status_code", status),
-				attribute.Int64("http.response.body.size", st.bytes),
-				attribute.String("pivot.request_id", string(c.Request.Header.Peek(Header))),
-				attribute.Int64("pivot.worker.pid", st.pid),
-				attribute.Float64("pivot.queue_wait_ms", float64(wait)/1e6),
-				attribute.Float64("pivot.php_ms", float64(php)/1e6),
-			}
-			sp.SetAttributes(st.attrs[:]...)
-			if status >= 500 {
-				sp.SetStatus(codes.Error, "")
-			}
-		}
-		sp.End()
+	if st.recording {
+		o.trace.endSpan(c, st, now, status, wait, php)
 	}
 	c.RemoveUserValue(stateKey)
 	*st = state{}

@@ -146,3 +146,20 @@ func TestTraceContextOnTheRequest(t *testing.T) {
 		t.Fatalf("traceparent %q tracestate %q: want a new trace and no state", tp, ts)
 	}
 }
+
+func TestRequestPath(t *testing.T) {
+	c := &fasthttp.RequestCtx{}
+	for _, tc := range []struct{ target, want string }{
+		{"/a/b?x=1", "/a/b"},
+		{"/a%20b/../c", "/a%20b/../c"}, // as sent: not decoded nor cleaned
+		{"/", "/"},
+		{"http://example.com/p/q?z", "/p/q"},
+		{"http://example.com", "/"},
+		{"*", "*"},
+	} {
+		request(t, c, "OPTIONS "+tc.target+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if got := string(requestPath(c)); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}

@@ -11,135 +11,156 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// otlpExporter is otlptrace.Exporter with its span encoding replaced. The SDK's exporter turns
-// every batch into the OTLP structs (a dozen allocations a span, two maps keyed by resource and
-// scope) and proto.Marshal then sizes and writes them by reflection: at 100 % sampling that was
-// a quarter of pivot's CPU spent on tracing (bench/README, issue 20). This one writes each
-// ResourceSpans' fields straight into a reused buffer with protowire and hands the bytes to the
-// same otlptracehttp/otlptracegrpc client as the unknown fields of an empty
-// tracepb.ResourceSpans: proto.Marshal copies unknown fields verbatim, so the collector receives
-// the bytes the SDK's exporter would send (same fields, same values — TestOTLPEncodeMatchesSDK),
-// while the client keeps its endpoint, TLS, headers, compression, retries and OTEL_* settings.
-type otlpExporter struct {
+// otlpSink sends pivot's span records over OTLP. The SDK's exporter turns every batch into the
+// OTLP structs (a dozen allocations a span, two maps keyed by resource and scope) and
+// proto.Marshal then sizes and writes them by reflection: at 100 % sampling that was a quarter
+// of pivot's CPU spent on tracing (bench/README, issue 20). This one writes each batch's
+// ResourceSpans straight into a reused buffer with protowire and hands the bytes to the SDK's
+// otlptracehttp/otlptracegrpc client as the unknown fields of an empty tracepb.ResourceSpans:
+// proto.Marshal copies unknown fields verbatim, so the collector receives the bytes the SDK's
+// exporter would send for the same spans (TestOTLPEncodeMatchesSDK), while the client keeps
+// its endpoint, TLS, headers, compression, retries and OTEL_* settings.
+type otlpSink struct {
 	client otlptrace.Client
+	// resource is the encoded Resource field, scope the encoded InstrumentationScope: the same
+	// for every batch
+	resource, scope           []byte
+	schemaURL, scopeSchemaURL string
 
-	mu  sync.Mutex // ExportSpans may be called concurrently (SimpleSpanProcessor)
 	buf []byte
-	grp []spanGroup
 	out []*tracepb.ResourceSpans
 
 	stopOnce sync.Once
 }
 
-var _ sdktrace.SpanExporter = (*otlpExporter)(nil)
+var _ spanSink = (*otlpSink)(nil)
 
-func newOTLPExporter(ctx context.Context, client otlptrace.Client) (*otlpExporter, error) {
+func newOTLPSink(ctx context.Context, client otlptrace.Client, res *resource.Resource, scope instrumentation.Scope) (*otlpSink, error) {
 	if err := client.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &otlpExporter{client: client}, nil
-}
-
-// spanGroup is the spans of one resource and scope, in the batch's order.
-type spanGroup struct {
-	res   *resource.Resource
-	scope instrumentation.Scope
-	spans []sdktrace.ReadOnlySpan
-}
-
-func (e *otlpExporter) ExportSpans(ctx context.Context, ss []sdktrace.ReadOnlySpan) error {
-	if len(ss) == 0 {
-		return nil
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.buf, e.grp = e.buf[:0], group(e.grp[:0], ss)
-	if len(e.grp) == 0 {
-		return nil
-	}
-	// one ResourceSpans per resource, its scopes in their groups' order
-	var ends []int
-	for i := 0; i < len(e.grp); {
-		res := e.grp[i].res
-		j := i
-		for j < len(e.grp) && sameResource(e.grp[j].res, res) {
-			j++
+	s := &otlpSink{client: client, out: []*tracepb.ResourceSpans{{}}}
+	if res != nil {
+		var st int
+		s.resource, st = beginMsg(nil, rsResource)
+		for it := res.Iter(); it.Next(); {
+			s.resource = appendKeyValue(s.resource, resAttributes, it.Attribute())
 		}
-		e.buf = appendResourceSpans(e.buf, e.grp[i:j])
-		ends = append(ends, len(e.buf))
-		i = j
+		s.resource = endMsg(s.resource, st)
+		s.schemaURL = res.SchemaURL()
 	}
-	e.out = e.out[:0]
-	start := 0
-	for _, end := range ends {
-		rs := &tracepb.ResourceSpans{}
-		rs.ProtoReflect().SetUnknown(e.buf[start:end:end])
-		e.out = append(e.out, rs)
-		start = end
+	if scope != (instrumentation.Scope{}) {
+		var st int
+		s.scope, st = beginMsg(nil, ssScope)
+		s.scope = appendString(s.scope, scName, scope.Name)
+		s.scope = appendString(s.scope, scVersion, scope.Version)
+		s.scope = endMsg(s.scope, st)
 	}
-	err := e.client.UploadTraces(ctx, e.out)
-	for i := range e.grp {
-		e.grp[i] = spanGroup{} // the spans are the SDK's again
+	s.scopeSchemaURL = scope.SchemaURL
+	return s, nil
+}
+
+func (s *otlpSink) export(ctx context.Context, spans []spanRecord, arena []byte) error {
+	if len(spans) == 0 {
+		return nil
 	}
+	b := append(s.buf[:0], s.resource...)
+	var ss int
+	b, ss = beginMsg(b, rsScopeSpans)
+	b = append(b, s.scope...)
+	for i := range spans {
+		b = appendRecord(b, &spans[i], arena)
+	}
+	b = appendString(b, ssSchemaURL, s.scopeSchemaURL)
+	b = endMsg(b, ss)
+	b = appendString(b, rsSchemaURL, s.schemaURL)
+	s.buf = b
+	rs := &tracepb.ResourceSpans{} // the client may keep it while it retries: a new one each batch
+	rs.ProtoReflect().SetUnknown(b[:len(b):len(b)])
+	s.out[0] = rs
+	err := s.client.UploadTraces(ctx, s.out)
+	s.out[0] = nil
 	if err != nil {
 		return fmt.Errorf("traces export: %w", err)
 	}
 	return nil
 }
 
-func (e *otlpExporter) Shutdown(ctx context.Context) error {
+func (s *otlpSink) shutdown(ctx context.Context) error {
 	var err error
-	e.stopOnce.Do(func() { err = e.client.Stop(ctx) })
+	s.stopOnce.Do(func() { err = s.client.Stop(ctx) })
 	return err
 }
 
-func sameResource(a, b *resource.Resource) bool {
-	if a == b {
-		return true
+// appendRecord writes one record as an OTLP Span, its fields in the SDK exporter's order.
+func appendRecord(b []byte, r *spanRecord, arena []byte) []byte {
+	var s int
+	b, s = beginMsg(b, ssSpans)
+	b = protowire.AppendTag(b, spTraceID, protowire.BytesType)
+	b = protowire.AppendBytes(b, r.traceID[:])
+	b = protowire.AppendTag(b, spSpanID, protowire.BytesType)
+	b = protowire.AppendBytes(b, r.spanID[:])
+	b = appendString(b, spTraceState, r.traceState)
+	if r.parent.IsValid() {
+		b = protowire.AppendTag(b, spParentSpanID, protowire.BytesType)
+		b = protowire.AppendBytes(b, r.parent[:])
 	}
-	if a == nil || b == nil {
-		return false
-	}
-	return a.Equivalent() == b.Equivalent()
+	b = appendString(b, spName, r.name)
+	b = appendUint(b, spKind, uint64(tracepb.Span_SPAN_KIND_SERVER))
+	b = appendFixed64(b, spStart, uint64(r.start))
+	b = appendFixed64(b, spEnd, uint64(r.end))
+	// the attributes of spanRecord.attributes, in its order, without building them
+	b = appendStringKV(b, "http.request.method", r.name)
+	b = appendStringKV(b, "url.path", arena[r.pathAt:r.pathAt+r.pathLen])
+	b = appendIntKV(b, "http.response.status_code", int64(r.status))
+	b = appendIntKV(b, "http.response.body.size", r.bytes)
+	b = appendStringKV(b, "pivot.request_id", arena[r.idAt:r.idAt+r.idLen])
+	b = appendIntKV(b, "pivot.worker.pid", r.pid)
+	b = appendFloatKV(b, "pivot.queue_wait_ms", float64(r.wait)/1e6)
+	b = appendFloatKV(b, "pivot.php_ms", float64(r.php)/1e6)
+	// the SDK's exporter always sends a status, an empty one for Unset
+	var st int
+	b, st = beginMsg(b, spStatus)
+	b = appendUint(b, stCode, uint64(statusCode(r.statusCode())))
+	b = endMsg(b, st)
+	return endMsg(b, s)
 }
 
-// group sorts the batch into (resource, scope) groups, resources kept together; pivot's
-// provider has one of each, so this is one group and no map.
-func group(gs []spanGroup, ss []sdktrace.ReadOnlySpan) []spanGroup {
-	for _, sd := range ss {
-		if sd == nil {
-			continue
-		}
-		res, scope := sd.Resource(), sd.InstrumentationScope()
-		k := -1
-		for i := range gs {
-			if gs[i].scope == scope && sameResource(gs[i].res, res) {
-				k = i
-				break
-			}
-		}
-		if k < 0 {
-			// after the last group of the same resource
-			k = len(gs)
-			for i := len(gs) - 1; i >= 0; i-- {
-				if sameResource(gs[i].res, res) {
-					k = i + 1
-					break
-				}
-			}
-			gs = append(gs, spanGroup{})
-			copy(gs[k+1:], gs[k:])
-			gs[k] = spanGroup{res: res, scope: scope, spans: gs[k].spans[:0]}
-		}
-		gs[k].spans = append(gs[k].spans, sd)
-	}
-	return gs
+func appendStringKV[T string | []byte](b []byte, key string, v T) []byte {
+	var s, a int
+	b, s = beginMsg(b, spAttributes)
+	b = appendString(b, kvKey, key)
+	b, a = beginMsg(b, kvValue)
+	b = protowire.AppendTag(b, avString, protowire.BytesType)
+	b = append(protowire.AppendVarint(b, uint64(len(v))), v...)
+	b = endMsg(b, a)
+	return endMsg(b, s)
+}
+
+func appendIntKV(b []byte, key string, v int64) []byte {
+	var s, a int
+	b, s = beginMsg(b, spAttributes)
+	b = appendString(b, kvKey, key)
+	b, a = beginMsg(b, kvValue)
+	b = protowire.AppendTag(b, avInt, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(v))
+	b = endMsg(b, a)
+	return endMsg(b, s)
+}
+
+func appendFloatKV(b []byte, key string, v float64) []byte {
+	var s, a int
+	b, s = beginMsg(b, spAttributes)
+	b = appendString(b, kvKey, key)
+	b, a = beginMsg(b, kvValue)
+	b = protowire.AppendTag(b, avDouble, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, math.Float64bits(v))
+	b = endMsg(b, a)
+	return endMsg(b, s)
 }
 
 // OTLP field numbers (opentelemetry-proto v1.1.0, trace/v1 and common/v1).
@@ -207,97 +228,6 @@ func appendFixed64(b []byte, num protowire.Number, v uint64) []byte {
 	return protowire.AppendFixed64(b, v)
 }
 
-func appendResourceSpans(b []byte, gs []spanGroup) []byte {
-	res := gs[0].res
-	if res != nil {
-		var s int
-		b, s = beginMsg(b, rsResource)
-		for it := res.Iter(); it.Next(); {
-			b = appendKeyValue(b, resAttributes, it.Attribute())
-		}
-		b = endMsg(b, s)
-	}
-	for _, g := range gs {
-		var s int
-		b, s = beginMsg(b, rsScopeSpans)
-		if g.scope != (instrumentation.Scope{}) {
-			var sc int
-			b, sc = beginMsg(b, ssScope)
-			b = appendString(b, scName, g.scope.Name)
-			b = appendString(b, scVersion, g.scope.Version)
-			b = endMsg(b, sc)
-		}
-		for _, sd := range g.spans {
-			b = appendSpan(b, sd)
-		}
-		b = appendString(b, ssSchemaURL, g.scope.SchemaURL)
-		b = endMsg(b, s)
-	}
-	if res != nil {
-		b = appendString(b, rsSchemaURL, res.SchemaURL())
-	}
-	return b
-}
-
-func appendSpan(b []byte, sd sdktrace.ReadOnlySpan) []byte {
-	var s int
-	b, s = beginMsg(b, ssSpans)
-	sc := sd.SpanContext()
-	tid, sid := sc.TraceID(), sc.SpanID()
-	b = protowire.AppendTag(b, spTraceID, protowire.BytesType)
-	b = protowire.AppendBytes(b, tid[:])
-	b = protowire.AppendTag(b, spSpanID, protowire.BytesType)
-	b = protowire.AppendBytes(b, sid[:])
-	b = appendString(b, spTraceState, sc.TraceState().String())
-	if psid := sd.Parent().SpanID(); psid.IsValid() {
-		b = protowire.AppendTag(b, spParentSpanID, protowire.BytesType)
-		b = protowire.AppendBytes(b, psid[:])
-	}
-	b = appendString(b, spName, sd.Name())
-	b = appendUint(b, spKind, uint64(spanKind(sd.SpanKind())))
-	b = appendFixed64(b, spStart, uint64(sd.StartTime().UnixNano()))
-	b = appendFixed64(b, spEnd, uint64(sd.EndTime().UnixNano()))
-	for _, kv := range sd.Attributes() {
-		b = appendKeyValue(b, spAttributes, kv)
-	}
-	b = appendUint(b, spDroppedAttrs, uint64(uint32(sd.DroppedAttributes())))
-	for _, ev := range sd.Events() {
-		var e int
-		b, e = beginMsg(b, spEvents)
-		b = appendFixed64(b, evTime, uint64(ev.Time.UnixNano()))
-		b = appendString(b, evName, ev.Name)
-		for _, kv := range ev.Attributes {
-			b = appendKeyValue(b, evAttributes, kv)
-		}
-		b = appendUint(b, evDroppedAttrs, uint64(uint32(ev.DroppedAttributeCount)))
-		b = endMsg(b, e)
-	}
-	b = appendUint(b, spDroppedEvts, uint64(uint32(sd.DroppedEvents())))
-	for _, l := range sd.Links() {
-		var e int
-		b, e = beginMsg(b, spLinks)
-		ltid, lsid := l.SpanContext.TraceID(), l.SpanContext.SpanID()
-		b = protowire.AppendTag(b, lkTraceID, protowire.BytesType)
-		b = protowire.AppendBytes(b, ltid[:])
-		b = protowire.AppendTag(b, lkSpanID, protowire.BytesType)
-		b = protowire.AppendBytes(b, lsid[:])
-		for _, kv := range l.Attributes {
-			b = appendKeyValue(b, lkAttributes, kv)
-		}
-		b = appendUint(b, lkDroppedAttrs, uint64(uint32(l.DroppedAttributeCount)))
-		b = endMsg(b, e)
-	}
-	b = appendUint(b, spDroppedLinks, uint64(uint32(sd.DroppedLinks())))
-	// the SDK's exporter always sends a status, an empty one for Unset
-	var st int
-	b, st = beginMsg(b, spStatus)
-	status := sd.Status()
-	b = appendString(b, stMessage, status.Description)
-	b = appendUint(b, stCode, uint64(statusCode(status.Code)))
-	b = endMsg(b, st)
-	return endMsg(b, s)
-}
-
 func statusCode(c codes.Code) tracepb.Status_StatusCode {
 	switch c {
 	case codes.Ok:
@@ -306,22 +236,6 @@ func statusCode(c codes.Code) tracepb.Status_StatusCode {
 		return tracepb.Status_STATUS_CODE_ERROR
 	}
 	return tracepb.Status_STATUS_CODE_UNSET
-}
-
-func spanKind(k trace.SpanKind) tracepb.Span_SpanKind {
-	switch k {
-	case trace.SpanKindInternal:
-		return tracepb.Span_SPAN_KIND_INTERNAL
-	case trace.SpanKindClient:
-		return tracepb.Span_SPAN_KIND_CLIENT
-	case trace.SpanKindServer:
-		return tracepb.Span_SPAN_KIND_SERVER
-	case trace.SpanKindProducer:
-		return tracepb.Span_SPAN_KIND_PRODUCER
-	case trace.SpanKindConsumer:
-		return tracepb.Span_SPAN_KIND_CONSUMER
-	}
-	return tracepb.Span_SPAN_KIND_UNSPECIFIED
 }
 
 func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byte {

@@ -3,19 +3,21 @@ package observe
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -39,42 +41,21 @@ func (c *captureClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSp
 
 var _ otlptrace.Client = (*captureClient)(nil)
 
-// TestOTLPEncodeMatchesSDK: the same spans through the SDK's OTLP exporter and through ours
-// reach the client as the same export request.
+// TestOTLPEncodeMatchesSDK: the same records reach the OTLP client as the same export request
+// through our encoding and through the SDK's OTLP exporter (given the records as the SDK's
+// ReadOnlySpans, as the stdout and zipkin exporters get them): a new trace, a child of a
+// remote parent with a tracestate, a 5xx (status Error), long and empty strings, a zero pid.
 func TestOTLPEncodeMatchesSDK(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	resA := resource.NewWithAttributes("https://schema/a", attribute.String("service.name", "svc"), attribute.Int("n", 3))
-	resB := resource.NewWithAttributes("", attribute.Bool("b", true))
-	tpA := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithResource(resA))
-	tpB := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithResource(resB))
-	ts, _ := trace.ParseTraceState("k1=v1,k2=v2")
-	parent := trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: [16]byte{1, 2, 3}, SpanID: [8]byte{4, 5}, TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true,
-	})
-	ctx := trace.ContextWithRemoteSpanContext(context.Background(), parent)
-	long := string(make([]byte, 300)) // a length of two varint bytes
-
-	_, s := tpA.Tracer("pivot", trace.WithInstrumentationVersion("1.2.3")).Start(ctx, "GET", trace.WithSpanKind(trace.SpanKindServer))
-	s.SetAttributes(
-		attribute.String("url.path", "/x"), attribute.String("long", long), attribute.Int64("neg", -7),
-		attribute.Int64("zero", 0), attribute.Float64("f", 1.5), attribute.Float64("f0", 0), attribute.Bool("no", false),
-		attribute.StringSlice("ss", []string{"a", ""}), attribute.Int64Slice("is", []int64{0, -1}),
-		attribute.Float64Slice("fs", []float64{2.5}), attribute.BoolSlice("bs", []bool{true, false}),
-	)
-	s.AddEvent("ev", trace.WithAttributes(attribute.String("e", "1")))
-	s.SetStatus(codes.Error, "boom")
-	s.End()
-	_, s = tpA.Tracer("other").Start(context.Background(), "internal",
-		trace.WithLinks(trace.Link{SpanContext: parent, Attributes: []attribute.KeyValue{attribute.Int("l", 1)}}))
-	s.SetStatus(codes.Ok, "")
-	s.End()
-	_, s = tpB.Tracer("pivot").Start(context.Background(), "POST", trace.WithSpanKind(trace.SpanKindClient))
-	s.End()
-	_, s = tpA.Tracer("pivot", trace.WithInstrumentationVersion("1.2.3")).Start(ctx, "PUT", trace.WithSpanKind(trace.SpanKindServer))
-	s.End()
-	spans := rec.Ended()
-	if len(spans) != 4 {
-		t.Fatalf("recorded %d spans, want 4", len(spans))
+	res := resource.NewWithAttributes("https://schema/a", attribute.String("service.name", "svc"), attribute.Int("n", 3), attribute.Bool("b", true))
+	scope := instrumentation.Scope{Name: "pivot", Version: "1.2.3"}
+	long := strings.Repeat("p", 300) // a length of two varint bytes
+	recs := []spanRecord{
+		{traceID: trace.TraceID{1, 2, 3}, spanID: trace.SpanID{4}, name: "GET", start: 1e18, end: 1e18 + 5e6,
+			status: 200, bytes: 13, pid: 4242, wait: 1500, php: 3 * time.Millisecond, path: []byte("/hello"), requestID: []byte("id-1")},
+		{traceID: trace.TraceID{9}, spanID: trace.SpanID{8, 7}, parent: trace.SpanID{6}, parentSet: true, parentFlag: trace.FlagsSampled,
+			traceState: "k1=v1,k2=v2", name: "POST", start: 2e18, end: 2e18 + 1, status: 503, path: []byte(long), requestID: []byte("")},
+		{traceID: trace.TraceID{0xff}, spanID: trace.SpanID{0xff}, name: "HTTP", start: 3, end: 4, status: 404, bytes: -1,
+			path: []byte("/"), requestID: []byte(strings.Repeat("i", MaxIDLen))},
 	}
 
 	sdkC, ourC := &captureClient{}, &captureClient{}
@@ -82,30 +63,39 @@ func TestOTLPEncodeMatchesSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ourExp, err := newOTLPExporter(context.Background(), ourC)
+	ours, err := newOTLPSink(context.Background(), ourC, res, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for round := 0; round < 2; round++ { // the second round reuses our buffers
-		if err := sdkExp.ExportSpans(context.Background(), spans); err != nil {
+	view := &sdkSink{exp: sdkExp, res: res, scope: scope}
+	for round := 0; round < 2; round++ { // the second round reuses our buffer, through the batcher's arena
+		b := newSpanBatcher(batchSettings{delay: time.Hour, timeout: time.Second, maxQueue: 10, maxBatch: 10}, ours, zap.NewNop())
+		for i := range recs {
+			b.add(&recs[i])
+		}
+		b.mu.Lock()
+		queued, arena := append([]spanRecord(nil), b.queue...), append([]byte(nil), b.arena...)
+		b.mu.Unlock()
+		if err := view.export(context.Background(), queued, arena); err != nil {
 			t.Fatal(err)
 		}
-		if err := ourExp.ExportSpans(context.Background(), spans); err != nil {
+		if err := b.shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		ours.stopOnce = sync.Once{}
 		want, got := decodeSorted(t, sdkC.got[round]), decodeSorted(t, ourC.got[round])
 		if !proto.Equal(want, got) {
 			t.Fatalf("round %d: ours differs from the SDK's\n sdk: %v\n ours: %v", round, want, got)
 		}
-		if n := len(got.ResourceSpans); n != 2 {
-			t.Fatalf("%d resource spans, want 2", n)
+		if n := len(got.ResourceSpans[0].ScopeSpans[0].Spans); n != len(recs) {
+			t.Fatalf("%d spans, want %d", n, len(recs))
 		}
 	}
-	if err := ourExp.ExportSpans(context.Background(), nil); err != nil || len(ourC.got) != 2 {
+	if err := ours.export(context.Background(), nil, nil); err != nil || len(ourC.got) != 2 {
 		t.Fatalf("an empty batch: err %v, %d uploads (want none)", err, len(ourC.got)-2)
 	}
 	ourC.err = errors.New("down")
-	if err := ourExp.ExportSpans(context.Background(), spans); err == nil {
+	if err := ours.export(context.Background(), recs[:1], []byte("/")); err == nil {
 		t.Fatal("the client's error is lost")
 	}
 }
@@ -139,7 +129,7 @@ func TestInjectTraceContext(t *testing.T) {
 		sc := trace.NewSpanContext(cfg)
 		var want, got fasthttp.RequestHeader
 		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), headerCarrier{&want})
-		injectTraceContext(&got, sc)
+		injectTraceContext(&got, sc, new([traceparentLen]byte))
 		for _, k := range []string{"traceparent", "tracestate"} {
 			if w, g := string(want.Peek(k)), string(got.Peek(k)); w != g {
 				t.Errorf("%v: %s %q, the propagator's %q", cfg, k, g, w)

@@ -2,9 +2,11 @@ package observe
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -16,14 +18,24 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/exporters/zipkin"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 )
 
-// newProvider builds pivot's tracer provider from the otel section and pivot.trace: the
-// exporter RoadRunner's otel plugin would build, batched, with a parent-based ratio sampler.
-func newProvider(o Options) (*sdktrace.TracerProvider, error) {
+// tracing is pivot's server spans: the SDK's sampler and exporters, pivot's records
+// (spans.go says why).
+type tracing struct {
+	sampler sdktrace.Sampler
+	prop    propagation.TraceContext
+	batch   *spanBatcher // nil: exporter none, nothing is recorded
+}
+
+// newTracing builds pivot's tracing from the otel section and pivot.trace: the exporter
+// RoadRunner's otel plugin would build, batched, with a parent-based ratio sampler.
+func newTracing(o Options, log *zap.Logger) (*tracing, error) {
 	oc := o.Otel
 	if oc == nil {
 		oc = &OtelConfig{Exporter: "none"}
@@ -32,10 +44,6 @@ func newProvider(o Options) (*sdktrace.TracerProvider, error) {
 	sample := 1.0
 	if o.Trace != nil && o.Trace.Sample != nil {
 		sample = *o.Trace.Sample
-	}
-	exp, err := newExporter(o.exporter(), oc)
-	if err != nil {
-		return nil, err
 	}
 	res := resource.NewWithAttributes("",
 		attribute.String("service.name", oc.Resource.ServiceName),
@@ -49,16 +57,70 @@ func newProvider(o Options) (*sdktrace.TracerProvider, error) {
 	if oc.Resource.ServiceInstanceID != "" {
 		res, _ = resource.Merge(res, resource.NewWithAttributes("", attribute.String("service.instance.id", oc.Resource.ServiceInstanceID)))
 	}
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(sample))),
-		sdktrace.WithResource(res),
+	scope := instrumentation.Scope{Name: "github.com/pivotphp/pivotphp-runtime-roadrunner", Version: o.Version}
+	sink, err := newSink(o.exporter(), oc, res, scope)
+	if err != nil {
+		return nil, err
 	}
-	if exp != nil {
-		opts = append(opts, sdktrace.WithBatcher(exp)) // OTEL_BSP_* tune it
+	t := &tracing{sampler: sdktrace.ParentBased(sdktrace.TraceIDRatioBased(sample))}
+	if sink != nil {
+		t.batch = newSpanBatcher(batchSettingsFromEnv(), sink, log)
 	}
-	return sdktrace.NewTracerProvider(opts...), nil
+	return t, nil
 }
 
+// newSink is the named exporter's sink: nil for none.
+func newSink(name string, oc *OtelConfig, res *resource.Resource, scope instrumentation.Scope) (spanSink, error) {
+	if name == "otlp" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return newOTLPSink(ctx, otlpClient(oc), res, scope) // connects lazily: a collector down at start is retried
+	}
+	exp, err := newExporter(name, oc)
+	if err != nil || exp == nil {
+		return nil, err
+	}
+	return &sdkSink{exp: exp, res: res, scope: scope}, nil
+}
+
+// otlpClient is the SDK's OTLP client the otel section describes (grpc or http).
+func otlpClient(oc *OtelConfig) otlptrace.Client {
+	if oc.Client == "grpc" {
+		opts := []otlptracegrpc.Option{}
+		if oc.Insecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		if oc.Compress {
+			opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
+		}
+		if oc.Endpoint != "" {
+			opts = append(opts, otlptracegrpc.WithEndpoint(oc.Endpoint))
+		}
+		if len(oc.Headers) > 0 {
+			opts = append(opts, otlptracegrpc.WithHeaders(oc.Headers))
+		}
+		return otlptracegrpc.NewClient(opts...)
+	}
+	opts := []otlptracehttp.Option{}
+	if oc.Insecure {
+		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	if oc.Compress {
+		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
+	}
+	if oc.CustomURL != "" {
+		opts = append(opts, otlptracehttp.WithURLPath(oc.CustomURL))
+	}
+	if oc.Endpoint != "" {
+		opts = append(opts, otlptracehttp.WithEndpoint(oc.Endpoint))
+	}
+	if len(oc.Headers) > 0 {
+		opts = append(opts, otlptracehttp.WithHeaders(oc.Headers))
+	}
+	return otlptracehttp.NewClient(opts...)
+}
+
+// newExporter is the SDK exporter for stdout, stderr and zipkin (nil for none).
 func newExporter(name string, oc *OtelConfig) (sdktrace.SpanExporter, error) {
 	switch name {
 	case "none":
@@ -69,68 +131,84 @@ func newExporter(name string, oc *OtelConfig) (sdktrace.SpanExporter, error) {
 		return stdouttrace.New(stdouttrace.WithWriter(io.Writer(os.Stderr)))
 	case "zipkin":
 		return zipkin.New(oc.Endpoint)
-	case "otlp":
-		var client otlptrace.Client
-		if oc.Client == "grpc" {
-			opts := []otlptracegrpc.Option{}
-			if oc.Insecure {
-				opts = append(opts, otlptracegrpc.WithInsecure())
-			}
-			if oc.Compress {
-				opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
-			}
-			if oc.Endpoint != "" {
-				opts = append(opts, otlptracegrpc.WithEndpoint(oc.Endpoint))
-			}
-			if len(oc.Headers) > 0 {
-				opts = append(opts, otlptracegrpc.WithHeaders(oc.Headers))
-			}
-			client = otlptracegrpc.NewClient(opts...)
-		} else {
-			opts := []otlptracehttp.Option{}
-			if oc.Insecure {
-				opts = append(opts, otlptracehttp.WithInsecure())
-			}
-			if oc.Compress {
-				opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
-			}
-			if oc.CustomURL != "" {
-				opts = append(opts, otlptracehttp.WithURLPath(oc.CustomURL))
-			}
-			if oc.Endpoint != "" {
-				opts = append(opts, otlptracehttp.WithEndpoint(oc.Endpoint))
-			}
-			if len(oc.Headers) > 0 {
-				opts = append(opts, otlptracehttp.WithHeaders(oc.Headers))
-			}
-			client = otlptracehttp.NewClient(opts...)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return newOTLPExporter(ctx, client) // connects lazily: a collector down at start is retried
 	}
 	return nil, fmt.Errorf("otel.exporter %q: pivot exports to otlp, stdout, stderr, zipkin or none (pivot.trace.exporter overrides it for pivot)", name)
 }
 
-// startSpan starts the request's server span under the incoming traceparent/tracestate and
-// puts the span's own context on the request: PHP reads `traceparent` and joins the trace.
-// Attributes are set only on a recorded span: an unsampled request pays for its ids alone.
-func (o *Observer) startSpan(c *fasthttp.RequestCtx, st *state) {
-	carrier := headerCarrier{&c.Request.Header}
-	ctx := o.prop.Extract(context.Background(), carrier)
-	// the client's tracestate goes on only with its valid traceparent (W3C): Inject sets it back
-	c.Request.Header.Del("tracestate")
-	method := spanName(c.Method())
-	ctx, st.span = o.tracer.Start(ctx, method, o.startOpts...)
-	if st.span.IsRecording() {
-		st.method, st.path = method, string(c.Path()) // set on the span in finish
+// startSpan starts the request's server span under the incoming traceparent/tracestate (the
+// W3C propagator reads them) and puts the span's own context on the request: PHP reads
+// `traceparent` and joins the trace. The SDK's sampler decides; only a sampled span with an
+// exporter is recorded (st.recording), the others cost their ids alone.
+func (t *tracing) startSpan(c *fasthttp.RequestCtx, st *state) {
+	h := &c.Request.Header
+	ctx := context.Background()
+	r := &st.span
+	if len(h.Peek("traceparent")) > 0 {
+		ctx = t.prop.Extract(ctx, headerCarrier{h})
+		if psc := trace.SpanContextFromContext(ctx); psc.IsValid() {
+			r.traceID, r.parent, r.parentSet, r.parentFlag = psc.TraceID(), psc.SpanID(), true, psc.TraceFlags()
+		}
 	}
-	injectTraceContext(&c.Request.Header, trace.SpanContextFromContext(ctx))
+	// the client's tracestate goes on only with its valid traceparent (W3C): set back below
+	h.Del("tracestate")
+	if !r.parentSet {
+		r.traceID = newTraceID()
+	}
+	r.spanID = newSpanID()
+	r.name = spanName(c.Method())
+	res := t.sampler.ShouldSample(sdktrace.SamplingParameters{
+		ParentContext: ctx, TraceID: r.traceID, Name: r.name, Kind: trace.SpanKindServer,
+	})
+	var flags trace.TraceFlags
+	if res.Decision == sdktrace.RecordAndSample {
+		flags = trace.FlagsSampled
+		if st.recording = t.batch != nil; st.recording && res.Tracestate.Len() > 0 {
+			r.traceState = res.Tracestate.String()
+		}
+	}
+	injectTraceContext(h, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: r.traceID, SpanID: r.spanID, TraceFlags: flags, TraceState: res.Tracestate,
+	}), &st.traceparent)
+}
+
+// endSpan queues a recorded span (the request's last moment: its bytes are still valid).
+func (t *tracing) endSpan(c *fasthttp.RequestCtx, st *state, end time.Time, status int, wait, php time.Duration) {
+	r := &st.span
+	r.start, r.end = st.t0.UnixNano(), end.UnixNano()
+	r.status, r.bytes, r.pid, r.wait, r.php = status, st.bytes, st.pid, wait, php
+	r.path, r.requestID = requestPath(c), c.Request.Header.Peek(Header)
+	t.batch.add(r)
+}
+
+// shutdown exports the spans still queued (within ctx).
+func (t *tracing) shutdown(ctx context.Context) error {
+	if t.batch == nil {
+		return nil
+	}
+	return t.batch.shutdown(ctx)
+}
+
+// newTraceID and newSpanID are random, never zero (the SDK's ids come from a math/rand source
+// behind a mutex; the runtime's generator needs no lock).
+func newTraceID() (id trace.TraceID) {
+	for !id.IsValid() {
+		binary.BigEndian.PutUint64(id[:8], rand.Uint64())
+		binary.BigEndian.PutUint64(id[8:], rand.Uint64())
+	}
+	return id
+}
+
+func newSpanID() (id trace.SpanID) {
+	for !id.IsValid() {
+		binary.BigEndian.PutUint64(id[:], rand.Uint64())
+	}
+	return id
 }
 
 // injectTraceContext is propagation.TraceContext.Inject writing the same headers without
-// building strings (the traceparent into a stack buffer, which fasthttp copies).
-func injectTraceContext(h *fasthttp.RequestHeader, sc trace.SpanContext) {
+// building strings: the traceparent is formatted in buf (a buffer on the stack would escape
+// through fasthttp's setter, which copies it).
+func injectTraceContext(h *fasthttp.RequestHeader, sc trace.SpanContext, buf *[traceparentLen]byte) {
 	if !sc.IsValid() {
 		return
 	}
@@ -138,13 +216,16 @@ func injectTraceContext(h *fasthttp.RequestHeader, sc trace.SpanContext) {
 		h.Set("tracestate", ts.String())
 	}
 	tid, sid := sc.TraceID(), sc.SpanID()
-	var b [55]byte // 00-<32 hex>-<16 hex>-<2 hex>
+	b := buf // 00-<32 hex>-<16 hex>-<2 hex>
 	b[0], b[1], b[2], b[35], b[52] = '0', '0', '-', '-', '-'
 	hex.Encode(b[3:35], tid[:])
 	hex.Encode(b[36:52], sid[:])
 	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
 	h.SetBytesV("traceparent", b[:])
 }
+
+// traceparentLen is a version 00 traceparent's length.
+const traceparentLen = 55
 
 // spanName is the method (route-free names, OpenTelemetry's HTTP conventions), without an
 // allocation for the usual ones.

@@ -1,8 +1,12 @@
 package observe
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,5 +142,56 @@ func TestStdoutAndNoneExporters(t *testing.T) {
 				return strings.Contains(out, `"TraceID":"`+traceID+`"`) && strings.Contains(out, `"SpanID":"`+parent+`"`)
 			})
 		})
+	}
+}
+
+// The zipkin exporter (the SDK's, handed pivot's spans as ReadOnlySpans) posts to a real HTTP
+// receiver: the span is the server span PHP's traceparent names, child of the client's.
+func TestZipkinExporter(t *testing.T) {
+	type zspan struct {
+		TraceID  string            `json:"traceId"`
+		ID       string            `json:"id"`
+		ParentID string            `json:"parentId"`
+		Name     string            `json:"name"`
+		Kind     string            `json:"kind"`
+		Tags     map[string]string `json:"tags"`
+	}
+	var mu sync.Mutex
+	var got []zspan
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var batch []zspan
+		if r.URL.Path != "/api/v2/spans" || json.NewDecoder(r.Body).Decode(&batch) != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, batch...)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+
+	const traceID, parentID = "6b8efff798038103d269b633813fc60c", "fee19b7ec3c1b174"
+	p := startRR(t, 1, "  trace:\n    exporter: zipkin\n", "otel:\n  endpoint: "+srv.URL+"/api/v2/spans\n")
+	_, e := p.get(t, "/zip", http.Header{"Traceparent": {traceparent(traceID, parentID)}})
+	_, spanID, _ := parseTraceparent(t, e.TraceParent)
+	var s zspan
+	testsupport.WaitFor(t, 15*time.Second, "the span at the zipkin receiver", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, z := range got { // the harness's readiness requests have spans too
+			if z.TraceID == traceID {
+				s = z
+				return true
+			}
+		}
+		return false
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// zipkin's exporter lower-cases span names
+	if s.ID != spanID || s.ParentID != parentID || s.Name != "get" || s.Kind != "SERVER" ||
+		s.Tags["url.path"] != "/zip" || s.Tags["http.response.status_code"] != "200" || s.Tags["pivot.worker.pid"] != strconv.FormatInt(e.Pid, 10) {
+		t.Fatalf("zipkin got %+v: want one server span %s of trace %s under %s", got, spanID, traceID, parentID)
 	}
 }
