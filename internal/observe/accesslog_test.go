@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	rrlogger "github.com/roadrunner-server/logger/v4"
 	"github.com/valyala/fasthttp"
@@ -57,8 +60,99 @@ func TestBufferedAccessLog(t *testing.T) {
 		{Mode: "production", Output: []string{"file:///tmp/x.log"}},
 		{Mode: "production", FileLogger: &rrlogger.FileLoggerConfig{LogOutput: out}},
 	} {
-		if bufferedAccessLogger(c) != nil {
+		if l, _ := bufferedAccessLogger(c); l != nil {
 			t.Errorf("%+v: buffered", c)
 		}
+	}
+}
+
+// fixedClock is zap's clock at one instant.
+type fixedClock struct{ at time.Time }
+
+func (c fixedClock) Now() time.Time                         { return c.at }
+func (c fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
+
+// TestFastLineMatchesZap: the observer's access line is byte for byte the one zap writes from
+// RoadRunner's production config (lines needing JSON escaping are zap's own); in another mode
+// zap writes every line.
+func TestFastLineMatchesZap(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 12, 6, 20, 0, 0, 123456789, time.UTC)
+	for _, lineEnding := range []string{"", "\r\n"} {
+		ref, fast := filepath.Join(dir, "ref.log"), filepath.Join(dir, "fast.log")
+		_ = os.Remove(ref)
+		_ = os.Remove(fast)
+		cfg := &rrlogger.Config{Mode: "production", Level: "debug", LineEnding: lineEnding}
+		cfg.InitDefault()
+		refCfg, fastCfg := *cfg, *cfg
+		refCfg.Output, fastCfg.Output = []string{ref}, []string{fast}
+		refLog, err := refCfg.BuildLogger()
+		if err != nil {
+			t.Fatal(err)
+		}
+		refLog = refLog.WithOptions(zap.WithClock(fixedClock{at}), zap.WithCaller(false)).Named("pivot").Named("access")
+		o, err := New(Options{AccessLog: true, Logs: &fastCfg}, zap.NewNop().Named("pivot"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.fast == nil {
+			t.Fatal("production JSON: no fast line")
+		}
+		o.access = o.access.WithOptions(zap.WithClock(fixedClock{at})) // for the lines zap writes
+		for _, a := range []accessFields{
+			{id: []byte("0123456789abcdef0123456789abcdef"), method: []byte("GET"), path: []byte("/hello"), status: 200, bytes: 13, pid: 4242,
+				wait: 12345, php: 2*time.Millisecond + 7, total: 3 * time.Second},
+			{id: []byte("x"), method: []byte("PROPFIND"), path: []byte("/a%20b/~!$&'()*+,;=:@\x7f"), status: 503},
+			{id: []byte(""), method: []byte("GET"), path: []byte("/q\"uote"), status: 404, bytes: -1, total: 1},    // zap's
+			{id: []byte("i"), method: []byte("GET"), path: []byte("/\xff\xfe\n"), status: 400, wait: time.Hour}, // zap's
+			{id: []byte("i"), method: []byte("GET"), path: []byte("/caf\xc3\xa9"), total: 999999999999},           // zap's
+		} {
+			a.at = at
+			refLog.Info("request", zap.ByteString("request_id", a.id), zap.ByteString("method", a.method), zap.ByteString("path", a.path),
+				zap.Int("status", a.status), zap.Int64("bytes", a.bytes), zap.Duration("queue_wait", a.wait), zap.Duration("php", a.php),
+				zap.Duration("total", a.total), zap.Int64("worker_pid", a.pid))
+			if !o.fast.write(&a) {
+				o.logAccess(&state{}, &a)
+			}
+		}
+		_ = refLog.Sync()
+		if err := o.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(ref)
+		got, _ := os.ReadFile(fast)
+		if len(want) == 0 || string(got) != string(want) {
+			t.Fatalf("line ending %q:\n zap:  %s\n ours: %s", lineEnding, want, got)
+		}
+	}
+
+	dev := &rrlogger.Config{Mode: "development", Output: []string{filepath.Join(dir, "dev.log")}}
+	dev.InitDefault()
+	o, err := New(Options{AccessLog: true, Logs: dev}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.fast != nil {
+		t.Fatal("development mode (console encoding) got the JSON fast line")
+	}
+	_ = o.Shutdown(context.Background())
+}
+
+// TestAppendSeconds: our seconds are strconv's shortest float formatting of d/1e9, for edge
+// values and a million random durations up to a day.
+func TestAppendSeconds(t *testing.T) {
+	check := func(d time.Duration) {
+		want := strconv.AppendFloat(nil, float64(d)/float64(time.Second), 'f', -1, 64)
+		if got := appendSeconds(nil, d); string(got) != string(want) {
+			t.Fatalf("%d ns: %s, want %s", int64(d), got, want)
+		}
+	}
+	for _, d := range []time.Duration{0, 1, 9, 10, 999, 1000, 12345, 100000000, 999999999, 1e9, 1e9 + 1, 3e9, 1e15 - 1, 1e15, 1<<62 + 12345, -1, -1e9} {
+		check(d)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 1_000_000; i++ {
+		check(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+		check(time.Duration(rng.Int64N(int64(10 * time.Millisecond))))
 	}
 }
