@@ -3,8 +3,8 @@ package observe
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,9 +103,9 @@ func TestFastLineMatchesZap(t *testing.T) {
 			{id: []byte("0123456789abcdef0123456789abcdef"), method: []byte("GET"), path: []byte("/hello"), status: 200, bytes: 13, pid: 4242,
 				wait: 12345, php: 2*time.Millisecond + 7, total: 3 * time.Second},
 			{id: []byte("x"), method: []byte("PROPFIND"), path: []byte("/a%20b/~!$&'()*+,;=:@\x7f"), status: 503},
-			{id: []byte(""), method: []byte("GET"), path: []byte("/q\"uote"), status: 404, bytes: -1, total: 1},    // zap's
+			{id: []byte(""), method: []byte("GET"), path: []byte("/q\"uote"), status: 404, bytes: -1, total: 1}, // zap's
 			{id: []byte("i"), method: []byte("GET"), path: []byte("/\xff\xfe\n"), status: 400, wait: time.Hour}, // zap's
-			{id: []byte("i"), method: []byte("GET"), path: []byte("/caf\xc3\xa9"), total: 999999999999},           // zap's
+			{id: []byte("i"), method: []byte("GET"), path: []byte("/caf\xc3\xa9"), total: 999999999999},         // zap's
 		} {
 			a.at = at
 			refLog.Info("request", zap.ByteString("request_id", a.id), zap.ByteString("method", a.method), zap.ByteString("path", a.path),
