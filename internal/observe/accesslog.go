@@ -17,25 +17,128 @@ import (
 // write(2) of its own (its outputs are not buffered), which on a busy server costs more than
 // the line itself; so the access log gets a logger of its own, built by RoadRunner's logger
 // package from the same `logs` configuration (the same encoding, level, keys and outputs),
-// whose outputs are buffered: written when 64 KB have gathered or every accessFlush, and at
-// stop (Observer.Shutdown).
+// whose outputs are buffered (bufferedSink): written when 64 KB have gathered or every
+// accessFlush, and at stop (Observer.Shutdown).
 
 const (
 	accessBuffer = 64 << 10
-	accessFlush  = time.Second
-	bufScheme    = "pivot-buffered"
+	// accessBacklog bounds what may wait while the output is slow: beyond it, requests wait
+	// for the writer (no line is dropped, memory stays bounded)
+	accessBacklog = 1 << 20
+	accessFlush   = time.Second
+	bufScheme     = "pivot-buffered"
 )
 
 var registerSink sync.Once
 
-// bufferedSink is a zap sink that buffers its output (zapcore.BufferedWriteSyncer).
+// bufferedSink is a zap sink whose lines gather in memory and are written by a goroutine of
+// its own. zapcore.BufferedWriteSyncer writes a full buffer inside the Write that filled it,
+// holding its lock: every request logging meanwhile waited for a 64 KB write(2) to a file,
+// which doubled p99 under load (bench/README); here a request only appends.
 type bufferedSink struct {
-	*zapcore.BufferedWriteSyncer
+	out  zapcore.WriteSyncer
 	file *os.File // nil for stderr and stdout
+
+	mu      sync.Mutex
+	room    *sync.Cond // signalled when the writer has taken the lines
+	lines   []byte
+	closed  bool
+	writeMu sync.Mutex // one writer at a time: the goroutine, Sync or Close
+	spare   []byte     // the writer's buffer, swapped with lines under mu
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
-func (s bufferedSink) Close() error {
-	err := s.Stop() // flushes
+func newBufferedSink(out zapcore.WriteSyncer, file *os.File) *bufferedSink {
+	s := &bufferedSink{
+		out: out, file: file,
+		lines: make([]byte, 0, accessBuffer+4096),
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	s.room = sync.NewCond(&s.mu)
+	go s.run()
+	return s
+}
+
+// Write queues p (a whole line: zap writes each line with one Write).
+func (s *bufferedSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	for len(s.lines)+len(p) > accessBacklog && len(s.lines) > 0 && !s.closed {
+		s.room.Wait()
+	}
+	if s.closed {
+		s.mu.Unlock()
+		return s.out.Write(p) // after Close: unbuffered, never lost
+	}
+	s.lines = append(s.lines, p...)
+	full := len(s.lines) >= accessBuffer
+	s.mu.Unlock()
+	if full {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+func (s *bufferedSink) run() {
+	defer close(s.done)
+	t := time.NewTicker(accessFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-t.C:
+		}
+		_ = s.writeQueued()
+	}
+}
+
+// writeQueued writes the lines gathered so far.
+func (s *bufferedSink) writeQueued() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	s.lines, s.spare = s.spare[:0], s.lines
+	s.room.Broadcast()
+	s.mu.Unlock()
+	if len(s.spare) == 0 {
+		return nil
+	}
+	_, err := s.out.Write(s.spare)
+	return err
+}
+
+// Sync writes what is queued and syncs the output.
+func (s *bufferedSink) Sync() error {
+	err := s.writeQueued()
+	if errS := s.out.Sync(); err == nil && s.file != nil {
+		err = errS // stderr and stdout may not sync (a pipe, a terminal)
+	}
+	return err
+}
+
+func (s *bufferedSink) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	err := s.writeQueued()
+	s.mu.Lock()
+	s.closed = true
+	s.room.Broadcast()
+	s.mu.Unlock()
 	if s.file != nil {
 		if errC := s.file.Close(); err == nil {
 			err = errC
@@ -47,7 +150,7 @@ func (s bufferedSink) Close() error {
 // opened collects the sinks openBuffered opens while buildMu is held (one logger's build).
 var (
 	buildMu sync.Mutex
-	opened  []bufferedSink
+	opened  []*bufferedSink
 )
 
 func openBuffered(u *url.URL) (zap.Sink, error) {
@@ -55,8 +158,8 @@ func openBuffered(u *url.URL) (zap.Sink, error) {
 	if target == "" {
 		target = u.Path
 	}
-	s := bufferedSink{}
 	var out zapcore.WriteSyncer
+	var file *os.File
 	switch target {
 	case "stderr":
 		out = os.Stderr
@@ -67,9 +170,9 @@ func openBuffered(u *url.URL) (zap.Sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, s.file = f, f
+		out, file = f, f
 	}
-	s.BufferedWriteSyncer = &zapcore.BufferedWriteSyncer{WS: zapcore.Lock(out), Size: accessBuffer, FlushInterval: accessFlush}
+	s := newBufferedSink(out, file)
 	opened = append(opened, s)
 	return s, nil
 }
@@ -78,7 +181,7 @@ func openBuffered(u *url.URL) (zap.Sink, error) {
 // (the section, or its channel for pivot): nil when it cannot be buffered (a lumberjack file
 // logger, an output given as a URL), and the caller logs through RoadRunner's logger instead.
 // With the production mode's JSON it also returns the sinks, for fastLine.
-func bufferedAccessLogger(cfg *rrlogger.Config) (*zap.Logger, []bufferedSink) {
+func bufferedAccessLogger(cfg *rrlogger.Config) (*zap.Logger, []*bufferedSink) {
 	if cfg.FileLogger != nil {
 		return nil, nil
 	}
@@ -102,7 +205,7 @@ func bufferedAccessLogger(cfg *rrlogger.Config) (*zap.Logger, []bufferedSink) {
 	buildMu.Lock()
 	opened = opened[:0]
 	l, err := c.BuildLogger()
-	sinks := append([]bufferedSink(nil), opened...)
+	sinks := append([]*bufferedSink(nil), opened...)
 	opened = opened[:0]
 	buildMu.Unlock()
 	if err != nil {
@@ -123,11 +226,11 @@ func bufferedAccessLogger(cfg *rrlogger.Config) (*zap.Logger, []bufferedSink) {
 // false); TestFastLineMatchesZap checks the bytes against zap's.
 type fastLine struct {
 	head, name, end string
-	out             []bufferedSink
+	out             []*bufferedSink
 	bufs            sync.Pool
 }
 
-func newFastLine(logger string, lineEnding string, out []bufferedSink) *fastLine {
+func newFastLine(logger string, lineEnding string, out []*bufferedSink) *fastLine {
 	if lineEnding == "" {
 		lineEnding = zapcore.DefaultLineEnding
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,5 +155,74 @@ func TestAppendSeconds(t *testing.T) {
 	for i := 0; i < 1_000_000; i++ {
 		check(time.Duration(rng.Int64N(int64(24 * time.Hour))))
 		check(time.Duration(rng.Int64N(int64(10 * time.Millisecond))))
+	}
+}
+
+// slowOutput is an output whose writes wait for release.
+type slowOutput struct {
+	mu      sync.Mutex
+	got     []byte
+	writes  int
+	release chan struct{}
+}
+
+func (o *slowOutput) Write(p []byte) (int, error) {
+	<-o.release
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, p...)
+	o.writes++
+	return len(p), nil
+}
+
+func (o *slowOutput) Sync() error { return nil }
+
+// TestBufferedSinkNeverWritesOnTheRequest: while the output is stuck in a write, lines still
+// queue at once (up to accessBacklog); beyond it a line waits rather than being lost; every
+// line arrives, in order.
+func TestBufferedSinkNeverWritesOnTheRequest(t *testing.T) {
+	out := &slowOutput{release: make(chan struct{})}
+	s := newBufferedSink(out, nil)
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	var want []byte
+	write := func(i int) {
+		l := append([]byte(strconv.Itoa(i)+":"), line...)
+		want = append(want, l...)
+		if _, err := s.Write(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	i := 0
+	for ; i < accessBacklog/1030; i++ { // the first 64 KB kick the writer, which blocks in the output
+		write(i)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("queueing %d lines behind a stuck output took %v", i, d)
+	}
+	blocked := make(chan struct{})
+	go func() {
+		for j := 0; j < 200; j++ { // past the backlog: waits for the output
+			write(i + j)
+		}
+		close(blocked)
+	}()
+	select {
+	case <-blocked:
+		t.Fatal("the backlog is unbounded: no line waited for the stuck output")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(out.release)
+	<-blocked
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if string(out.got) != string(want) {
+		t.Fatalf("wrote %d bytes in %d writes, want %d in order", len(out.got), out.writes, len(want))
 	}
 }
