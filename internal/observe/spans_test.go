@@ -31,7 +31,7 @@ func tracedObserver(t *testing.T, ratio float64, access bool) (*Observer, *trace
 		t.Fatal("exporter none records spans")
 	}
 	mem := tracetest.NewInMemoryExporter()
-	set := batchSettings{delay: time.Hour, timeout: time.Second, maxQueue: 100, maxBatch: 10}
+	set := batchSettings{delay: time.Hour, timeout: time.Second, maxQueue: 10000, maxBatch: 10} // a queue no test fills
 	scope := instrumentation.Scope{Name: "github.com/pivotphp/pivotphp-runtime-roadrunner", Version: "9.9.9"}
 	o.trace.batch = newSpanBatcher(set, &sdkSink{exp: mem, scope: scope}, zap.NewNop())
 	t.Cleanup(func() { _ = o.Shutdown(context.Background()) })
