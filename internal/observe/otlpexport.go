@@ -48,7 +48,10 @@ func newOTLPSink(ctx context.Context, client otlptrace.Client, res *resource.Res
 		var st int
 		s.resource, st = beginMsg(nil, rsResource)
 		for it := res.Iter(); it.Next(); {
-			s.resource = appendKeyValue(s.resource, resAttributes, it.Attribute())
+			var ok bool
+			if s.resource, ok = appendKeyValue(s.resource, resAttributes, it.Attribute()); !ok {
+				return nil, fmt.Errorf("resource attribute %s: a %s is not encoded", it.Attribute().Key, it.Attribute().Value.Type())
+			}
 		}
 		s.resource = endMsg(s.resource, st)
 		s.schemaURL = res.SchemaURL()
@@ -130,37 +133,34 @@ func appendRecord(b []byte, r *spanRecord, arena []byte) []byte {
 	return endMsg(b, s)
 }
 
-func appendStringKV[T string | []byte](b []byte, key string, v T) []byte {
-	var s, a int
-	b, s = beginMsg(b, spAttributes)
+// beginAttr starts a span attribute (a KeyValue and its AnyValue, whose one field the caller
+// writes); endAttr closes both.
+func beginAttr(b []byte, key string) (out []byte, kv, val int) {
+	b, kv = beginMsg(b, spAttributes)
 	b = appendString(b, kvKey, key)
-	b, a = beginMsg(b, kvValue)
+	b, val = beginMsg(b, kvValue)
+	return b, kv, val
+}
+
+func endAttr(b []byte, kv, val int) []byte { return endMsg(endMsg(b, val), kv) }
+
+func appendStringKV[T string | []byte](b []byte, key string, v T) []byte {
+	b, kv, val := beginAttr(b, key)
 	b = protowire.AppendTag(b, avString, protowire.BytesType)
 	b = append(protowire.AppendVarint(b, uint64(len(v))), v...)
-	b = endMsg(b, a)
-	return endMsg(b, s)
+	return endAttr(b, kv, val)
 }
 
 func appendIntKV(b []byte, key string, v int64) []byte {
-	var s, a int
-	b, s = beginMsg(b, spAttributes)
-	b = appendString(b, kvKey, key)
-	b, a = beginMsg(b, kvValue)
-	b = protowire.AppendTag(b, avInt, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(v))
-	b = endMsg(b, a)
-	return endMsg(b, s)
+	b, kv, val := beginAttr(b, key)
+	b = protowire.AppendVarint(protowire.AppendTag(b, avInt, protowire.VarintType), uint64(v))
+	return endAttr(b, kv, val)
 }
 
 func appendFloatKV(b []byte, key string, v float64) []byte {
-	var s, a int
-	b, s = beginMsg(b, spAttributes)
-	b = appendString(b, kvKey, key)
-	b, a = beginMsg(b, kvValue)
-	b = protowire.AppendTag(b, avDouble, protowire.Fixed64Type)
-	b = protowire.AppendFixed64(b, math.Float64bits(v))
-	b = endMsg(b, a)
-	return endMsg(b, s)
+	b, kv, val := beginAttr(b, key)
+	b = protowire.AppendFixed64(protowire.AppendTag(b, avDouble, protowire.Fixed64Type), math.Float64bits(v))
+	return endAttr(b, kv, val)
 }
 
 // OTLP field numbers (opentelemetry-proto v1.1.0, trace/v1 and common/v1).
@@ -176,8 +176,7 @@ const (
 	lkTraceID, lkSpanID, lkAttributes, lkDroppedAttrs                     = 1, 2, 4, 5
 	stMessage, stCode                                                     = 2, 3
 	kvKey, kvValue                                                        = 1, 2
-	avString, avBool, avInt, avDouble, avArray                            = 1, 2, 3, 4, 5
-	arrValues                                                             = 1
+	avString, avBool, avInt, avDouble                                     = 1, 2, 3, 4
 )
 
 // beginMsg starts an embedded message field: its length is written by endMsg.
@@ -238,11 +237,12 @@ func statusCode(c codes.Code) tracepb.Status_StatusCode {
 	return tracepb.Status_STATUS_CODE_UNSET
 }
 
-func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byte {
-	var s int
+// appendKeyValue writes a resource attribute; ok is false for a type it does not encode (the
+// slices: pivot's resource has none).
+func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) (out []byte, ok bool) {
+	var s, v int
 	b, s = beginMsg(b, num)
 	b = appendString(b, kvKey, string(kv.Key))
-	var v int
 	b, v = beginMsg(b, kvValue)
 	switch kv.Value.Type() {
 	case attribute.BOOL:
@@ -257,51 +257,8 @@ func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byt
 	case attribute.STRING:
 		b = protowire.AppendTag(b, avString, protowire.BytesType)
 		b = protowire.AppendString(b, kv.Value.AsString())
-	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.STRINGSLICE:
-		var a int
-		b, a = beginMsg(b, avArray)
-		b = appendArray(b, kv.Value)
-		b = endMsg(b, a)
 	default:
-		b = protowire.AppendTag(b, avString, protowire.BytesType)
-		b = protowire.AppendString(b, "INVALID")
+		return b, false
 	}
-	b = endMsg(b, v)
-	return endMsg(b, s)
-}
-
-// appendArray writes an ArrayValue's values, each an AnyValue (set even when zero: a oneof).
-func appendArray(b []byte, v attribute.Value) []byte {
-	var s int
-	switch v.Type() {
-	case attribute.BOOLSLICE:
-		for _, x := range v.AsBoolSlice() {
-			b, s = beginMsg(b, arrValues)
-			b = protowire.AppendTag(b, avBool, protowire.VarintType)
-			b = protowire.AppendVarint(b, protowire.EncodeBool(x))
-			b = endMsg(b, s)
-		}
-	case attribute.INT64SLICE:
-		for _, x := range v.AsInt64Slice() {
-			b, s = beginMsg(b, arrValues)
-			b = protowire.AppendTag(b, avInt, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(x))
-			b = endMsg(b, s)
-		}
-	case attribute.FLOAT64SLICE:
-		for _, x := range v.AsFloat64Slice() {
-			b, s = beginMsg(b, arrValues)
-			b = protowire.AppendTag(b, avDouble, protowire.Fixed64Type)
-			b = protowire.AppendFixed64(b, math.Float64bits(x))
-			b = endMsg(b, s)
-		}
-	case attribute.STRINGSLICE:
-		for _, x := range v.AsStringSlice() {
-			b, s = beginMsg(b, arrValues)
-			b = protowire.AppendTag(b, avString, protowire.BytesType)
-			b = protowire.AppendString(b, x)
-			b = endMsg(b, s)
-		}
-	}
-	return b
+	return endMsg(endMsg(b, v), s), true
 }

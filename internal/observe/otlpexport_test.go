@@ -46,7 +46,8 @@ var _ otlptrace.Client = (*captureClient)(nil)
 // ReadOnlySpans, as the stdout and zipkin exporters get them): a new trace, a child of a
 // remote parent with a tracestate, a 5xx (status Error), long and empty strings, a zero pid.
 func TestOTLPEncodeMatchesSDK(t *testing.T) {
-	res := resource.NewWithAttributes("https://schema/a", attribute.String("service.name", "svc"), attribute.Int("n", 3), attribute.Bool("b", true))
+	res := resource.NewWithAttributes("https://schema/a", attribute.String("service.name", "svc"), attribute.Int("n", -3),
+		attribute.Bool("b", true), attribute.Bool("f", false), attribute.Float64("x", 0.5))
 	scope := instrumentation.Scope{Name: "pivot", Version: "1.2.3"}
 	long := strings.Repeat("p", 300) // a length of two varint bytes
 	recs := []spanRecord{
@@ -90,6 +91,9 @@ func TestOTLPEncodeMatchesSDK(t *testing.T) {
 		if n := len(got.ResourceSpans[0].ScopeSpans[0].Spans); n != len(recs) {
 			t.Fatalf("%d spans, want %d", n, len(recs))
 		}
+	}
+	if _, err := newOTLPSink(context.Background(), ourC, resource.NewSchemaless(attribute.StringSlice("s", []string{"a"})), scope); err == nil {
+		t.Fatal("a resource attribute not encoded is not refused")
 	}
 	if err := ours.export(context.Background(), nil, nil); err != nil || len(ourC.got) != 2 {
 		t.Fatalf("an empty batch: err %v, %d uploads (want none)", err, len(ourC.got)-2)
