@@ -35,6 +35,58 @@ type netConn struct {
 	r      *http.Request
 	remote net.Addr
 	local  net.Addr
+	// detached: Detach took the connection over, or Stream the response; the adapter does
+	// not write the response
+	detached bool
+}
+
+// CanDetach says whether Detach can take this request's connection over: an HTTP/1.x one
+// (net/http's Hijack); an HTTP/2 or HTTP/3 stream cannot be.
+func (c *netConn) CanDetach() bool {
+	_, ok := c.w.(http.Hijacker)
+	return ok && c.r.ProtoMajor == 1
+}
+
+// Detach takes the connection over after an HTTP/1.1 upgrade (pivot.broadcast over pivot.ssl,
+// internal/realtime's Detacher): net/http's Hijack, the bytes it had read first. Unlike
+// fasthttp's, the request's handler serves the connection before it returns (the goroutine
+// net/http gave the request is free to). nil when it cannot (CanDetach).
+func (c *netConn) Detach() net.Conn {
+	hj, ok := c.w.(http.Hijacker)
+	if !ok || c.r.ProtoMajor != 1 {
+		return nil
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return nil
+	}
+	c.detached = true
+	if rw.Reader.Buffered() > 0 {
+		return &readBufferedConn{Conn: conn, r: rw.Reader}
+	}
+	return conn
+}
+
+// Stream hands the request's response over to a handler that streams it itself
+// (pivot.broadcast's event stream over HTTP/2 and HTTP/3, internal/realtime): the adapter then
+// writes no response of its own. Call it from the request's handler, which must not return
+// before the stream ends.
+func (c *netConn) Stream() (http.ResponseWriter, *http.Request) {
+	c.detached = true
+	return c.w, c.r
+}
+
+// readBufferedConn is a hijacked connection whose first bytes net/http had read already.
+type readBufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *readBufferedConn) Read(b []byte) (int, error) {
+	if c.r.Buffered() > 0 {
+		return c.r.Read(b)
+	}
+	return c.Conn.Read(b)
 }
 
 func (c *netConn) Read([]byte) (int, error)         { return 0, io.EOF }
@@ -165,6 +217,9 @@ func (f *Front) serveNet(w http.ResponseWriter, r *http.Request, serve fasthttp.
 			c.Response.SkipBody = true
 		}
 		serve(c)
+		if nr.conn.detached {
+			return // the connection is its new owner's, and has been served
+		}
 	}
 	f.writeNetResponse(w, r, nr)
 }

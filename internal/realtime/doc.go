@@ -4,7 +4,9 @@
 // github.com/centrifugal/centrifuge v0.29.4 (the last one whose go line fits go.mod's 1.22):
 // per-client write queues (a slow client is dropped, a publisher never waits), ping/pong,
 // presence, its Redis broker; its WebSocket handler runs on the connection taken over from
-// fasthttp, and sse.go is a unidirectional centrifuge Transport for EventSource.
+// fasthttp (or from net/http's Hijack under pivot.ssl), and sse.go is a unidirectional
+// centrifuge Transport for EventSource, written on a taken-over HTTP/1.1 connection or, over
+// HTTP/2 and HTTP/3, through net/http's response (Stream).
 //
 // Where it plugs in: plugin.go builds the Hub and puts Hub.Middleware outermost in the front's
 // chain (its two paths; every other request goes on unchanged); rpc.go's Broadcast* methods

@@ -22,6 +22,29 @@ type Detacher interface {
 	Detach() net.Conn
 }
 
+// inlineDetacher is a Detacher of net/http's (pivot.ssl, h2c, HTTP/3): only an HTTP/1.x
+// request's connection can be taken over (CanDetach), and the handler serves it before
+// returning.
+type inlineDetacher interface {
+	Detacher
+	CanDetach() bool
+}
+
+// streamer is a connection of net/http's whose response a handler can stream itself, over
+// HTTP/2 and HTTP/3 too (the event stream's way there); the handler returns when it ends.
+type streamer interface {
+	Stream() (http.ResponseWriter, *http.Request)
+}
+
+// canTakeOver says whether ctx's connection can be taken over (an HTTP/1.1 one).
+func canTakeOver(ctx *fasthttp.RequestCtx) bool {
+	d, ok := ctx.Conn().(Detacher)
+	if in, inline := d.(inlineDetacher); inline {
+		return in.CanDetach()
+	}
+	return ok
+}
+
 // Middleware serves pivot.broadcast's paths and hands every other request to next. With
 // the section absent it is not in the chain at all.
 func (h *Hub) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
@@ -41,10 +64,10 @@ func (h *Hub) Middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 // admit reserves a connection slot and asks PHP whether the client may connect. It answers
 // the client itself (403, 503, ...) and returns nil when it may not.
 func (h *Hub) admit(ctx *fasthttp.RequestCtx, transport string) *grant {
-	if _, ok := ctx.Conn().(Detacher); !ok {
-		// pivot.ssl, h2c and HTTP/3 reach the handler through net/http's adapter, whose
-		// requests cannot be taken over
-		ctx.Error("pivot.broadcast is served on pivot.address (HTTP/1.1 without TLS): terminate TLS in front of it", fasthttp.StatusNotImplemented)
+	if _, ok := ctx.Conn().(streamer); !canTakeOver(ctx) && (transport != "sse" || !ok) {
+		// an HTTP/2 or HTTP/3 stream cannot become a WebSocket here (RFC 8441's extended
+		// CONNECT is not served; browsers then open WebSockets over HTTP/1.1)
+		ctx.Error("pivot.broadcast's WebSocket is served over HTTP/1.1 (pivot.address, or pivot.ssl on an HTTP/1.1 connection): this request came over HTTP/2 or HTTP/3", fasthttp.StatusNotImplemented)
 		return nil
 	}
 	if !ctx.IsGet() {
@@ -127,7 +150,21 @@ func (h *Hub) serveWebSocket(ctx *fasthttp.RequestCtx) {
 // the connection closes. fasthttp's hijacked conn must not outlive its handler, so the
 // handler waits for the connection's end.
 func (h *Hub) takeOver(ctx *fasthttp.RequestCtx, serve func(*ownedConn)) {
-	raw := ctx.Conn().(Detacher).Detach() // admit checked it
+	d := ctx.Conn().(Detacher) // admit checked it
+	if _, inline := d.(inlineDetacher); inline {
+		defer h.clients.Add(-1)
+		raw := d.Detach()
+		if raw == nil {
+			ctx.Error("pivot.broadcast: the connection could not be taken over", fasthttp.StatusInternalServerError)
+			return
+		}
+		oc := &ownedConn{Conn: raw, raw: raw, done: make(chan struct{})}
+		_ = raw.SetDeadline(time.Time{}) // net/http's may be set (Hijack's documentation)
+		serve(oc)
+		<-oc.done
+		return
+	}
+	raw := d.Detach()
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer h.clients.Add(-1)

@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"encoding/json"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -38,20 +40,25 @@ func (h *Hub) serveSSE(ctx *fasthttp.RequestCtx) {
 		g.Channels = append(g.Channels, ch)
 	}
 	r := netRequest(ctx, g)
+	if !canTakeOver(ctx) { // HTTP/2, HTTP/3: net/http's response, streamed (admit checked it)
+		defer h.clients.Add(-1)
+		w, req := ctx.Conn().(streamer).Stream()
+		out := &netEvents{w: w, rc: http.NewResponseController(w), ended: make(chan struct{})}
+		if closeFn := h.startSSE(r, out); closeFn != nil {
+			select {
+			case <-req.Context().Done(): // the client went away
+				_ = closeFn()
+				out.close()
+			case <-out.ended: // the server disconnected it
+			}
+		}
+		return
+	}
 	h.takeOver(ctx, func(c *ownedConn) {
-		_ = c.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-		if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n" +
-			"Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 2000\n\n")); err != nil {
-			_ = c.Close()
+		closeFn := h.startSSE(r, rawEvents{c})
+		if closeFn == nil {
 			return
 		}
-		t := &sseTransport{conn: c, ping: h.cfg.PingInterval, timeout: h.cfg.WriteTimeout}
-		client, closeFn, err := centrifuge.NewClient(r.Context(), h.node, t)
-		if err != nil {
-			_ = c.Close()
-			return
-		}
-		client.Connect(centrifuge.ConnectRequest{})
 		go func() {
 			// an EventSource sends nothing: a read ends when the client goes away
 			var b [64]byte
@@ -66,10 +73,95 @@ func (h *Hub) serveSSE(ctx *fasthttp.RequestCtx) {
 	})
 }
 
-// sseTransport is centrifuge's unidirectional Transport over the hijacked connection.
+// startSSE starts the event stream on out and connects its centrifuge client; nil when the
+// stream could not start (out is closed).
+func (h *Hub) startSSE(r *http.Request, out eventOut) func() error {
+	if err := out.start(h.cfg.WriteTimeout); err != nil {
+		out.close()
+		return nil
+	}
+	t := &sseTransport{out: out, ping: h.cfg.PingInterval, timeout: h.cfg.WriteTimeout}
+	client, closeFn, err := centrifuge.NewClient(r.Context(), h.node, t)
+	if err != nil {
+		out.close()
+		return nil
+	}
+	client.Connect(centrifuge.ConnectRequest{})
+	return closeFn
+}
+
+// eventOut is where an event stream is written: a taken-over HTTP/1.1 connection (rawEvents)
+// or net/http's response over HTTP/2 and HTTP/3 (netEvents).
+type eventOut interface {
+	start(timeout time.Duration) error // the response's head and the retry hint
+	write(b []byte, timeout time.Duration) error
+	close()
+}
+
+const sseRetry = "retry: 2000\n\n"
+
+// rawEvents writes the stream's HTTP/1.1 response on the connection itself.
+type rawEvents struct{ c *ownedConn }
+
+func (o rawEvents) start(timeout time.Duration) error {
+	return o.write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"+
+		"Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n"+sseRetry), timeout)
+}
+
+func (o rawEvents) write(b []byte, timeout time.Duration) error {
+	_ = o.c.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := o.c.Write(b)
+	return err
+}
+
+func (o rawEvents) close() { _ = o.c.Close() }
+
+// netEvents writes the stream through net/http's ResponseWriter, flushing each write; close
+// ends the handler's wait, which ends the response: no write starts after it (the writer is
+// net/http's only while the handler runs).
+type netEvents struct {
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	mu     sync.Mutex
+	closed bool
+	ended  chan struct{}
+}
+
+func (o *netEvents) start(timeout time.Duration) error {
+	h := o.w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, no-store")
+	h.Set("X-Accel-Buffering", "no")
+	o.w.WriteHeader(http.StatusOK)
+	return o.write([]byte(sseRetry), timeout)
+}
+
+func (o *netEvents) write(b []byte, timeout time.Duration) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return net.ErrClosed
+	}
+	_ = o.rc.SetWriteDeadline(time.Now().Add(timeout)) // not every protocol has one
+	if _, err := o.w.Write(b); err != nil {
+		return err
+	}
+	return o.rc.Flush()
+}
+
+func (o *netEvents) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.closed {
+		o.closed = true
+		close(o.ended)
+	}
+}
+
+// sseTransport is centrifuge's unidirectional Transport over an event stream.
 type sseTransport struct {
 	mu      sync.Mutex
-	conn    *ownedConn
+	out     eventOut
 	ping    time.Duration
 	timeout time.Duration
 	closed  bool
@@ -103,9 +195,7 @@ func (t *sseTransport) WriteMany(data ...[]byte) error {
 		buf = append(buf, d...)
 		buf = append(buf, "\n\n"...)
 	}
-	_ = t.conn.SetWriteDeadline(time.Now().Add(t.timeout))
-	_, err := t.conn.Write(buf)
-	return err
+	return t.out.write(buf, t.timeout)
 }
 
 func (t *sseTransport) Close(d centrifuge.Disconnect) error {
@@ -120,7 +210,7 @@ func (t *sseTransport) Close(d centrifuge.Disconnect) error {
 		Reason    string `json:"reason"`
 		Reconnect bool   `json:"reconnect"`
 	}{d.Code, d.Reason, d.Code < 3500})
-	_ = t.conn.SetWriteDeadline(time.Now().Add(t.timeout))
-	_, _ = t.conn.Write(append(append([]byte("event: disconnect\ndata: "), msg...), "\n\n"...))
-	return t.conn.Close()
+	_ = t.out.write(append(append([]byte("event: disconnect\ndata: "), msg...), "\n\n"...), t.timeout)
+	t.out.close()
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/launcher"
+	rodflags "github.com/go-rod/rod/lib/launcher/flags"
 	"github.com/go-rod/rod/lib/proto"
 )
 
@@ -25,8 +26,9 @@ const browserTimeout = 30 * time.Second
 // process, kills chromium if the test binary dies without cleaning up (a timeout panic).
 //
 // Without chromium installed the test fails when CI=true and is skipped otherwise, saying
-// why; a chromium that is installed but does not start always fails the test.
-func StartChromium(t testing.TB) *rod.Browser {
+// why; a chromium that is installed but does not start always fails the test. flags are
+// more command-line switches, without their dashes ("ignore-certificate-errors").
+func StartChromium(t testing.TB, flags ...string) *rod.Browser {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -45,6 +47,9 @@ func StartChromium(t testing.TB) *rod.Browser {
 		Set("remote-debugging-address", "127.0.0.1").
 		Set("no-sandbox").Set("disable-gpu").Set("disable-dev-shm-usage").
 		Set("window-size", "1280,1000")
+	for _, f := range flags {
+		l = l.Set(rodflags.Flag(f))
+	}
 	u, err := l.Launch()
 	if err != nil {
 		t.Fatalf("chromium (%s) does not start: %v\n%s", bin, err, out.String())

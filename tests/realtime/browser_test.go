@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-rod/rod"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
+	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert/certtest"
 )
 
-// startChat runs examples/chat's worker with its page under pivot.broadcast.
-func startChat(t *testing.T) *server {
+// startChat runs examples/chat's worker with its page under pivot.broadcast; pivot lines
+// are added to the pivot section (pivot.ssl).
+func startChat(t *testing.T, pivot string) *server {
 	t.Helper()
 	s := &server{addr: testsupport.FreeAddr(t), rpc: testsupport.FreeAddr(t)}
 	root := testsupport.RepoRoot(t)
@@ -33,7 +36,7 @@ pivot:
   broadcast:
     path: /connection
     sse_path: /events
-`, s.rpc, filepath.Join(root, "examples/chat/worker.php"), s.addr)
+%s`, s.rpc, filepath.Join(root, "examples/chat/worker.php"), s.addr, pivot)
 	s.RR = testsupport.StartRR(t, yaml, testsupport.RROptions{StopTimeout: 10 * time.Second})
 	s.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(s.base()+"/", 200))
 	return s
@@ -44,15 +47,36 @@ pivot:
 // the page. The screenshots are saved in the test's temp dir (kept with
 // PIVOT_BROADCAST_SCREENSHOTS=<dir>).
 func TestChatPageInHeadlessChromium(t *testing.T) {
-	s := startChat(t)
+	s := startChat(t, "")
 	page := testsupport.OpenPage(t, testsupport.StartChromium(t), "about:blank")
+	chatInBrowser(t, s, page, s.base(), "")
+}
+
+// The same page over pivot.ssl: Chromium loads it over HTTP/2, opens its WebSocket over
+// HTTP/1.1 (wss://) and its EventSource over HTTP/2.
+func TestChatPageOverTLSInHeadlessChromium(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "chat test CA")
+	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "server")
+	sslAddr := testsupport.FreeAddr(t)
+	s := startChat(t, fmt.Sprintf("  ssl:\n    address: %s\n    cert: %s\n    key: %s\n", sslAddr, cert, key))
+	page := testsupport.OpenPage(t, testsupport.StartChromium(t, "ignore-certificate-errors"), "about:blank")
+	chatInBrowser(t, s, page, "https://"+sslAddr, "tls-")
+	if proto := testsupport.EvalJS(t, page, "performance.getEntriesByType('navigation')[0].nextHopProtocol"); proto != "h2" {
+		t.Fatalf("the page came over %q, want h2", proto)
+	}
+}
+
+// chatInBrowser opens base's chat page on each transport and checks a message published from
+// a PHP process appears on it.
+func chatInBrowser(t *testing.T, s *server, page *rod.Page, base, shot string) {
 	dir := os.Getenv("PIVOT_BROADCAST_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	for _, transport := range []string{"websocket", "sse"} {
 		t.Run(transport, func(t *testing.T) {
-			testsupport.Navigate(t, page, s.base()+"/?transport="+transport)
+			testsupport.Navigate(t, page, base+"/?transport="+transport)
 			testsupport.WaitFor(t, 15*time.Second, "the page connected", func() bool {
 				return testsupport.EvalJS(t, page, "(document.getElementById('status') || {}).textContent") == "connected"
 			})
@@ -66,7 +90,7 @@ func TestChatPageInHeadlessChromium(t *testing.T) {
 			testsupport.WaitFor(t, 10*time.Second, "the message on the page", func() bool {
 				return strings.Contains(testsupport.EvalJS(t, page, "document.getElementById('messages').innerText"), "php: "+text)
 			})
-			testsupport.SaveScreenshot(t, page, filepath.Join(dir, "chat-"+transport+".png"))
+			testsupport.SaveScreenshot(t, page, filepath.Join(dir, "chat-"+shot+transport+".png"))
 		})
 	}
 }

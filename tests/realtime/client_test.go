@@ -56,6 +56,11 @@ type pushMsg struct {
 
 // dialWS opens a WebSocket with cookies; a refused handshake returns its HTTP status.
 func dialWS(url string, cookies map[string]string, onPub func(channel, data string)) (*wsClient, int, error) {
+	return dialWSWith(websocket.Dialer{HandshakeTimeout: 10 * time.Second}, url, cookies, onPub)
+}
+
+// dialWSWith is dialWS through d (wss:// with its TLS configuration).
+func dialWSWith(d websocket.Dialer, url string, cookies map[string]string, onPub func(channel, data string)) (*wsClient, int, error) {
 	h := http.Header{}
 	var parts []string
 	for k, v := range cookies {
@@ -64,7 +69,6 @@ func dialWS(url string, cookies map[string]string, onPub func(channel, data stri
 	if len(parts) > 0 {
 		h.Set("Cookie", strings.Join(parts, "; "))
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 	conn, resp, err := d.Dial(url, h)
 	if err != nil {
 		status := 0

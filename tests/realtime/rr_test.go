@@ -96,11 +96,17 @@ type sseClient struct {
 
 func dialSSE(t *testing.T, url string, cookie string) (*sseClient, int) {
 	t.Helper()
+	return dialSSEWith(t, http.DefaultClient, url, cookie)
+}
+
+// dialSSEWith is dialSSE through client (HTTPS with its TLS configuration).
+func dialSSEWith(t *testing.T, client *http.Client, url string, cookie string) (*sseClient, int) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
