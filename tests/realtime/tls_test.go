@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,4 +106,52 @@ func TestBroadcastOverTLS(t *testing.T) {
 	testsupport.WaitFor(t, 10*time.Second, "the TLS clients' slots released", func() bool {
 		return s.metric(t, "rr_pivot_broadcast_clients") == 0
 	})
+}
+
+// Stopping rr drains the TLS clients as pivot.address's: wss gets close 3001, an event stream
+// over HTTP/2 its disconnect event, and rr exits cleanly (no handler left waiting).
+func TestDrainOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "broadcast test CA")
+	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "server")
+	sslAddr := testsupport.FreeAddr(t)
+	s := startServer(t, fmt.Sprintf("  ssl:\n    address: %s\n    cert: %s\n    key: %s\n", sslAddr, cert, key), 1)
+	tlsCfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+
+	ws, status, err := dialWSWith(websocket.Dialer{TLSClientConfig: tlsCfg, HandshakeTimeout: 10 * time.Second}, "wss://"+sslAddr+"/connection", nil, nil)
+	if err != nil {
+		t.Fatalf("wss: %d %v", status, err)
+	}
+	t.Cleanup(ws.Close)
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}}
+	sse, status := dialSSEWith(t, h2, "https://"+sslAddr+"/events?channel=x", "")
+	if status != 200 || sse.resp.ProtoMajor != 2 {
+		t.Fatalf("SSE over HTTP/2: %d", status)
+	}
+	time.Sleep(100 * time.Millisecond)
+	_ = s.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-ws.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wss client was not closed on stop")
+	}
+	if ws.closeCode != 3001 {
+		t.Fatalf("wss close code %d %q, want 3001", ws.closeCode, ws.closeText)
+	}
+	select {
+	case ev := <-sse.events:
+		if !strings.HasPrefix(ev, "disconnect:") || !strings.Contains(ev, `"code":3001`) {
+			t.Fatalf("SSE over HTTP/2: event %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no disconnect event on the HTTP/2 event stream")
+	}
+	select {
+	case <-s.Exited():
+		if s.Err() != nil {
+			t.Fatalf("rr exited with %v", s.Err())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("rr did not exit")
+	}
 }
