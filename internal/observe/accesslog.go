@@ -247,7 +247,7 @@ func newFastLine(logger string, lineEnding string, out []*bufferedSink) *fastLin
 	return f
 }
 
-// accessFields are one access line's values.
+// accessFields are one finished request's figures: its access line's values, and its span's.
 type accessFields struct {
 	at               time.Time
 	id, method, path []byte

@@ -206,23 +206,19 @@ func (o *Observer) StreamEnded(c *fasthttp.RequestCtx, n int64) {
 
 func (o *Observer) finish(c *fasthttp.RequestCtx, st *state) {
 	now := time.Now()
-	var wait, php time.Duration
-	if st.started != 0 {
-		wait, php = time.Duration(st.started-st.queued), time.Duration(st.ended-st.started)
+	// the request's figures, read once for the access line and the span
+	a := accessFields{
+		at: now, id: c.Request.Header.Peek(Header), method: c.Method(), path: requestPath(c),
+		status: c.Response.StatusCode(), bytes: st.bytes, pid: st.pid, total: now.Sub(st.t0),
 	}
-	total := now.Sub(st.t0)
-	status := c.Response.StatusCode()
-	if o.access != nil {
-		a := accessFields{
-			at: now, id: c.Request.Header.Peek(Header), method: c.Method(), path: requestPath(c),
-			status: status, bytes: st.bytes, pid: st.pid, wait: wait, php: php, total: total,
-		}
-		if o.fast == nil || !o.fast.write(&a) {
-			o.logAccess(st, &a)
-		}
+	if st.started != 0 {
+		a.wait, a.php = time.Duration(st.started-st.queued), time.Duration(st.ended-st.started)
+	}
+	if o.access != nil && (o.fast == nil || !o.fast.write(&a)) {
+		o.logAccess(st, &a)
 	}
 	if st.recording {
-		o.trace.endSpan(c, st, now, status, wait, php)
+		o.trace.endSpan(st, &a)
 	}
 	c.RemoveUserValue(stateKey)
 	*st = state{}

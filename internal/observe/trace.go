@@ -171,12 +171,12 @@ func (t *tracing) startSpan(c *fasthttp.RequestCtx, st *state) {
 	}), &st.traceparent)
 }
 
-// endSpan queues a recorded span (the request's last moment: its bytes are still valid).
-func (t *tracing) endSpan(c *fasthttp.RequestCtx, st *state, end time.Time, status int, wait, php time.Duration) {
+// endSpan queues a recorded span with the request's figures (its bytes are still valid).
+func (t *tracing) endSpan(st *state, a *accessFields) {
 	r := &st.span
-	r.start, r.end = st.t0.UnixNano(), end.UnixNano()
-	r.status, r.bytes, r.pid, r.wait, r.php = status, st.bytes, st.pid, wait, php
-	r.path, r.requestID = requestPath(c), c.Request.Header.Peek(Header)
+	r.start, r.end = st.t0.UnixNano(), a.at.UnixNano()
+	r.status, r.bytes, r.pid, r.wait, r.php = a.status, a.bytes, a.pid, a.wait, a.php
+	r.path, r.requestID = a.path, a.id
 	t.batch.add(r)
 }
 
