@@ -158,15 +158,20 @@ func TestAppendSeconds(t *testing.T) {
 	}
 }
 
-// slowOutput is an output whose writes wait for release.
+// slowOutput is an output whose writes wait for release; entered is signalled when one starts.
 type slowOutput struct {
 	mu      sync.Mutex
 	got     []byte
 	writes  int
+	entered chan struct{}
 	release chan struct{}
 }
 
 func (o *slowOutput) Write(p []byte) (int, error) {
+	select {
+	case o.entered <- struct{}{}:
+	default:
+	}
 	<-o.release
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -181,7 +186,7 @@ func (o *slowOutput) Sync() error { return nil }
 // queue at once (up to accessBacklog); beyond it a line waits rather than being lost; every
 // line arrives, in order.
 func TestBufferedSinkNeverWritesOnTheRequest(t *testing.T) {
-	out := &slowOutput{release: make(chan struct{})}
+	out := &slowOutput{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	s := newBufferedSink(out, nil)
 	line := []byte(strings.Repeat("x", 1023) + "\n")
 	var want []byte
@@ -192,9 +197,17 @@ func TestBufferedSinkNeverWritesOnTheRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start := time.Now()
 	i := 0
-	for ; i < accessBacklog/1030; i++ { // the first 64 KB kick the writer, which blocks in the output
+	for ; i*1030 < accessBuffer; i++ { // 64 KB kick the writer, which blocks in the output
+		write(i)
+	}
+	select {
+	case <-out.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("64 KB queued and the writer did not write")
+	}
+	start := time.Now()
+	for n := i + accessBacklog/1030 - 1; i < n; i++ { // just under the backlog: none waits
 		write(i)
 	}
 	if d := time.Since(start); d > time.Second {
