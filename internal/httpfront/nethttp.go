@@ -52,11 +52,10 @@ func (c *netConn) CanDetach() bool {
 // fasthttp's, the request's handler serves the connection before it returns (the goroutine
 // net/http gave the request is free to). nil when it cannot (CanDetach).
 func (c *netConn) Detach() net.Conn {
-	hj, ok := c.w.(http.Hijacker)
-	if !ok || c.r.ProtoMajor != 1 {
+	if !c.CanDetach() {
 		return nil
 	}
-	conn, rw, err := hj.Hijack()
+	conn, rw, err := c.w.(http.Hijacker).Hijack()
 	if err != nil {
 		return nil
 	}
