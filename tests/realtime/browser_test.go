@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,34 +11,13 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/testsupport"
-	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert/certtest"
 )
 
 // startChat runs examples/chat's worker with its page under pivot.broadcast; pivot lines
 // are added to the pivot section (pivot.ssl).
 func startChat(t *testing.T, pivot string) *server {
 	t.Helper()
-	s := &server{addr: testsupport.FreeAddr(t), rpc: testsupport.FreeAddr(t)}
-	root := testsupport.RepoRoot(t)
-	yaml := fmt.Sprintf(`version: "3"
-rpc:
-  listen: tcp://%s
-server:
-  command: "php %s"
-logs:
-  level: warn
-  mode: production
-pivot:
-  address: %s
-  pool:
-    num_workers: 2
-  broadcast:
-    path: /connection
-    sse_path: /events
-%s`, s.rpc, filepath.Join(root, "examples/chat/worker.php"), s.addr, pivot)
-	s.RR = testsupport.StartRR(t, yaml, testsupport.RROptions{StopTimeout: 10 * time.Second})
-	s.WaitReady(t, 30*time.Second, testsupport.HTTPAnswers(s.base()+"/", 200))
-	return s
+	return startWorker(t, filepath.Join(testsupport.RepoRoot(t), "examples/chat/worker.php"), pivot, 2, "")
 }
 
 // examples/chat in headless Chromium, on the browser's own WebSocket and EventSource: a
@@ -55,11 +33,8 @@ func TestChatPageInHeadlessChromium(t *testing.T) {
 // The same page over pivot.ssl: Chromium loads it over HTTP/2, opens its WebSocket over
 // HTTP/1.1 (wss://) and its EventSource over HTTP/2.
 func TestChatPageOverTLSInHeadlessChromium(t *testing.T) {
-	dir := t.TempDir()
-	ca := certtest.NewCA(t, "chat test CA")
-	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "server")
-	sslAddr := testsupport.FreeAddr(t)
-	s := startChat(t, fmt.Sprintf("  ssl:\n    address: %s\n    cert: %s\n    key: %s\n", sslAddr, cert, key))
+	ssl, sslAddr, _ := sslSection(t) // chromium ignores certificate errors
+	s := startChat(t, ssl)
 	page := testsupport.OpenPage(t, testsupport.StartChromium(t, "ignore-certificate-errors"), "about:blank")
 	chatInBrowser(t, s, page, "https://"+sslAddr, "tls-")
 	if proto := testsupport.EvalJS(t, page, "performance.getEntriesByType('navigation')[0].nextHopProtocol"); proto != "h2" {

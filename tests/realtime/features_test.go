@@ -182,14 +182,21 @@ func TestDrainOnStopTellsClientsToReconnect(t *testing.T) {
 		t.Fatalf("SSE: %d", status)
 	}
 	time.Sleep(100 * time.Millisecond)
+	stopAndExpectDrain(t, s, c, sse)
+}
+
+// stopAndExpectDrain stops rr (SIGTERM) and checks the drain: the WebSocket client gets close
+// 3001, the event stream a disconnect event saying 3001 and reconnect, and rr exits cleanly.
+func stopAndExpectDrain(t *testing.T, s *server, ws *wsClient, sse *sseClient) {
+	t.Helper()
 	_ = s.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.closed:
+	case <-ws.closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the WebSocket client was not closed on stop")
 	}
-	if c.closeCode != 3001 {
-		t.Fatalf("close code %d %q, want 3001 (shutdown)", c.closeCode, c.closeText)
+	if ws.closeCode != 3001 {
+		t.Fatalf("close code %d %q, want 3001 (shutdown)", ws.closeCode, ws.closeText)
 	}
 	select {
 	case ev := <-sse.events:

@@ -35,8 +35,14 @@ func startServer(t *testing.T, broadcast string, workers int) *server {
 // startServerWith also adds top-level sections (e.g. jobs:) to the config.
 func startServerWith(t *testing.T, broadcast string, workers int, extra string) *server {
 	t.Helper()
+	return startWorker(t, filepath.Join(testsupport.RepoRoot(t), "tests/realtime/testdata/worker.php"), broadcast, workers, extra)
+}
+
+// startWorker runs rr with worker (a PHP script) under pivot.broadcast: broadcast adds lines
+// to the pivot section, extra top-level sections.
+func startWorker(t *testing.T, worker, broadcast string, workers int, extra string) *server {
+	t.Helper()
 	s := &server{addr: testsupport.FreeAddr(t), rpc: testsupport.FreeAddr(t), metrics: testsupport.FreeAddr(t)}
-	worker := filepath.Join(testsupport.RepoRoot(t), "tests/realtime/testdata/worker.php")
 	yaml := fmt.Sprintf(`version: "3"
 rpc:
   listen: tcp://%s

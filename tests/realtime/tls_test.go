@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,16 +13,24 @@ import (
 	"github.com/pivotphp/pivotphp-runtime-roadrunner/internal/tlscert/certtest"
 )
 
+// sslSection is a pivot.ssl section on a free address with a certificate of a new CA, and
+// the client TLS configuration that trusts it.
+func sslSection(t *testing.T) (yaml, addr string, client *tls.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "broadcast test CA")
+	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "server")
+	addr = testsupport.FreeAddr(t)
+	yaml = fmt.Sprintf("  ssl:\n    address: %s\n    cert: %s\n    key: %s\n", addr, cert, key)
+	return yaml, addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+}
+
 // Through pivot.ssl: a WebSocket (wss://, HTTP/1.1 as browsers open them) and event streams
 // over HTTP/1.1 and HTTP/2 are served like pivot.address's — PHP authorizes them, PHP's
 // publications reach them, their slots are released when they go.
 func TestBroadcastOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca := certtest.NewCA(t, "broadcast test CA")
-	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "server")
-	sslAddr := testsupport.FreeAddr(t)
-	s := startServer(t, fmt.Sprintf("  ssl:\n    address: %s\n    cert: %s\n    key: %s\n", sslAddr, cert, key), 1)
-	tlsCfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	ssl, sslAddr, tlsCfg := sslSection(t)
+	s := startServer(t, ssl, 1)
 
 	var box inbox
 	ws, status, err := dialWSWith(websocket.Dialer{TLSClientConfig: tlsCfg, HandshakeTimeout: 10 * time.Second},
@@ -111,12 +118,8 @@ func TestBroadcastOverTLS(t *testing.T) {
 // Stopping rr drains the TLS clients as pivot.address's: wss gets close 3001, an event stream
 // over HTTP/2 its disconnect event, and rr exits cleanly (no handler left waiting).
 func TestDrainOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca := certtest.NewCA(t, "broadcast test CA")
-	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "server")
-	sslAddr := testsupport.FreeAddr(t)
-	s := startServer(t, fmt.Sprintf("  ssl:\n    address: %s\n    cert: %s\n    key: %s\n", sslAddr, cert, key), 1)
-	tlsCfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	ssl, sslAddr, tlsCfg := sslSection(t)
+	s := startServer(t, ssl, 1)
 
 	ws, status, err := dialWSWith(websocket.Dialer{TLSClientConfig: tlsCfg, HandshakeTimeout: 10 * time.Second}, "wss://"+sslAddr+"/connection", nil, nil)
 	if err != nil {
@@ -129,29 +132,5 @@ func TestDrainOverTLS(t *testing.T) {
 		t.Fatalf("SSE over HTTP/2: %d", status)
 	}
 	time.Sleep(100 * time.Millisecond)
-	_ = s.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-ws.closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the wss client was not closed on stop")
-	}
-	if ws.closeCode != 3001 {
-		t.Fatalf("wss close code %d %q, want 3001", ws.closeCode, ws.closeText)
-	}
-	select {
-	case ev := <-sse.events:
-		if !strings.HasPrefix(ev, "disconnect:") || !strings.Contains(ev, `"code":3001`) {
-			t.Fatalf("SSE over HTTP/2: event %q", ev)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no disconnect event on the HTTP/2 event stream")
-	}
-	select {
-	case <-s.Exited():
-		if s.Err() != nil {
-			t.Fatalf("rr exited with %v", s.Err())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("rr did not exit")
-	}
+	stopAndExpectDrain(t, s, ws, sse)
 }
