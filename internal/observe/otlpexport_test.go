@@ -53,7 +53,7 @@ func TestOTLPEncodeMatchesSDK(t *testing.T) {
 	recs := []spanRecord{
 		{traceID: trace.TraceID{1, 2, 3}, spanID: trace.SpanID{4}, name: "GET", start: 1e18, end: 1e18 + 5e6,
 			status: 200, bytes: 13, pid: 4242, wait: 1500, php: 3 * time.Millisecond, path: []byte("/hello"), requestID: []byte("id-1")},
-		{traceID: trace.TraceID{9}, spanID: trace.SpanID{8, 7}, parent: trace.SpanID{6}, parentSet: true, parentFlag: trace.FlagsSampled,
+		{traceID: trace.TraceID{9}, spanID: trace.SpanID{8, 7}, parent: trace.SpanID{6}, parentFlag: trace.FlagsSampled,
 			traceState: "k1=v1,k2=v2", name: "POST", start: 2e18, end: 2e18 + 1, status: 503, path: []byte(long), requestID: []byte("")},
 		{traceID: trace.TraceID{0xff}, spanID: trace.SpanID{0xff}, name: "HTTP", start: 3, end: 4, status: 404, bytes: -1,
 			path: []byte("/"), requestID: []byte(strings.Repeat("i", MaxIDLen))},

@@ -34,12 +34,11 @@ import (
 type spanRecord struct {
 	traceID    trace.TraceID
 	spanID     trace.SpanID
-	parent     trace.SpanID // zero: a new trace
-	parentSet  bool         // the incoming traceparent's flags, for ReadOnlySpan.Parent
-	parentFlag trace.TraceFlags
-	traceState string // the sampler's (the parent's), usually empty
-	name       string // the method (spanName)
-	start, end int64  // unix ns
+	parent     trace.SpanID     // zero: a new trace
+	parentFlag trace.TraceFlags // the incoming traceparent's flags, for ReadOnlySpan.Parent
+	traceState string           // the sampler's (the parent's), usually empty
+	name       string           // the method (spanName)
+	start, end int64            // unix ns
 	status     int
 	bytes, pid int64
 	wait, php  time.Duration
@@ -284,7 +283,7 @@ func (s *sdkSink) readOnly(r *spanRecord, arena []byte) sdktrace.ReadOnlySpan {
 		Resource:               s.res,
 		InstrumentationLibrary: s.scope,
 	}
-	if r.parentSet {
+	if r.parent.IsValid() {
 		stub.Parent = trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID: r.traceID, SpanID: r.parent, TraceFlags: r.parentFlag, TraceState: ts, Remote: true,
 		})

@@ -146,12 +146,12 @@ func (t *tracing) startSpan(c *fasthttp.RequestCtx, st *state) {
 	if len(h.Peek("traceparent")) > 0 {
 		ctx = t.prop.Extract(ctx, headerCarrier{h})
 		if psc := trace.SpanContextFromContext(ctx); psc.IsValid() {
-			r.traceID, r.parent, r.parentSet, r.parentFlag = psc.TraceID(), psc.SpanID(), true, psc.TraceFlags()
+			r.traceID, r.parent, r.parentFlag = psc.TraceID(), psc.SpanID(), psc.TraceFlags()
 		}
 	}
 	// the client's tracestate goes on only with its valid traceparent (W3C): set back below
 	h.Del("tracestate")
-	if !r.parentSet {
+	if !r.parent.IsValid() {
 		r.traceID = newTraceID()
 	}
 	r.spanID = newSpanID()
